@@ -1,0 +1,114 @@
+"""From counts to tidy tables: time series by group and end-of-run summaries.
+
+Engines record ``counts[r, t, g, s]``: staff of group g in adoption state s after step t
+of replicate r. Group 0 is the whole workforce; then one group per level, profession and
+partner organisation. This module turns those counts into long-format pandas tables
+(one row per replicate x step x group) with shares, and per-replicate summaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.org import PROFESSIONS, Organisation
+from sim.state import STATE_NAMES
+
+DIMENSIONS = ("all", "level", "profession", "organisation")
+
+
+def group_matrix(org: Organisation, by_group: bool = True) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Group membership of every person and the labels of the groups.
+
+    Returns:
+        groups: (n, 4) int64 (or (n, 1) with ``by_group=False``): the groups person i
+            counts in (all, level, profession, organisation).
+        labels: (dimension, group name) for each group index.
+    """
+    n = org.n_staff
+    labels: list[tuple[str, str]] = [("all", "all")]
+    if not by_group:
+        return np.zeros((n, 1), dtype=np.int64), labels
+    n_lev = org.n_levels
+    labels += [("level", name) for name in org.level_names]
+    labels += [("profession", name) for name in PROFESSIONS]
+    labels += [("organisation", name) for name in org.org_names]
+    groups = np.empty((n, 4), dtype=np.int64)
+    groups[:, 0] = 0
+    groups[:, 1] = 1 + org.level.astype(np.int64)
+    groups[:, 2] = 1 + n_lev + org.profession.astype(np.int64)
+    groups[:, 3] = 1 + n_lev + len(PROFESSIONS) + org.organisation.astype(np.int64)
+    return groups, labels
+
+
+def timeseries(
+    counts: np.ndarray,
+    labels: list[tuple[str, str]],
+    seeds: np.ndarray,
+    extra: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Tidy time series: one row per replicate, step and non-empty group.
+
+    Args:
+        counts: (R, T+1, G, S) integer counts.
+        labels: group labels from ``group_matrix``.
+        seeds: (R,) seed of each replicate.
+        extra: per-(replicate, step) series, each (R, T+1), added as columns.
+
+    Columns: replicate, seed, step, dimension, group, n_staff, frac_<state> for each
+    adoption state, frac_adopted (complying + committed), then the ``extra`` columns.
+    """
+    r, t1, g, s = counts.shape
+    size = counts[0, 0].sum(axis=1)  # group sizes never change
+    present = np.flatnonzero(size > 0)
+    c = counts[:, :, present, :].astype(np.float64)
+    denom = size[present].astype(np.float64)
+    frac = c / denom[None, None, :, None]
+    n_rows = r * t1 * len(present)
+    rep = np.repeat(np.arange(r), t1 * len(present))
+    step = np.tile(np.repeat(np.arange(t1), len(present)), r)
+    grp = np.tile(present, r * t1)
+    data = {
+        "replicate": rep,
+        "seed": np.asarray(seeds, dtype=np.int64)[rep],
+        "step": step,
+        "dimension": pd.Categorical.from_codes(
+            [DIMENSIONS.index(labels[k][0]) for k in grp], categories=list(DIMENSIONS)
+        ) if n_rows else pd.Categorical([], categories=list(DIMENSIONS)),
+        "group": np.array([labels[k][1] for k in present], dtype=object)[np.tile(np.arange(len(present)), r * t1)],
+        "n_staff": size[present][np.tile(np.arange(len(present)), r * t1)],
+    }
+    flat = frac.reshape(n_rows, s)
+    for k, name in enumerate(STATE_NAMES):
+        data[f"frac_{name}"] = flat[:, k]
+    data["frac_adopted"] = flat[:, 1] + flat[:, 2]
+    for name, arr in (extra or {}).items():
+        data[name] = np.repeat(np.asarray(arr, dtype=np.float64).reshape(r * t1), len(present))
+    return pd.DataFrame(data)
+
+
+def first_step_at_least(series: np.ndarray, level: float) -> np.ndarray:
+    """(R,) first step at which ``series[r, t] >= level``; -1 where never."""
+    hit = series >= level
+    first = hit.argmax(axis=1)
+    return np.where(hit.any(axis=1), first, -1)
+
+
+def summary(counts: np.ndarray, seeds: np.ndarray) -> pd.DataFrame:
+    """One row per replicate: final shares, peak, and when adoption reached 10/50/90%.
+
+    Columns: replicate, seed, final_frac_<state>, final_frac_adopted, peak_frac_adopted,
+    t_peak, t_10, t_50, t_90 (steps; -1 = never reached).
+    """
+    total = counts[:, 0, 0, :].sum(axis=1).astype(np.float64)
+    overall = counts[:, :, 0, :].astype(np.float64) / total[:, None, None]
+    adopted = overall[:, :, 1] + overall[:, :, 2]
+    out = {"replicate": np.arange(len(seeds)), "seed": np.asarray(seeds, dtype=np.int64)}
+    for k, name in enumerate(STATE_NAMES):
+        out[f"final_frac_{name}"] = overall[:, -1, k]
+    out["final_frac_adopted"] = adopted[:, -1]
+    out["peak_frac_adopted"] = adopted.max(axis=1)
+    out["t_peak"] = adopted.argmax(axis=1)
+    for q in (10, 50, 90):
+        out[f"t_{q}"] = first_step_at_least(adopted, q / 100.0)
+    return pd.DataFrame(out)

@@ -1,0 +1,307 @@
+"""Every parameter of the model, grouped as dataclasses: defaults live here and only here.
+
+The same dataclasses are the Python API's arguments and the Hydra schema (``sim.cli``
+registers them), so a key the model does not know, a wrong type or a value out of range
+is rejected where the configuration is made, with the key and the allowed values named.
+Each field's ``metadata`` holds its allowed range (``range``) or choices (``choices``)
+and its meaning (``help``); ``validate`` checks them and the ODD document's parameter
+tables are generated from them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message names the key and what is."""
+
+
+def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None):
+    meta: dict[str, Any] = {"help": help}
+    if range is not None:
+        meta["range"] = range
+    if choices is not None:
+        meta["choices"] = choices
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _validate_fields(obj: Any, prefix: str) -> None:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if is_dataclass(value):
+            _validate_fields(value, key)
+            if hasattr(value, "check"):
+                value.check(key)
+            continue
+        choices = f.metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(choices)}")
+        rng = f.metadata.get("range")
+        if rng is not None and value is not None:
+            vals = value if isinstance(value, (list, tuple)) else [value]
+            lo, hi = rng
+            for v in vals:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"{key}={value!r} must be a number in [{lo}, {hi}]")
+                if isinstance(v, float) and math.isnan(v):
+                    raise ConfigError(f"{key} is NaN; allowed range is [{lo}, {hi}]")
+                if not (lo <= v <= hi):
+                    raise ConfigError(f"{key}={value!r} is out of range; allowed range is [{lo}, {hi}]")
+
+
+@dataclass
+class OrgParams:
+    """The organisation to build (``sim.org``).
+
+    ``kind`` picks the builder: ``synthetic`` (one health or care organisation), ``ics``
+    (partner organisations joined by boundary spanners), ``complete`` and ``random``
+    (the structures of the classic diffusion models), ``csv`` (an org chart from a file).
+    """
+
+    kind: str = _f(
+        "synthetic",
+        "which builder makes the organisation",
+        choices=("synthetic", "ics", "complete", "random", "csv"),
+    )
+    n_staff: int = _f(1000, "number of staff (for ics: across all partners)", range=(1, 50_000_000))
+    span_of_control: int = _f(8, "most direct reports per manager", range=(2, 1000))
+    n_levels: int = _f(
+        0, "levels in the hierarchy; 0 derives them from n_staff and span_of_control", range=(0, 50)
+    )
+    p_team_tie: float = _f(1.0, "probability that two members of one team are tied", range=(0.0, 1.0))
+    mean_peer_ties: float = _f(2.0, "mean random peer ties per person across teams", range=(0.0, 1000.0))
+    clinical_leader_share: float = _f(
+        0.3, "share of senior (above team lead) posts held by clinicians", range=(0.0, 1.0)
+    )
+    org_kind: str = _f(
+        "nhs_trust",
+        "kind of organisation (synthetic)",
+        choices=("nhs_trust", "local_authority", "independent", "voluntary"),
+    )
+    name: str = _f("trust", "name of the organisation (synthetic)")
+    profession_mix: dict[str, float] | None = _f(
+        None, "frontline profession shares; None uses the default mix of org_kind"
+    )
+    partner_kinds: list[str] = _f(
+        ["nhs_trust", "local_authority", "independent", "voluntary"], "ics: kind of each partner"
+    )
+    partner_shares: list[float] = _f([0.6, 0.25, 0.1, 0.05], "ics: share of staff in each partner", range=(0.0, 1.0))
+    n_boundary_spanners: int = _f(10, "ics: boundary spanners in each partner", range=(0, 10_000_000))
+    cross_ties_per_pair: int = _f(20, "ics: cross-organisation ties between each pair of partners", range=(0, 10_000_000))
+    mean_degree: float = _f(10.0, "random: mean number of ties (Erdos-Renyi G(n, z/n))", range=(0.0, 10_000.0))
+    path: str | None = _f(None, "csv: path of the org chart (staff_id, manager_id, profession[, organisation])")
+
+    def check(self, key: str = "org") -> None:
+        """Cross-field checks."""
+        from sim.org import ORG_KINDS, PROFESSIONS
+
+        if self.kind == "ics":
+            if len(self.partner_kinds) != len(self.partner_shares):
+                raise ConfigError(
+                    f"{key}.partner_kinds has {len(self.partner_kinds)} entries but "
+                    f"{key}.partner_shares has {len(self.partner_shares)}; give one share per partner"
+                )
+            for k in self.partner_kinds:
+                if k not in ORG_KINDS:
+                    raise ConfigError(f"{key}.partner_kinds: {k!r} is not one of {list(ORG_KINDS)}")
+            if len(self.partner_kinds) < 2:
+                raise ConfigError(f"{key}.partner_kinds: an ICS needs at least two partners")
+            if sum(self.partner_shares) <= 0:
+                raise ConfigError(f"{key}.partner_shares must have a positive total")
+        if self.kind == "csv" and not self.path:
+            raise ConfigError(f"{key}.path is required when {key}.kind=csv")
+        if self.profession_mix is not None:
+            for k, v in self.profession_mix.items():
+                if k not in PROFESSIONS:
+                    raise ConfigError(
+                        f"{key}.profession_mix: {k!r} is not a profession; allowed: {list(PROFESSIONS)}"
+                    )
+                if not (0 <= v) or math.isnan(v):
+                    raise ConfigError(f"{key}.profession_mix.{k}={v} must be non-negative")
+
+    def validate(self) -> None:
+        """Check every field; raise ``ConfigError`` naming the first bad key."""
+        _validate_fields(self, "org")
+        self.check("org")
+
+    def partner_sizes(self) -> list[int]:
+        """ics: head-count of each partner (largest-remainder rounding of the shares)."""
+        total = sum(self.partner_shares)
+        raw = [self.n_staff * s / total for s in self.partner_shares]
+        sizes = [max(1, int(math.floor(r))) for r in raw]
+        rest = self.n_staff - sum(sizes)
+        order = sorted(range(len(raw)), key=lambda i: raw[i] - math.floor(raw[i]), reverse=True)
+        for i in order[: max(rest, 0)]:
+            sizes[i] += 1
+        return sizes
+
+
+@dataclass
+class PeopleParams:
+    """How staff attributes are drawn at the start of a run (``sim.state``)."""
+
+    authority_top: float = _f(1.0, "formal authority of the top level", range=(0.0, 1.0))
+    authority_frontline: float = _f(0.2, "formal authority of the frontline", range=(0.0, 1.0))
+    motivation_mean: float = _f(0.5, "mean intrinsic motivation for the change", range=(0.0, 1.0))
+    motivation_sd: float = _f(0.15, "sd of intrinsic motivation (normal, clipped to [0, 1])", range=(0.0, 1.0))
+    courage_mean: float = _f(0.5, "mean courage (team psychological safety)", range=(0.0, 1.0))
+    courage_sd: float = _f(0.15, "sd of courage between teams (normal, clipped)", range=(0.0, 1.0))
+    belief_mean: float = _f(0.5, "mean belief that the change is an improvement", range=(0.0, 1.0))
+    belief_sd: float = _f(0.15, "sd of belief (normal, clipped)", range=(0.0, 1.0))
+    trust_line: float = _f(1.0, "initial trust on line-management ties", range=(0.0, 1.0))
+    trust_team: float = _f(1.0, "initial trust on team ties", range=(0.0, 1.0))
+    trust_peer: float = _f(1.0, "initial trust on peer ties", range=(0.0, 1.0))
+    trust_cross_org: float = _f(1.0, "initial trust on cross-organisation ties", range=(0.0, 1.0))
+
+    def validate(self) -> None:
+        """Check every field."""
+        _validate_fields(self, "people")
+
+
+@dataclass
+class DynamicsParams:
+    """The adoption rule (``sim.dynamics``); classic models are exact special cases.
+
+    ``rule``: ``threshold`` (fractional or count linear threshold: Granovetter 1978,
+    Watts 2002, Centola and Macy 2007), ``bass`` (discrete-time Bass 1969: hazard
+    p + q * exposure), ``cascade`` (independent cascade: Kempe, Kleinberg and Tardos 2003).
+    """
+
+    rule: str = _f("threshold", "adoption rule", choices=("threshold", "bass", "cascade"))
+    threshold_kind: str = _f(
+        "fraction", "threshold on the share (fraction) or weighted count of adopting contacts",
+        choices=("fraction", "count"),
+    )
+    threshold_mean: float = _f(0.18, "mean adoption threshold", range=(0.0, 1e6))
+    threshold_sd: float = _f(0.0, "sd of thresholds (normal, clipped at 0; at 1 for fractions)", range=(0.0, 1e6))
+    p_spontaneous: float = _f(0.0, "per-step chance of adopting from outside the network (Bass p)", range=(0.0, 1.0))
+    q_imitation: float = _f(0.0, "bass: per-step imitation coefficient (Bass q)", range=(0.0, 1.0))
+    p_transmit: float = _f(0.1, "cascade: chance a new adopter converts a contact (times trust)", range=(0.0, 1.0))
+    power_gradient: float = _f(
+        0.0, "influence of a contact scales as authority**power_gradient (0 = flat)", range=(0.0, 20.0)
+    )
+
+    def validate(self) -> None:
+        """Check every field."""
+        _validate_fields(self, "dynamics")
+        if self.threshold_kind == "fraction" and self.threshold_mean > 1.0:
+            raise ConfigError(
+                f"dynamics.threshold_mean={self.threshold_mean} must be in [0, 1] "
+                "when dynamics.threshold_kind=fraction"
+            )
+
+
+@dataclass
+class SeedingParams:
+    """Who adopts first (``sim.seeding``): a strategy and a budget of initial adopters."""
+
+    strategy: str = _f(
+        "random",
+        "how initial adopters are chosen",
+        choices=("random", "top", "frontline", "motivation", "hubs", "none"),
+    )
+    n_seeds: int = _f(10, "number of initial adopters (the budget)", range=(0, 50_000_000))
+
+    def validate(self) -> None:
+        """Check every field."""
+        _validate_fields(self, "seeding")
+
+
+@dataclass
+class ModelConfig:
+    """One scenario: everything a run needs except the seed of a replicate."""
+
+    org: OrgParams = field(default_factory=OrgParams)
+    people: PeopleParams = field(default_factory=PeopleParams)
+    dynamics: DynamicsParams = field(default_factory=DynamicsParams)
+    seeding: SeedingParams = field(default_factory=SeedingParams)
+    n_steps: int = _f(104, "number of steps (weeks by convention)", range=(0, 1_000_000))
+    seed: int = _f(0, "seed of the first replicate; replicate k uses seed + k", range=(0, 2**63 - 1))
+    n_replicates: int = _f(1, "number of replicates", range=(1, 10_000_000))
+    org_seed: int = _f(
+        -1, "seed of the organisation's structure; -1 uses one organisation for all replicates (seed 0)",
+        range=(-1, 2**63 - 1),
+    )
+
+    def validate(self) -> ModelConfig:
+        """Check every field of every group; returns self so calls can chain."""
+        _validate_fields(self, "")
+        self.dynamics.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (for provenance and tables)."""
+        return asdict(self)
+
+
+def from_dict(d: dict[str, Any] | ModelConfig | None = None, **overrides: Any) -> ModelConfig:
+    """A validated ``ModelConfig`` from a nested dict, with dotted-key overrides.
+
+    Example:
+        ``from_dict({"dynamics": {"rule": "bass"}}, **{"org.n_staff": 200})``
+
+    Raises:
+        ConfigError: an unknown key (named, with the allowed keys) or a bad value.
+    """
+    if isinstance(d, ModelConfig):
+        d = d.to_dict()
+    data: dict[str, Any] = {} if d is None else _deepcopy(d)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = data
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return _build(ModelConfig, data, "").validate()
+
+
+def _deepcopy(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deepcopy(v) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in known:
+            raise ConfigError(f"unknown key {key!r}; allowed keys here: {sorted(known)}")
+        f = known[k]
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(default):
+            if not isinstance(v, dict):
+                raise ConfigError(f"{key} must be a mapping of {type(default).__name__} fields")
+            kwargs[k] = _build(type(default), v, key)
+        else:
+            kwargs[k] = _coerce(key, v, default)
+    return cls(**kwargs)
+
+
+def _coerce(key: str, v: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(v, bool):
+            raise ConfigError(f"{key}={v!r} must be true or false")
+        return v
+    if isinstance(default, int):
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                return int(v)
+            raise ConfigError(f"{key}={v!r} must be an integer")
+        return v
+    if isinstance(default, float):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{key}={v!r} must be a number")
+        return float(v)
+    if isinstance(default, str):
+        if not isinstance(v, str):
+            raise ConfigError(f"{key}={v!r} must be a string")
+        return v
+    if isinstance(default, list) and not isinstance(v, (list, tuple)):
+        raise ConfigError(f"{key}={v!r} must be a list")
+    return list(v) if isinstance(v, tuple) else v
