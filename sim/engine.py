@@ -39,9 +39,25 @@ COMMITTED = 2
 
 @njit(cache=True)
 def kernel_step(
-    t, indptr, indices, weight, threshold, state, t_adopted,
-    rule, threshold_kind, p_spontaneous, q_imitation, p_transmit, key,
-    prev_new, n_prev_new, frontier, new_out, old_out, stamp,
+    t,
+    indptr,
+    indices,
+    weight,
+    threshold,
+    state,
+    t_adopted,
+    rule,
+    threshold_kind,
+    p_spontaneous,
+    q_imitation,
+    p_transmit,
+    key,
+    prev_new,
+    n_prev_new,
+    frontier,
+    new_out,
+    old_out,
+    stamp,
 ):
     """Advance one replicate from step t-1 to step t in place; return the new adopters.
 
@@ -71,16 +87,44 @@ def kernel_step(
                 if stamp[i] == t or is_adopted(state[i]):
                     continue
                 stamp[i] = t
-                if _decide(t, i, indptr, indices, weight, threshold, state, t_adopted, rule,
-                           threshold_kind, p_spontaneous, q_imitation, p_transmit, key):
+                if _decide(
+                    t,
+                    i,
+                    indptr,
+                    indices,
+                    weight,
+                    threshold,
+                    state,
+                    t_adopted,
+                    rule,
+                    threshold_kind,
+                    p_spontaneous,
+                    q_imitation,
+                    p_transmit,
+                    key,
+                ):
                     new_out[n_new] = i
                     n_new += 1
     else:
         for i in range(n):
             if is_adopted(state[i]):
                 continue
-            if _decide(t, i, indptr, indices, weight, threshold, state, t_adopted, rule,
-                       threshold_kind, p_spontaneous, q_imitation, p_transmit, key):
+            if _decide(
+                t,
+                i,
+                indptr,
+                indices,
+                weight,
+                threshold,
+                state,
+                t_adopted,
+                rule,
+                threshold_kind,
+                p_spontaneous,
+                q_imitation,
+                p_transmit,
+                key,
+            ):
                 new_out[n_new] = i
                 n_new += 1
     for k in range(n_new):
@@ -92,8 +136,22 @@ def kernel_step(
 
 
 @njit(cache=True, inline="always")
-def _decide(t, i, indptr, indices, weight, threshold, state, t_adopted, rule,
-            threshold_kind, p_spontaneous, q_imitation, p_transmit, key):
+def _decide(
+    t,
+    i,
+    indptr,
+    indices,
+    weight,
+    threshold,
+    state,
+    t_adopted,
+    rule,
+    threshold_kind,
+    p_spontaneous,
+    q_imitation,
+    p_transmit,
+    key,
+):
     if rule == CASCADE:
         drive = cascade_hazard(i, indptr, indices, weight, state, t_adopted, t - 1, p_transmit)
     else:
@@ -108,9 +166,21 @@ def _decide(t, i, indptr, indices, weight, threshold, state, t_adopted, rule,
 
 @njit(cache=True)
 def simulate(
-    indptr, indices, weight, threshold, state, t_adopted,
-    rule, threshold_kind, p_spontaneous, q_imitation, p_transmit, key,
-    n_steps, groups, counts,
+    indptr,
+    indices,
+    weight,
+    threshold,
+    state,
+    t_adopted,
+    rule,
+    threshold_kind,
+    p_spontaneous,
+    q_imitation,
+    p_transmit,
+    key,
+    n_steps,
+    groups,
+    counts,
 ):
     """Run one replicate for ``n_steps`` steps, recording counts by group and state.
 
@@ -139,9 +209,27 @@ def simulate(
             n_prev += 1
     for t in range(1, n_steps + 1):
         counts[t] = counts[t - 1]
-        n_new = kernel_step(t, indptr, indices, weight, threshold, state, t_adopted, rule,
-                            threshold_kind, p_spontaneous, q_imitation, p_transmit, key,
-                            prev_new, n_prev, pure_network and t > 1, new, old, stamp)
+        n_new = kernel_step(
+            t,
+            indptr,
+            indices,
+            weight,
+            threshold,
+            state,
+            t_adopted,
+            rule,
+            threshold_kind,
+            p_spontaneous,
+            q_imitation,
+            p_transmit,
+            key,
+            prev_new,
+            n_prev,
+            pure_network and t > 1,
+            new,
+            old,
+            stamp,
+        )
         for k in range(n_new):
             i = new[k]
             s_new = state[i]
@@ -164,9 +252,21 @@ def weights(org, st) -> np.ndarray:
 
 @njit(parallel=True, cache=True)
 def simulate_batch(
-    indptr, indices, weight, thresholds, states, t_adopteds,
-    rule, threshold_kind, p_spontaneous, q_imitation, p_transmit, keys,
-    n_steps, groups, counts,
+    indptr,
+    indices,
+    weight,
+    thresholds,
+    states,
+    t_adopteds,
+    rule,
+    threshold_kind,
+    p_spontaneous,
+    q_imitation,
+    p_transmit,
+    keys,
+    n_steps,
+    groups,
+    counts,
 ):
     """Run R replicates in parallel (prange over replicates: perf.md measured 1.96x on
     2 cores; parallelism inside a step was unreliable on a shared machine).
@@ -180,6 +280,20 @@ def simulate_batch(
     (seed, step, person), never on the thread that runs them.
     """
     for r in prange(thresholds.shape[0]):
-        simulate(indptr, indices, weight, thresholds[r], states[r], t_adopteds[r],
-                 rule, threshold_kind, p_spontaneous, q_imitation, p_transmit, keys[r],
-                 n_steps, groups, counts[r])
+        simulate(
+            indptr,
+            indices,
+            weight,
+            thresholds[r],
+            states[r],
+            t_adopteds[r],
+            rule,
+            threshold_kind,
+            p_spontaneous,
+            q_imitation,
+            p_transmit,
+            keys[r],
+            n_steps,
+            groups,
+            counts[r],
+        )

@@ -74,8 +74,12 @@ def timeseries(
         "step": step,
         "dimension": pd.Categorical.from_codes(
             [DIMENSIONS.index(labels[k][0]) for k in grp], categories=list(DIMENSIONS)
-        ) if n_rows else pd.Categorical([], categories=list(DIMENSIONS)),
-        "group": np.array([labels[k][1] for k in present], dtype=object)[np.tile(np.arange(len(present)), r * t1)],
+        )
+        if n_rows
+        else pd.Categorical([], categories=list(DIMENSIONS)),
+        "group": np.array([labels[k][1] for k in present], dtype=object)[
+            np.tile(np.arange(len(present)), r * t1)
+        ],
         "n_staff": size[present][np.tile(np.arange(len(present)), r * t1)],
     }
     flat = frac.reshape(n_rows, s)

@@ -341,9 +341,9 @@ def _build_one(
 
     u = np.concatenate([lu, tu, pu])
     v = np.concatenate([lv, tv, pv])
-    kind = np.concatenate(
-        [np.full(len(lu), LINE), np.full(len(tu), TEAM), np.full(len(pu), PEER)]
-    ).astype(np.uint8)
+    kind = np.concatenate([np.full(len(lu), LINE), np.full(len(tu), TEAM), np.full(len(pu), PEER)]).astype(
+        np.uint8
+    )
     indptr, indices, tie_kind = build_csr(n, u, v, kind)
 
     # Professions: frontline and team leads from the mix of this kind of organisation;
@@ -460,9 +460,7 @@ def build(params: OrgParams, seed: int = 0) -> Organisation:
     return from_csv(params.path, p_team_tie=params.p_team_tie)
 
 
-def join(
-    parts: list[Organisation], n_spanners: int, ties_per_pair: int, seed: int
-) -> Organisation:
+def join(parts: list[Organisation], n_spanners: int, ties_per_pair: int, seed: int) -> Organisation:
     """Join partner organisations with cross-organisation ties between boundary spanners.
 
     Spanners are drawn at random among each partner's staff below the top level;

@@ -91,11 +91,19 @@ class OrgParams:
     partner_kinds: list[str] = _f(
         ["nhs_trust", "local_authority", "independent", "voluntary"], "ics: kind of each partner"
     )
-    partner_shares: list[float] = _f([0.6, 0.25, 0.1, 0.05], "ics: share of staff in each partner", range=(0.0, 1.0))
+    partner_shares: list[float] = _f(
+        [0.6, 0.25, 0.1, 0.05], "ics: share of staff in each partner", range=(0.0, 1.0)
+    )
     n_boundary_spanners: int = _f(10, "ics: boundary spanners in each partner", range=(0, 10_000_000))
-    cross_ties_per_pair: int = _f(20, "ics: cross-organisation ties between each pair of partners", range=(0, 10_000_000))
-    mean_degree: float = _f(10.0, "random: mean number of ties (Erdos-Renyi G(n, z/n))", range=(0.0, 10_000.0))
-    path: str | None = _f(None, "csv: path of the org chart (staff_id, manager_id, profession[, organisation])")
+    cross_ties_per_pair: int = _f(
+        20, "ics: cross-organisation ties between each pair of partners", range=(0, 10_000_000)
+    )
+    mean_degree: float = _f(
+        10.0, "random: mean number of ties (Erdos-Renyi G(n, z/n))", range=(0.0, 10_000.0)
+    )
+    path: str | None = _f(
+        None, "csv: path of the org chart (staff_id, manager_id, profession[, organisation])"
+    )
 
     def check(self, key: str = "org") -> None:
         """Cross-field checks."""
@@ -149,7 +157,9 @@ class PeopleParams:
     authority_top: float = _f(1.0, "formal authority of the top level", range=(0.0, 1.0))
     authority_frontline: float = _f(0.2, "formal authority of the frontline", range=(0.0, 1.0))
     motivation_mean: float = _f(0.5, "mean intrinsic motivation for the change", range=(0.0, 1.0))
-    motivation_sd: float = _f(0.15, "sd of intrinsic motivation (normal, clipped to [0, 1])", range=(0.0, 1.0))
+    motivation_sd: float = _f(
+        0.15, "sd of intrinsic motivation (normal, clipped to [0, 1])", range=(0.0, 1.0)
+    )
     courage_mean: float = _f(0.5, "mean courage (team psychological safety)", range=(0.0, 1.0))
     courage_sd: float = _f(0.15, "sd of courage between teams (normal, clipped)", range=(0.0, 1.0))
     belief_mean: float = _f(0.5, "mean belief that the change is an improvement", range=(0.0, 1.0))
@@ -175,14 +185,21 @@ class DynamicsParams:
 
     rule: str = _f("threshold", "adoption rule", choices=("threshold", "bass", "cascade"))
     threshold_kind: str = _f(
-        "fraction", "threshold on the share (fraction) or weighted count of adopting contacts",
+        "fraction",
+        "threshold on the share (fraction) or weighted count of adopting contacts",
         choices=("fraction", "count"),
     )
     threshold_mean: float = _f(0.18, "mean adoption threshold", range=(0.0, 1e6))
-    threshold_sd: float = _f(0.0, "sd of thresholds (normal, clipped at 0; at 1 for fractions)", range=(0.0, 1e6))
-    p_spontaneous: float = _f(0.0, "per-step chance of adopting from outside the network (Bass p)", range=(0.0, 1.0))
+    threshold_sd: float = _f(
+        0.0, "sd of thresholds (normal, clipped at 0; at 1 for fractions)", range=(0.0, 1e6)
+    )
+    p_spontaneous: float = _f(
+        0.0, "per-step chance of adopting from outside the network (Bass p)", range=(0.0, 1.0)
+    )
     q_imitation: float = _f(0.0, "bass: per-step imitation coefficient (Bass q)", range=(0.0, 1.0))
-    p_transmit: float = _f(0.1, "cascade: chance a new adopter converts a contact (times trust)", range=(0.0, 1.0))
+    p_transmit: float = _f(
+        0.1, "cascade: chance a new adopter converts a contact (times trust)", range=(0.0, 1.0)
+    )
     power_gradient: float = _f(
         0.0, "influence of a contact scales as authority**power_gradient (0 = flat)", range=(0.0, 20.0)
     )
@@ -225,7 +242,8 @@ class ModelConfig:
     seed: int = _f(0, "seed of the first replicate; replicate k uses seed + k", range=(0, 2**63 - 1))
     n_replicates: int = _f(1, "number of replicates", range=(1, 10_000_000))
     org_seed: int = _f(
-        -1, "seed of the organisation's structure; -1 uses one organisation for all replicates (seed 0)",
+        -1,
+        "seed of the organisation's structure; -1 uses one organisation for all replicates (seed 0)",
         range=(-1, 2**63 - 1),
     )
 

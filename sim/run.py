@@ -169,8 +169,13 @@ def run(
     cfg = from_dict(config, **(overrides or {}))
     s = cfg.seed if seed is None else int(seed)
     return run_batch(
-        cfg, org=org, seeds=[s], engine=engine, thresholds=thresholds,
-        initial_adopters=initial_adopters, by_group=by_group,
+        cfg,
+        org=org,
+        seeds=[s],
+        engine=engine,
+        thresholds=thresholds,
+        initial_adopters=initial_adopters,
+        by_group=by_group,
     )
 
 
@@ -210,9 +215,15 @@ def run_batch(
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
         for k, s in enumerate(seed_arr):
-            model = ChangeModel(cfg, org=org, seed=int(s), engine="agents",
-                                thresholds=thresholds, initial_adopters=initial_adopters,
-                                by_group=by_group)
+            model = ChangeModel(
+                cfg,
+                org=org,
+                seed=int(s),
+                engine="agents",
+                thresholds=thresholds,
+                initial_adopters=initial_adopters,
+                by_group=by_group,
+            )
             for _ in range(t):
                 model.step()
             counts[k] = model.counts
@@ -229,15 +240,33 @@ def run_batch(
         keys = np.array([rng.key_py(int(s), rng.ADOPT) for s in seed_arr], dtype=np.uint64)
         d = cfg.dynamics
         simulate_batch(
-            org.indptr, org.indices, weight, th, final, t_adopted,
-            RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], d.p_spontaneous,
-            d.q_imitation, d.p_transmit, keys, t, groups, counts,
+            org.indptr,
+            org.indices,
+            weight,
+            th,
+            final,
+            t_adopted,
+            RULES[d.rule],
+            THRESHOLD_KINDS[d.threshold_kind],
+            d.p_spontaneous,
+            d.q_imitation,
+            d.p_transmit,
+            keys,
+            t,
+            groups,
+            counts,
         )
         for k, s in enumerate(states):
             motivation[k] = s.motivation.mean()
             trust[k] = s.trust.mean() if len(s.trust) else np.nan
     return Result(
-        config=cfg, seeds=seed_arr, engine=engine, org=org, counts=counts,
-        group_labels=labels, final_state=final, t_adopted=t_adopted,
+        config=cfg,
+        seeds=seed_arr,
+        engine=engine,
+        org=org,
+        counts=counts,
+        group_labels=labels,
+        final_state=final,
+        t_adopted=t_adopted,
         extra={"mean_motivation": motivation, "mean_trust": trust},
     )

@@ -36,29 +36,63 @@ class Attribute:
 
 
 STAFF_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("authority", np.float64, 0.0, (0.0, 1.0),
-              "formal authority from position in the line hierarchy (top = authority_top)"),
-    Attribute("influence", np.float64, 1.0, (0.0, 1.0),
-              "weight of this person's example on contacts: authority ** power_gradient"),
-    Attribute("motivation", np.float64, 0.5, (0.0, 1.0),
-              "intrinsic motivation: how much the change matters to this person"),
-    Attribute("pressure", np.float64, 0.0, (0.0, 1.0),
-              "extrinsic pressure felt (mandates, targets)"),
-    Attribute("courage", np.float64, 0.5, (0.0, 1.0),
-              "courage to act under uncertainty; reflects the team's psychological safety"),
-    Attribute("threshold", np.float64, 0.18, (0.0, np.inf),
-              "adoption threshold: share (or weighted count) of adopting contacts needed"),
-    Attribute("belief", np.float64, 0.5, (0.0, 1.0),
-              "belief that the change is an improvement"),
-    Attribute("state", np.uint8, NOT_ADOPTED, (0, N_STATES - 1),
-              "adoption state: 0 not adopted, 1 complying, 2 committed, 3 lapsed"),
-    Attribute("t_adopted", np.int32, -1, (-1, np.iinfo(np.int32).max),
-              "step of the latest adoption (-1 = never)"),
+    Attribute(
+        "authority",
+        np.float64,
+        0.0,
+        (0.0, 1.0),
+        "formal authority from position in the line hierarchy (top = authority_top)",
+    ),
+    Attribute(
+        "influence",
+        np.float64,
+        1.0,
+        (0.0, 1.0),
+        "weight of this person's example on contacts: authority ** power_gradient",
+    ),
+    Attribute(
+        "motivation",
+        np.float64,
+        0.5,
+        (0.0, 1.0),
+        "intrinsic motivation: how much the change matters to this person",
+    ),
+    Attribute("pressure", np.float64, 0.0, (0.0, 1.0), "extrinsic pressure felt (mandates, targets)"),
+    Attribute(
+        "courage",
+        np.float64,
+        0.5,
+        (0.0, 1.0),
+        "courage to act under uncertainty; reflects the team's psychological safety",
+    ),
+    Attribute(
+        "threshold",
+        np.float64,
+        0.18,
+        (0.0, np.inf),
+        "adoption threshold: share (or weighted count) of adopting contacts needed",
+    ),
+    Attribute("belief", np.float64, 0.5, (0.0, 1.0), "belief that the change is an improvement"),
+    Attribute(
+        "state",
+        np.uint8,
+        NOT_ADOPTED,
+        (0, N_STATES - 1),
+        "adoption state: 0 not adopted, 1 complying, 2 committed, 3 lapsed",
+    ),
+    Attribute(
+        "t_adopted", np.int32, -1, (-1, np.iinfo(np.int32).max), "step of the latest adoption (-1 = never)"
+    ),
 )
 
 TIE_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute("trust", np.float64, 1.0, (0.0, 1.0),
-              "trust of the person in this contact; weights the contact's influence"),
+    Attribute(
+        "trust",
+        np.float64,
+        1.0,
+        (0.0, 1.0),
+        "trust of the person in this contact; weights the contact's influence",
+    ),
 )
 
 

@@ -1,0 +1,1 @@
+"""Numba kernels of the adoption dynamics, one module per mechanism."""
