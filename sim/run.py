@@ -33,7 +33,7 @@ from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import N_STATES, initial_state
+from sim.state import N_STATES, initial_states
 
 
 @dataclass
@@ -232,33 +232,17 @@ def run_batch(
             motivation[k] = model.state.motivation.mean()
             trust[k] = model.state.trust.mean() if len(model.state.trust) else np.nan
     else:
-        states = [initial_state(org, cfg, int(s), thresholds, initial_adopters) for s in seed_arr]
-        weight = weights(org, states[0])
-        th = np.stack([s.threshold for s in states])
-        final = np.stack([s.state for s in states])
-        t_adopted = np.stack([s.t_adopted for s in states])
-        keys = np.array([rng.key_py(int(s), rng.ADOPT) for s in seed_arr], dtype=np.uint64)
+        st = initial_states(org, cfg, seed_arr, thresholds, initial_adopters)
+        weight = weights(org, st.row(0))
+        final, t_adopted = st.state, st.t_adopted
         d = cfg.dynamics
         simulate_batch(
-            org.indptr,
-            org.indices,
-            weight,
-            th,
-            final,
-            t_adopted,
-            RULES[d.rule],
-            THRESHOLD_KINDS[d.threshold_kind],
-            d.p_spontaneous,
-            d.q_imitation,
-            d.p_transmit,
-            keys,
-            t,
-            groups,
-            counts,
-        )
-        for k, s in enumerate(states):
-            motivation[k] = s.motivation.mean()
-            trust[k] = s.trust.mean() if len(s.trust) else np.nan
+            org.indptr, org.indices, weight, st.threshold, final, t_adopted,
+            RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], d.p_spontaneous,
+            d.q_imitation, d.p_transmit, rng.keys(seed_arr, rng.ADOPT), t, groups, counts,
+        )  # fmt: skip
+        motivation[:] = st.motivation.mean(axis=1)[:, None]
+        trust[:] = st.trust.mean(axis=1)[:, None] if st.trust.shape[1] else np.nan
     return Result(
         config=cfg,
         seeds=seed_arr,

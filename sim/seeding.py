@@ -21,47 +21,62 @@ def choose_seeds(
     org: Organisation,
     st,
     params: SeedingParams,
-    seed: int,
+    seeds: np.ndarray,
     explicit: np.ndarray | None = None,
-) -> np.ndarray:
-    """Indices of the initial adopters.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choose the initial adopters of R replicates.
 
     Args:
         org: the organisation.
-        st: the initial ``State`` (motivation is read by the ``motivation`` strategy).
+        st: the initial batch ``State`` ((R, n) arrays; ``motivation`` is read by the
+            ``motivation`` strategy).
         params: strategy and budget.
-        seed: the replicate's seed.
+        seeds: (R,) replicate seeds.
         explicit: indices or an (n,) bool mask given by the user; overrides the strategy.
+
+    Returns:
+        (rows, cols): replicate and person index of every initial adopter.
 
     Raises:
         ConfigError: explicit seeds out of range, or a budget larger than the staff.
     """
-    n = org.n_staff
+    n, r = org.n_staff, len(seeds)
     if explicit is not None:
         e = np.asarray(explicit)
         if e.dtype == bool:
             if e.shape != (n,):
                 raise ConfigError(f"initial_adopters mask must have shape ({n},), got {e.shape}")
-            return np.flatnonzero(e)
-        e = e.astype(np.int64).ravel()
-        if len(e) and (e.min() < 0 or e.max() >= n):
-            raise ConfigError(f"initial_adopters must be indices in [0, {n - 1}]")
-        return np.unique(e)
-    if params.strategy == "none" or params.n_seeds == 0:
-        return np.empty(0, dtype=np.int64)
-    if params.n_seeds > n:
-        raise ConfigError(f"seeding.n_seeds={params.n_seeds} exceeds the {n} staff")
-    tie = rng.uniform_np(rng.key_py(seed, rng.SEEDING), 0, np.arange(n, dtype=np.uint64))
+            chosen = np.flatnonzero(e)
+        else:
+            e = e.astype(np.int64).ravel()
+            if len(e) and (e.min() < 0 or e.max() >= n):
+                raise ConfigError(f"initial_adopters must be indices in [0, {n - 1}]")
+            chosen = np.unique(e)
+        return np.repeat(np.arange(r), len(chosen)), np.tile(chosen, r)
+    k = params.n_seeds
+    if params.strategy == "none" or k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if k > n:
+        raise ConfigError(f"seeding.n_seeds={k} exceeds the {n} staff")
+    tie = np.empty((r, n))
+    rng.uniform_rows_nb(rng.keys(seeds, rng.SEEDING), 0, np.arange(n, dtype=np.uint64), tie)
     if params.strategy == "random":
-        order = np.argsort(tie, kind="stable")
+        # The k smallest draws; argpartition is O(n) and picks the same set as a full sort.
+        part = np.argpartition(tie, k - 1, axis=1)[:, :k] if k < n else np.argsort(tie, axis=1)
+        return np.repeat(np.arange(r), k), np.sort(part, axis=1).ravel()
     elif params.strategy == "top":
-        order = np.lexsort((tie, org.level))
+        primary = np.broadcast_to(org.level.astype(np.float64), (r, n))
     elif params.strategy == "frontline":
-        order = np.lexsort((tie, -org.level.astype(np.int64)))
+        primary = np.broadcast_to(-org.level.astype(np.float64), (r, n))
     elif params.strategy == "motivation":
-        order = np.lexsort((tie, -st.motivation))
+        primary = -st.motivation
     elif params.strategy == "hubs":
-        order = np.lexsort((tie, -org.degree))
+        primary = np.broadcast_to(-org.degree.astype(np.float64), (r, n))
     else:  # pragma: no cover - params validation rejects anything else
         raise ConfigError(f"unknown seeding.strategy {params.strategy!r}")
-    return np.sort(order[: params.n_seeds])
+    order = np.argsort(tie, axis=1, kind="stable")
+    # Stable sort by the strategy's key after a random order: random tie-breaks.
+    key = np.take_along_axis(primary, order, axis=1)
+    order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
+    cols = np.sort(order[:, :k], axis=1)
+    return np.repeat(np.arange(r), k), cols.ravel()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
 from sim import rng
 from sim.org import Organisation
@@ -100,32 +99,35 @@ class State:
     """One array per declared attribute: ``state.motivation``, ``state.trust``, ...
 
     Staff arrays have shape (n_staff,), tie arrays (n_ties_stored,) aligned with the
-    organisation's CSR ``indices``.
+    organisation's CSR ``indices``. A batch state (``initial_states``) has a leading
+    replicate axis on every array: (R, n) and (R, m); ``row(r)`` views one replicate.
     """
 
-    def __init__(self, n_staff: int, n_stored_ties: int) -> None:
+    def __init__(self, n_staff: int, n_stored_ties: int, n_replicates: int | None = None) -> None:
+        lead = () if n_replicates is None else (n_replicates,)
         for a in STAFF_ATTRIBUTES:
-            setattr(self, a.name, np.full(n_staff, a.default, dtype=a.dtype))
+            setattr(self, a.name, np.full(lead + (n_staff,), a.default, dtype=a.dtype))
         for a in TIE_ATTRIBUTES:
-            setattr(self, a.name, np.full(n_stored_ties, a.default, dtype=a.dtype))
+            setattr(self, a.name, np.full(lead + (n_stored_ties,), a.default, dtype=a.dtype))
 
     def copy(self) -> State:
-        """A deep copy."""
+        """Return a deep copy."""
         new = State.__new__(State)
         for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
             setattr(new, a.name, getattr(self, a.name).copy())
         return new
 
+    def row(self, r: int) -> State:
+        """View of replicate r of a batch state (arrays shared, not copied)."""
+        new = State.__new__(State)
+        for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
+            setattr(new, a.name, getattr(self, a.name)[r])
+        return new
+
     def adopted(self) -> np.ndarray:
-        """(n,) bool: complying or committed."""
+        """Boolean mask: complying or committed."""
         s = self.state
         return (s == COMPLYING) | (s == COMMITTED)
-
-
-def _clipped_normal(u: np.ndarray, mean: float, sd: float, lo: float, hi: float) -> np.ndarray:
-    if sd == 0.0:
-        return np.full(len(u), mean, dtype=np.float64)
-    return np.clip(mean + sd * ndtri(u), lo, hi)
 
 
 def initial_state(
@@ -135,41 +137,56 @@ def initial_state(
     thresholds: np.ndarray | None = None,
     initial_adopters: np.ndarray | None = None,
 ) -> State:
-    """Draw the starting state of one replicate.
+    """Draw the starting state of one replicate (see ``initial_states``)."""
+    return initial_states(org, cfg, np.array([seed]), thresholds, initial_adopters).row(0)
 
-    Each attribute comes from its own counter-based stream of ``seed`` (``sim.rng``), so
-    two scenarios run from one seed start from the same people wherever their
-    parameters agree (common random numbers).
+
+def initial_states(
+    org: Organisation,
+    cfg: ModelConfig,
+    seeds: np.ndarray,
+    thresholds: np.ndarray | None = None,
+    initial_adopters: np.ndarray | None = None,
+) -> State:
+    """Draw the starting state of R replicates at once (arrays (R, n) and (R, m)).
+
+    Each attribute comes from its own counter-based stream of the replicate's seed
+    (``sim.rng``), so row r equals ``initial_state(..., seeds[r])`` and two scenarios
+    run from one seed start from the same people wherever their parameters agree
+    (common random numbers).
 
     Args:
         org: the organisation.
         cfg: the scenario.
-        seed: the replicate's seed.
-        thresholds: (n,) explicit thresholds, replacing the drawn ones.
+        seeds: (R,) replicate seeds.
+        thresholds: (n,) explicit thresholds for every replicate, replacing drawn ones.
         initial_adopters: explicit initial adopters (indices, or an (n,) bool mask),
             replacing the seeding strategy.
     """
-    n = org.n_staff
-    st = State(n, len(org.indices))
+    seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+    n, r = org.n_staff, len(seeds)
+    st = State(n, len(org.indices), r)
     pp, dp = cfg.people, cfg.dynamics
     idx = np.arange(n, dtype=np.uint64)
 
     top_level = org.n_levels - 1
     if top_level > 0:
         rel = org.level.astype(np.float64) / top_level
-        st.authority[:] = pp.authority_top + (pp.authority_frontline - pp.authority_top) * rel
+        authority = pp.authority_top + (pp.authority_frontline - pp.authority_top) * rel
     else:
-        st.authority[:] = pp.authority_frontline
-    st.influence[:] = st.authority**dp.power_gradient
+        authority = np.full(n, pp.authority_frontline)
+    st.authority[:] = authority
+    st.influence[:] = authority**dp.power_gradient
 
-    st.motivation[:] = _clipped_normal(
-        rng.uniform_np(rng.key_py(seed, rng.MOTIVATION), 0, idx), pp.motivation_mean, pp.motivation_sd, 0, 1
-    )
-    st.belief[:] = _clipped_normal(
-        rng.uniform_np(rng.key_py(seed, rng.BELIEF), 0, idx), pp.belief_mean, pp.belief_sd, 0, 1
-    )
-    team_u = rng.uniform_np(rng.key_py(seed, rng.COURAGE), 0, org.team.astype(np.uint64))
-    st.courage[:] = _clipped_normal(team_u, pp.courage_mean, pp.courage_sd, 0, 1)
+    def normal(purpose: int, mean: float, sd: float, hi: float, agents: np.ndarray = idx) -> np.ndarray:
+        out = np.empty((r, n))
+        rng.clipped_normal_rows(rng.keys(seeds, purpose), 0, agents, mean, sd, 0.0, hi, out)
+        return out
+
+    st.motivation[:] = normal(rng.MOTIVATION, pp.motivation_mean, pp.motivation_sd, 1.0)
+    st.belief[:] = normal(rng.BELIEF, pp.belief_mean, pp.belief_sd, 1.0)
+    # Courage is a property of the team (psychological safety: Edmondson 1999).
+    st.courage[:] = normal(rng.COURAGE, pp.courage_mean, pp.courage_sd, 1.0, org.team.astype(np.uint64))
 
     if thresholds is not None:
         th = np.asarray(thresholds, dtype=np.float64)
@@ -181,8 +198,7 @@ def initial_state(
         st.threshold[:] = th
     else:
         hi = 1.0 if dp.threshold_kind == "fraction" else np.inf
-        u = rng.uniform_np(rng.key_py(seed, rng.THRESHOLD), 0, idx)
-        st.threshold[:] = _clipped_normal(u, dp.threshold_mean, dp.threshold_sd, 0.0, hi)
+        st.threshold[:] = normal(rng.THRESHOLD, dp.threshold_mean, dp.threshold_sd, hi)
 
     trust_by_kind = np.array(
         [pp.trust_line, pp.trust_team, pp.trust_peer, pp.trust_cross_org], dtype=np.float64
@@ -191,7 +207,7 @@ def initial_state(
 
     from sim.seeding import choose_seeds
 
-    seeds = choose_seeds(org, st, cfg.seeding, seed, initial_adopters)
-    st.state[seeds] = COMMITTED
-    st.t_adopted[seeds] = 0
+    rows, cols = choose_seeds(org, st, cfg.seeding, seeds, initial_adopters)
+    st.state[rows, cols] = COMMITTED
+    st.t_adopted[rows, cols] = 0
     return st
