@@ -180,8 +180,11 @@ def level_sizes(n_staff: int, span: int) -> list[int]:
 
     Frontline staff f are grouped into teams of at most ``span``; their leads into
     groups of at most ``span``; and so on up to a single person at the top. f is the
-    largest head-count whose whole chain fits in ``n_staff`` (the remainder goes to the
-    frontline, so the totals are exact).
+    largest head-count whose whole chain fits in ``n_staff``. The remainder (at most one
+    per level) is added one person at a time to the deepest level with room under the
+    span (a level with room exists unless the chain is a full tree; then a new top post
+    is added), so the totals are exact, no one has more than ``span`` reports and level
+    sizes never grow upwards.
     """
     if n_staff < 1:
         raise ValueError("n_staff must be at least 1")
@@ -202,7 +205,14 @@ def level_sizes(n_staff: int, span: int) -> list[int]:
         else:
             hi = mid - 1
     sizes = chain(lo)
-    sizes[-1] += n_staff - sum(sizes)
+    rest = n_staff - sum(sizes)
+    while rest > 0:
+        room = [k for k in range(1, len(sizes)) if sizes[k] < span * sizes[k - 1]]
+        if room:
+            sizes[room[-1]] += 1
+        else:
+            sizes.insert(0, 1)
+        rest -= 1
     return sizes
 
 
