@@ -1,0 +1,5 @@
+"""``python -m sim``: the ``changesim`` command (see ``sim.cli``)."""
+
+from sim.cli import main
+
+main()

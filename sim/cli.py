@@ -1,0 +1,262 @@
+"""The ``changesim`` command: Hydra composes a configuration and the library runs it.
+
+This is the only module that imports Hydra (STYLE.md: Hydra lives at the command-line
+edge). The schema of ``configs/config.yaml`` is built from ``sim.params.ModelConfig``
+itself (``CLIConfig`` adds the command's own keys), so a field added to the dataclasses
+appears here without any change, and an unknown key or a wrong type is refused while
+the config is composed. The composed config goes through ``sim.params.from_dict``,
+which range-checks it; a ``ConfigError`` is reported as one line, ``error: <message>``,
+with exit code 2.
+
+One run writes into Hydra's output folder: ``timeseries`` and ``summary`` (parquet or
+csv), ``provenance.json``, ``summary.txt``, PNG figures, and ``DONE`` last. A sweep
+(``-m``) runs each job in a joblib worker; a job that fails leaves ``ERROR.txt`` and the
+others go on; a job already complete with the same configuration is skipped, so a
+sweep re-run into its folder resumes; at the end ``SweepTable`` writes one table for the
+whole sweep (``sim.sweep``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from sim import sweep
+from sim.params import ConfigError, ModelConfig, from_dict
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+"""The repository's ``configs/`` folder (the package is installed editable)."""
+DATA_DIR = Path(__file__).resolve().parent / "data"
+"""Data files bundled with the package, reached from configs as ``${pkg_data:name}``."""
+
+OUTPUT_FORMATS = ("parquet", "csv")
+ENGINES = ("kernel", "agents")
+
+
+@dataclass
+class CLIConfig(ModelConfig):
+    """Schema of ``configs/config.yaml``: every ``ModelConfig`` field plus the command's own keys."""
+
+    engine: str = field(
+        default="kernel",
+        metadata={"help": "kernel (Numba) or agents (Mesa agents, the reference)", "choices": ENGINES},
+    )
+    output_format: str = field(
+        default="parquet",
+        metadata={"help": "file format of the time series and summary tables", "choices": OUTPUT_FORMATS},
+    )
+    figures: bool = field(default=True, metadata={"help": "write PNG figures into the output folder"})
+
+
+CLI_KEYS: tuple[str, ...] = tuple(
+    f.name for f in fields(CLIConfig) if f.name not in {g.name for g in fields(ModelConfig)}
+)
+
+
+def _pkg_data(name: str) -> str:
+    return str(DATA_DIR / name)
+
+
+ConfigStore.instance().store(name="base_config", node=CLIConfig)
+# Registered at import: joblib workers import this module to unpickle the task function,
+# and compose each job's config there too.
+OmegaConf.register_new_resolver("pkg_data", _pkg_data, replace=True)
+OmegaConf.register_new_resolver("job_dirname", sweep.job_dirname, replace=True)
+
+
+def split_config(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model keys, command keys) of a composed config, as plain resolved dicts."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(plain, dict)
+    plain.pop("hydra", None)
+    cli = {k: plain.pop(k) for k in CLI_KEYS if k in plain}
+    return plain, cli
+
+
+def to_model_config(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
+    """The validated ``ModelConfig`` and the command keys of a composed config.
+
+    Raises:
+        ConfigError: a value out of range or not among the choices (the key is named).
+    """
+    model, cli = split_config(cfg)
+    model_cfg = from_dict(model)
+    for f in fields(CLIConfig):
+        choices = f.metadata.get("choices")
+        if f.name in cli and choices and cli[f.name] not in choices:
+            raise ConfigError(f"{f.name}={cli[f.name]!r} is not allowed; choose one of {list(choices)}")
+    if model_cfg.org.kind == "csv" and model_cfg.org.path and not Path(model_cfg.org.path).is_file():
+        raise ConfigError(f"org.path={model_cfg.org.path!r}: no such file")
+    return model_cfg, cli
+
+
+def _share_cores(hc: Any) -> None:
+    """Give each of n parallel jobs 1/n of the cores for Numba's threads (no oversubscription)."""
+    import numba
+
+    n_jobs = OmegaConf.select(hc, "launcher.n_jobs", default=None)
+    if not isinstance(n_jobs, int) or n_jobs == 0:
+        return
+    cores = os.cpu_count() or 1
+    parallel = max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs  # joblib: -1 = all cores
+    numba.set_num_threads(max(1, min(cores // parallel, numba.config.NUMBA_NUM_THREADS)))
+
+
+def task(cfg: DictConfig) -> dict[str, Any]:
+    """One job: validate, run, write outputs, mark done (Hydra calls this once per job)."""
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    out = Path(hc.runtime.output_dir)
+    label = hc.job.override_dirname or "(defaults)"
+    t0 = time.perf_counter()
+    try:
+        model, cli = split_config(cfg)
+        from sim import __version__
+
+        stamp = {"changesim": __version__, "config": model, "cli": cli}
+        if multirun and sweep.is_done(out, stamp):
+            print(f"skipped {label}: already done with this config ({out})", flush=True)
+            return {"status": "skipped", "output_dir": str(out)}
+        sweep.start(out)
+        model_cfg, cli = to_model_config(cfg)
+        if multirun:
+            _share_cores(hc)
+        text = run_and_save(model_cfg, cli, out)
+        elapsed = time.perf_counter() - t0
+        sweep.finish(out, stamp, seconds=round(elapsed, 3))
+    except ConfigError as e:
+        sweep.fail(out, f"error: {e}\n")
+        if not multirun:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        print(f"FAILED {label}: {e}", flush=True)
+        return {"status": "failed", "output_dir": str(out), "error": str(e)}
+    except Exception as e:
+        sweep.fail(out, traceback.format_exc())
+        if not multirun:
+            raise
+        print(f"FAILED {label}: {type(e).__name__}: {e} (traceback in {out / sweep.ERROR})", flush=True)
+        return {"status": "failed", "output_dir": str(out), "error": repr(e)}
+    if multirun:
+        first = text.splitlines()[1] if len(text.splitlines()) > 1 else text
+        print(f"done {label} in {elapsed:.1f} s: {first.strip()}", flush=True)
+    else:
+        print(text, flush=True)
+    return {"status": "done", "output_dir": str(out)}
+
+
+def run_and_save(model_cfg: ModelConfig, cli: dict[str, Any], out: Path) -> str:
+    """Run ``model_cfg``'s replicates, write every output but ``DONE``; returns the summary text."""
+    from sim.run import run_batch
+
+    result = run_batch(model_cfg, engine=cli["engine"])
+    paths = result.save(out, cli["output_format"])
+    written = [p.name for p in paths.values()]
+    if cli["figures"]:
+        from sim import figures
+
+        written += [p.name for p in figures.save_all(result, out)]
+    text = describe(result, out, written)
+    sweep.write_text(out / "summary.txt", text + "\n")
+    return text
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def describe(result: Any, out: Path, written: list[str]) -> str:
+    """Plain-language summary of a run: final adoption (mean, 95% t-interval), time to 50%."""
+    import numpy as np
+    from scipy import stats
+
+    cfg = result.config
+    s = result.summary
+    final = s["final_frac_adopted"].to_numpy()
+    r = len(final)
+    d = cfg.dynamics
+    rule = {
+        "threshold": f"threshold rule ({d.threshold_kind} threshold, mean {d.threshold_mean:g})",
+        "bass": f"Bass rule (p={d.p_spontaneous:g}, q={d.q_imitation:g} per week)",
+        "cascade": f"independent cascade (p_transmit={d.p_transmit:g})",
+    }[d.rule]
+    org = result.org
+    lines = [
+        f"changesim: {org.n_staff} staff ({cfg.org.kind} organisation, {org.n_levels} levels), {rule}, "
+        f"{cfg.seeding.n_seeds if cfg.seeding.strategy != 'none' else 0} initial adopters "
+        f"({cfg.seeding.strategy}), {cfg.n_steps} weeks, {r} replicate{'s' if r > 1 else ''}."
+    ]
+    if r > 1:
+        mean = final.mean()
+        half = stats.t.ppf(0.975, r - 1) * final.std(ddof=1) / r**0.5
+        lo, hi = max(0.0, mean - half), min(1.0, mean + half)
+        lines.append(
+            f"Final adoption: {_pct(mean)} of staff (95% CI {_pct(lo)} to {_pct(hi)}, "
+            f"t-interval of the mean across {r} replicates)."
+        )
+    else:
+        lines.append(f"Final adoption: {_pct(final[0])} of staff (one replicate: set n_replicates for a CI).")
+    t50 = s["t_50"].to_numpy()
+    hit = t50[t50 >= 0]
+    if len(hit) == 0:
+        lines.append("Time to 50% adoption: not reached within the run.")
+    elif r == 1:
+        lines.append(f"Time to 50% adoption: week {int(hit[0])}.")
+    else:
+        lines.append(
+            f"Time to 50% adoption: median week {float(np.median(hit)):g} "
+            f"(reached in {len(hit)} of {r} replicates)."
+        )
+    lines.append(f"Outputs in {out}: {', '.join(written)}")
+    return "\n".join(lines)
+
+
+class SweepTable(Callback):
+    """Hydra callback: after a sweep, one tidy table of every job x replicate (``sim.sweep``).
+
+    Configured in ``configs/config.yaml`` under ``hydra.callbacks``. It must stay
+    picklable (the joblib launcher sends the callbacks to every worker).
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Collect every job folder under the sweep folder and write the sweep table."""
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        report = sweep.collect(sweep_dir)
+        sweep.write(report, sweep_dir)
+        print(report.describe(), flush=True)
+        _LAST_SWEEP["report"] = report
+
+
+_LAST_SWEEP: dict[str, sweep.SweepReport] = {}
+
+
+def main() -> None:
+    """Entry point of ``changesim`` and ``python -m sim``."""
+    if not (CONFIG_DIR / "config.yaml").is_file():
+        print(
+            f"error: the configs folder {CONFIG_DIR} is missing; changesim reads its configs from the "
+            "repository, so install it editable from a clone (pip install -e .)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
+    app()
+    report = _LAST_SWEEP.get("report")
+    if report is not None and (report.failed or report.incomplete):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

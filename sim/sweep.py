@@ -1,0 +1,245 @@
+"""Job folders of a sweep: completion markers, resume, and one tidy table for the sweep.
+
+A job folder is complete when it holds ``DONE``, written last, after every other output
+has been written under a temporary name and renamed. ``DONE`` records the job's full
+configuration, so a re-run of the same sweep into the same folder skips exactly the jobs
+that finished with the same configuration, and an interrupted job (no ``DONE``) or a job
+whose configuration changed runs again. A failed job leaves ``ERROR.txt`` instead.
+
+``collect`` reads every job folder under a sweep folder (Hydra writes each job's
+overrides to ``<job>/.hydra/overrides.yaml``) into one table: one row per job x
+replicate, a column per overridden key, then the job's per-replicate summary. No Hydra
+import here, so the table can be rebuilt from a terminal: ``python -m sim.sweep <dir>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+DONE = "DONE"
+ERROR = "ERROR.txt"
+TABLE = "sweep_summary"
+# Longest job folder name; longer override lists are cut and given a hash (file systems
+# refuse names over 255 bytes).
+MAX_DIRNAME = 120
+
+
+def job_dirname(num: int, override_dirname: str) -> str:
+    """Folder name of one job: its overrides (``a=1,b=x``), or ``job<num>`` with none."""
+    name = override_dirname.replace("/", "_")
+    if not name:
+        return f"job{num}"
+    if len(name.encode()) > MAX_DIRNAME:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+        name = name.encode()[: MAX_DIRNAME - 13].decode(errors="ignore") + "_" + digest
+    return name
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary name, then rename: readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _normalise(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def is_done(folder: Path, stamp: dict[str, Any]) -> bool:
+    """True if ``folder`` holds a ``DONE`` marker written for this very ``stamp``."""
+    path = folder / DONE
+    if not path.is_file():
+        return False
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return old.get("stamp") == _normalise(stamp)
+
+
+def start(folder: Path) -> None:
+    """Forget an earlier attempt's completion and error markers before a job (re)starts."""
+    for name in (DONE, ERROR):
+        (folder / name).unlink(missing_ok=True)
+
+
+def finish(folder: Path, stamp: dict[str, Any], **info: Any) -> None:
+    """Mark ``folder`` complete (call last): ``DONE`` holds the stamp and ``info``."""
+    write_text(folder / DONE, json.dumps({"stamp": _normalise(stamp), **info}, indent=2, default=str))
+
+
+def fail(folder: Path, text: str) -> None:
+    """Record a failed job: ``ERROR.txt`` with the message or traceback."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / ERROR, text)
+
+
+@dataclass
+class SweepReport:
+    """What ``collect`` found under a sweep folder.
+
+    Attributes:
+        table: one row per completed job x replicate.
+        done: job folders (relative) that completed.
+        failed: job folder -> last line of its error.
+        incomplete: job folders with neither ``DONE`` nor ``ERROR.txt`` (interrupted).
+        paths: files written by ``write``.
+    """
+
+    table: pd.DataFrame
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    incomplete: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """A few plain lines for the terminal."""
+        n = len(self.done) + len(self.failed) + len(self.incomplete)
+        lines = [f"sweep: {len(self.done)} of {n} jobs complete, {len(self.table)} rows (job x replicate)"]
+        if self.paths:
+            lines.append("sweep table: " + ", ".join(str(p) for p in self.paths))
+        for job, msg in self.failed.items():
+            lines.append(f"FAILED {job}: {msg}  (see {job}/{ERROR})")
+        for job in self.incomplete:
+            lines.append(f"INCOMPLETE {job}: no {DONE} marker (interrupted?); re-run the sweep to finish it")
+        return "\n".join(lines)
+
+
+def _overrides(path: Path) -> list[tuple[str, str]]:
+    """(key, raw value) of each override in a job's overrides.yaml (deletions skipped)."""
+    out = []
+    for item in yaml.safe_load(path.read_text()) or []:
+        item = str(item)
+        if item.startswith("~") or "=" not in item:
+            continue
+        key, value = item.split("=", 1)
+        out.append((key.lstrip("+"), value))
+    return out
+
+
+def _lookup(config: dict[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _value(config: dict[str, Any], key: str, raw: str) -> Any:
+    """The typed value a job used for ``key``; the option's name for a config group."""
+    v = _lookup(config, key)
+    if isinstance(v, (bool, int, float)):
+        return v
+    if isinstance(v, str) and not v.startswith("${"):
+        return v
+    return raw
+
+
+def _read_summary(folder: Path) -> pd.DataFrame | None:
+    for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", pd.read_csv)):
+        path = folder / name
+        if path.is_file():
+            return reader(path)
+    return None
+
+
+def collect(sweep_dir: str | Path) -> SweepReport:
+    """Read every job folder under ``sweep_dir`` into one tidy table.
+
+    Columns: one per overridden key (dotted, e.g. ``dynamics.threshold_mean``; a config
+    group gives its option's name, e.g. ``dynamics`` = ``bass``), ``job`` (the job's
+    folder), then the job's summary columns (``replicate``, ``seed``, ``final_frac_adopted``,
+    ...). An override named like a summary column is prefixed ``config.``: ``config.seed``
+    is the job's first seed, ``seed`` the replicate's own (replicate k uses seed + k).
+    """
+    sweep_dir = Path(sweep_dir)
+    report = SweepReport(table=pd.DataFrame())
+    frames = []
+    keys: list[str] = []
+    for ov in sorted(sweep_dir.glob("**/.hydra/overrides.yaml")):
+        folder = ov.parent.parent
+        job = folder.relative_to(sweep_dir).as_posix()
+        if (folder / ERROR).is_file() and not (folder / DONE).is_file():
+            lines = (folder / ERROR).read_text().strip().splitlines() or ["(empty ERROR.txt)"]
+            report.failed[job] = lines[-1]
+            continue
+        summary = _read_summary(folder) if (folder / DONE).is_file() else None
+        if summary is None:
+            report.incomplete.append(job)
+            continue
+        config_path = folder / ".hydra" / "config.yaml"
+        config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+        params = {}
+        for key, raw in _overrides(ov):
+            name = f"config.{key}" if key in summary.columns or key == "job" else key
+            params[name] = _value(config or {}, key, raw)
+            if name not in keys:
+                keys.append(name)
+        front = pd.DataFrame({**params, "job": job}, index=summary.index)
+        frames.append(pd.concat([front, summary], axis=1))
+        report.done.append(job)
+    if not frames:
+        return report
+    table = pd.concat(frames, ignore_index=True)
+    for key in keys:
+        col = table[key]
+        kinds = {type(v) for v in col.dropna()}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            table[key] = col.astype(str)
+    table = table[keys + [c for c in table.columns if c not in keys]]
+    try:
+        table = table.sort_values(keys + ["replicate"], kind="stable", ignore_index=True)
+    except TypeError:  # a column holding incomparable values: keep the folder order
+        pass
+    report.table = table
+    return report
+
+
+def write(report: SweepReport, sweep_dir: str | Path) -> list[Path]:
+    """Write the sweep table as ``sweep_summary.parquet`` and ``.csv`` (and failures, if any)."""
+    sweep_dir = Path(sweep_dir)
+    paths = []
+    for ext in ("parquet", "csv"):
+        path = sweep_dir / f"{TABLE}.{ext}"
+        tmp = path.with_name(path.name + ".tmp")
+        if ext == "parquet":
+            report.table.to_parquet(tmp, index=False)
+        else:
+            report.table.to_csv(tmp, index=False)
+        tmp.replace(path)
+        paths.append(path)
+    failures = sweep_dir / "sweep_failures.csv"
+    if report.failed:
+        df = pd.DataFrame({"job": list(report.failed), "error": list(report.failed.values())})
+        df.to_csv(failures, index=False)
+        paths.append(failures)
+    else:
+        failures.unlink(missing_ok=True)
+    report.paths = paths
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sim.sweep <sweep_dir>``: rebuild a sweep's table from its job folders."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not Path(args[0]).is_dir():
+        print("usage: python -m sim.sweep <sweep_dir>", file=sys.stderr)
+        return 2
+    report = collect(args[0])
+    write(report, args[0])
+    print(report.describe())
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
