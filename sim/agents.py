@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import mesa
 
 from sim import rng
+from sim.dynamics import layout as L
 from sim.dynamics.contagion import BASS, CASCADE, COUNT, THRESHOLD
 from sim.org import PROFESSIONS
-from sim.state import COMMITTED, COMPLYING
+from sim.state import COMMITTED, COMPLYING, LAPSED, NOT_ADOPTED
 
 if TYPE_CHECKING:
     from sim.model import ChangeModel
@@ -136,3 +137,217 @@ class StaffMember(mesa.Agent):
             self.adoption = COMMITTED
             self.t_adopted = self.model.steps
             self._adopt_next = False
+
+
+class ChangeStaffMember(StaffMember):
+    """A member of staff under the full psychology-of-change model (rule ``change``).
+
+    Each method is one phase of ``sim.dynamics.change`` stated for one person; the model
+    calls them for everyone, phase by phase, in the documented order. Equations and
+    sources are in the kernel modules named in each docstring.
+    """
+
+    fit = _array_property("fit", "Fit of the change to my work.")
+    motivation0 = _array_property("motivation0", "Baseline intrinsic motivation.")
+    clinical_leader = _array_property("clinical_leader", "1 if a clinician in a senior post.")
+    co_designer = _array_property("co_designer", "1 if in the co-design group.")
+
+    def _par(self, slot: int) -> float:
+        return float(self.model.par[slot])
+
+    # Phase 1 (leadership.schedule)
+    def feel_pressure(self) -> None:
+        """Pressure is the mandate's strength while it applies to my organisation, else it fades."""
+        m = self.model.cfg.mandate
+        t = self.model.steps
+        in_force = m.on and t >= m.start and (m.end < 0 or t < m.end)
+        mine = m.scope == "all" or int(self.model.org.organisation[self.index]) == 0
+        if in_force and mine:
+            self.pressure = self._par(L.MANDATE_STRENGTH)
+        else:
+            self.pressure = self.pressure * (1.0 - self._par(L.PRESSURE_DECAY))
+
+    # Phase 2 (leadership.churn)
+    def churn(self) -> None:
+        """If I hold a senior post, I may leave; my successor starts afresh."""
+        p = self._par(L.P_CHURN)
+        model = self.model
+        if p <= 0.0 or model.senior[self.index] == 0:
+            return
+        t = model.steps
+        if rng.uniform_py(model.keys[2], t, self.index) >= p:
+            return
+        self.adoption = NOT_ADOPTED
+        self.t_adopted = -1
+        self.belief = self._par(L.NEWCOMER_BELIEF)
+        self.motivation = self.motivation0
+        appoint = rng.uniform_py(model.keys[3], t, self.index) < self._par(L.P_CLINICAL_APPOINTMENT)
+        self.clinical_leader = 1 if appoint else 0
+        for _, e in self.contacts():
+            model.state.trust[e] = self._par(L.TRUST_NEW)
+            model.state.trust[model.reverse[e]] = self._par(L.TRUST_NEW)
+
+    # Phase 3 (adoption.decide, with power, motivation and relationships)
+    def readiness(self) -> float:
+        """R = clip((motivation + belief) / 2 + fit, 0, 1)."""
+        r = (self.motivation + self.belief) / 2.0 + self.fit
+        return min(max(float(r), 0.0), 1.0)
+
+    def agency(self) -> float:
+        """Power * courage, power = authority (centralised) or at least empowerment."""
+        mode = self.model.cfg.power.mode
+        if mode == "none":
+            return 1.0
+        power = self.authority
+        if mode == "distributed" and self._par(L.EMPOWERMENT) > power:
+            power = self._par(L.EMPOWERMENT)
+        return power * self.courage
+
+    def may_act(self) -> bool:
+        """My decision right: by level (centralised) or agency (distributed), or my manager has adopted."""
+        pw = self.model.cfg.power
+        if pw.mode == "none":
+            return True
+        if pw.mode == "centralised":
+            if self.level <= pw.decision_level:
+                return True
+        elif self.agency() >= pw.agency_min:
+            return True
+        manager = self.manager
+        return manager is None or manager.adopted
+
+    def example_weight(self, state: int) -> float:
+        """How much a contact's example counts by their state: committed 1, complying less."""
+        if state == COMMITTED:
+            return 1.0
+        if state == COMPLYING:
+            return self._par(L.COMPLIANCE_VISIBILITY)
+        return 0.0
+
+    def change_exposure(self) -> float:
+        """Trust-, authority- and credibility-weighted share of my contacts' example."""
+        st = self.model.state
+        clinician = self.model.clinician[self.index] == 1
+        num = 0.0
+        den = 0.0
+        for j, e in self.contacts():
+            w = st.trust[e] * st.influence[j]
+            if st.clinical_leader[j] == 1 and clinician:
+                w = w * self._par(L.CLINICAL_CREDIBILITY)
+            den += w
+            num += w * self.example_weight(int(st.state[j]))
+        if self.model.threshold_kind == COUNT:
+            return num
+        return num / den if den > 0.0 else 0.0
+
+    def decide(self) -> None:
+        """Choose my next state from everyone's state at the start of the step."""
+        model = self.model
+        t = model.steps
+        s = int(self.adoption)
+        ok = self.may_act()
+        self._allowed = ok
+        nxt = s
+        r = self.readiness()
+        rw = self._par(L.READINESS_WEIGHT)
+        if s in (NOT_ADOPTED, LAPSED):
+            h = 0.0
+            p_own = 0.0
+            if ok:
+                theta = self.threshold + rw * (0.5 - r)
+                h = 1.0 if self.change_exposure() >= theta else 0.0
+                initiative = max(1.0 + rw * (2.0 * r - 1.0), 0.0)
+                p_own = self._par(L.P_SPONTANEOUS) * self.agency() * initiative
+            prob = 1.0 - (1.0 - p_own) * (1.0 - h)
+            if prob >= 1.0 or (prob > 0.0 and rng.uniform_py(model.keys[0], t, self.index) < prob):
+                nxt = COMMITTED
+            elif self.pressure > 0.0 and self._par(L.P_COMPLY) > 0.0:
+                if rng.uniform_py(model.keys[1], t, self.index) < self._par(L.P_COMPLY) * self.pressure:
+                    nxt = COMMITTED if self.co_designer == 1 else COMPLYING
+        elif s == COMPLYING:
+            p_int = self._par(L.P_INTERNALISE)
+            p_lapse = self._par(L.P_LAPSE)
+            if ok and p_int > 0.0 and rng.uniform_py(model.keys[0], t, self.index) < p_int * r:
+                nxt = COMMITTED
+            elif p_lapse > 0.0 and rng.uniform_py(model.keys[1], t, self.index) < p_lapse * (
+                1.0 - self.pressure
+            ):
+                nxt = LAPSED
+        elif s == COMMITTED:
+            p_ab = self._par(L.P_ABANDON)
+            if p_ab > 0.0 and rng.uniform_py(model.keys[1], t, self.index) < p_ab * (1.0 - self.belief):
+                nxt = LAPSED
+        self._next = nxt
+
+    # Phase 4 (adoption.apply)
+    def apply(self) -> None:
+        """My decision takes effect (everyone's together)."""
+        s, nxt = int(self.adoption), self._next
+        if nxt != s:
+            if s in (NOT_ADOPTED, LAPSED) and nxt in (COMPLYING, COMMITTED):
+                self.t_adopted = self.model.steps
+            self.adoption = nxt
+
+    # Phase 5 (adaptation.test_cycles)
+    def test_change(self) -> None:
+        """If I use the change and may act, I may test it (PDSA) and learn from the result."""
+        p = self._par(L.P_TEST)
+        if p <= 0.0 or not self.adopted or not self._allowed:
+            return
+        model = self.model
+        t = model.steps
+        if rng.uniform_py(model.keys[4], t, self.index) >= p:
+            return
+        quality = self._par(L.CHANGE_QUALITY)
+        chance = min(max(quality + self.fit, 0.0), 1.0)
+        y = 1.0 if rng.uniform_py(model.keys[5], t, self.index) < chance else 0.0
+        self.belief = self.belief + self._par(L.LEARNING_RATE) * (y - self.belief)
+        if y == 1.0:
+            self.motivation = self.motivation + self._par(L.SUCCESS_BOOST) * (1.0 - self.motivation)
+        else:
+            self.motivation = (
+                self.motivation - self._par(L.FAILURE_COST) * (1.0 - self.courage) * self.motivation
+            )
+            if self._par(L.ADAPT) > 0.0:
+                self.fit = self.fit + self._par(L.ADAPT_RATE) * max(1.0 - quality - self.fit, 0.0)
+
+    # Phase 6 (motivation.update_motivation)
+    def update_motivation(self) -> None:
+        """Pressure crowds my motivation out; it recovers slowly; recognition raises it."""
+        crowd, rec, recog = self._par(L.CROWDING), self._par(L.RECOVERY), self._par(L.RECOGNITION)
+        if crowd == 0.0 and rec == 0.0 and recog == 0.0:
+            return
+        m, x = self.motivation, self.pressure
+        m = m - crowd * x * m
+        m = m + rec * (1.0 - x) * (self.motivation0 - m)
+        if self.adopted:
+            m = m + recog * (1.0 - m)
+        self.motivation = min(max(m, 0.0), 1.0)
+
+    # Phase 7 (relationships.update_trust)
+    def update_trust(self) -> None:
+        """My trust in each contact grows with joint work and erodes under directives."""
+        grow, erode = self._par(L.TRUST_GROWTH), self._par(L.TRUST_EROSION)
+        if grow == 0.0 and erode == 0.0:
+            return
+        st = self.model.state
+        kinds = self.model.org.tie_kind
+        for j, e in self.contacts():
+            tau = st.trust[e]
+            if st.state[self.index] == COMMITTED and st.state[j] == COMMITTED:
+                tau = tau + grow * (1.0 - tau)
+            if kinds[e] == 0:
+                tau = tau - erode * ((st.pressure[self.index] + st.pressure[j]) / 2.0) * tau
+            st.trust[e] = tau
+
+
+CHANGE_PHASES = (
+    "feel_pressure",
+    "churn",
+    "decide",
+    "apply",
+    "test_change",
+    "update_motivation",
+    "update_trust",
+)
+"""The phases of a step of the full model, in order (``sim.dynamics.change``)."""

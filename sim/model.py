@@ -15,7 +15,8 @@ import mesa
 import numpy as np
 
 from sim import rng
-from sim.agents import StaffMember
+from sim.agents import CHANGE_PHASES, ChangeStaffMember, StaffMember
+from sim.dynamics import change, layout
 from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
 from sim.engine import kernel_step, weights
 from sim.metrics import group_matrix
@@ -69,7 +70,14 @@ class ChangeModel(mesa.Model):
         self.state = initial_state(self.org, cfg, seed, thresholds, initial_adopters)
         self.weight = weights(self.org, self.state)
         self.key_adopt = rng.key_py(seed, rng.ADOPT)
-        self.rule = RULES[cfg.dynamics.rule]
+        self.full_model = cfg.dynamics.rule == "change"
+        self.rule = RULES.get(cfg.dynamics.rule, -1)
+        self.par = layout.pack(cfg)
+        self.keys = [int(k) for k in change.stream_keys(np.array([seed]))[0]]
+        self.reverse = change.reverse_ties(self.org)
+        self.clinician = change.clinician_mask(self.org)
+        self.senior = change.senior_mask(self.org)
+        self._allowed = np.zeros(self.org.n_staff, np.uint8)
         self.threshold_kind = THRESHOLD_KINDS[cfg.dynamics.threshold_kind]
         self.groups, self.group_labels = group_matrix(self.org, by_group)
         self._n_groups = len(self.group_labels)
@@ -81,6 +89,7 @@ class ChangeModel(mesa.Model):
         if engine == "agents":
             _ = self.staff
         self._counts = [self._count()]
+        self._extra = [self._means()]
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "frac_adopted": lambda m: float(m.state.adopted().mean()),
@@ -97,39 +106,39 @@ class ChangeModel(mesa.Model):
         cost far more than the simulation itself).
         """
         if self._staff is None:
-            self._staff = [StaffMember(self, i) for i in range(self.org.n_staff)]
+            cls = ChangeStaffMember if self.full_model else StaffMember
+            self._staff = [cls(self, i) for i in range(self.org.n_staff)]
         return self._staff
 
     def step(self) -> None:
         """Advance one step (``self.steps`` is the step being computed)."""
         t = self.steps
-        if self.engine == "kernel":
+        if self.full_model and self.engine == "kernel":
+            st, org = self.state, self.org
+            change.change_step(
+                t, self.par, np.array(self.keys, dtype=np.uint64), org.indptr, org.indices,
+                org.tie_kind, self.reverse, org.level, org.manager, org.organisation,
+                self.clinician, self.senior, st.state, st.t_adopted, st.threshold,
+                st.motivation, st.motivation0, st.belief, st.fit, st.pressure, st.authority,
+                st.influence, st.courage, st.trust, st.clinical_leader, st.co_designer,
+                self._old, self._allowed,
+            )  # fmt: skip
+        elif self.full_model:
+            for phase in CHANGE_PHASES:
+                self.agents.do(phase)
+        elif self.engine == "kernel":
             d = self.cfg.dynamics
             kernel_step(
-                t,
-                self.org.indptr,
-                self.org.indices,
-                self.weight,
-                self.state.threshold,
-                self.state.state,
-                self.state.t_adopted,
-                self.rule,
-                self.threshold_kind,
-                d.p_spontaneous,
-                d.q_imitation,
-                d.p_transmit,
-                np.uint64(self.key_adopt),
-                self._new,
-                0,
-                False,
-                self._new,
-                self._old,
-                self._stamp,
-            )
+                t, self.org.indptr, self.org.indices, self.weight, self.state.threshold,
+                self.state.state, self.state.t_adopted, self.rule, self.threshold_kind,
+                d.p_spontaneous, d.q_imitation, d.p_transmit, np.uint64(self.key_adopt),
+                self._new, 0, False, self._new, self._old, self._stamp,
+            )  # fmt: skip
         else:
             self.agents.do("step")
             self.agents.do("advance")
         self._counts.append(self._count())
+        self._extra.append(self._means())
         self.datacollector.collect(self)
 
     def _count(self) -> np.ndarray:
@@ -139,6 +148,16 @@ class ChangeModel(mesa.Model):
         for d in range(self.groups.shape[1]):
             out += np.bincount(self.groups[:, d] * s + code, minlength=g * s)
         return out.reshape(g, s).astype(np.int32)
+
+    def _means(self) -> np.ndarray:
+        out = np.empty(3)
+        change.state_means(self.state.motivation, self.state.belief, self.state.trust, out)
+        return out
+
+    @property
+    def means(self) -> np.ndarray:
+        """(steps+1, 3) mean motivation, belief and trust after each step so far."""
+        return np.stack(self._extra)
 
     @property
     def counts(self) -> np.ndarray:

@@ -183,7 +183,11 @@ class DynamicsParams:
     p + q * exposure), ``cascade`` (independent cascade: Kempe, Kleinberg and Tardos 2003).
     """
 
-    rule: str = _f("threshold", "adoption rule", choices=("threshold", "bass", "cascade"))
+    rule: str = _f(
+        "threshold",
+        "adoption rule; 'change' is the full psychology-of-change model (threshold core plus the mechanisms)",
+        choices=("threshold", "bass", "cascade", "change"),
+    )
     threshold_kind: str = _f(
         "fraction",
         "threshold on the share (fraction) or weighted count of adopting contacts",
@@ -230,6 +234,161 @@ class SeedingParams:
         _validate_fields(self, "seeding")
 
 
+# --- The psychology of change (rule "change"): one group per domain of the IHI framework ---
+
+
+@dataclass
+class MandateParams:
+    """Leadership events: a top-down mandate ("make it happen", Greenhalgh et al. 2004).
+
+    While a mandate is in force, staff in its scope feel extrinsic pressure
+    ``strength`` and comply with chance ``p_comply * pressure`` a week; compliance lapses
+    with chance ``p_lapse * (1 - pressure)`` once the pressure goes. No mandate crosses an
+    organisation's boundary unless ``scope='all'`` (SCIE 2018: partners in an integrated
+    care system influence but cannot command each other).
+    """
+
+    on: bool = _f(False, "is there a mandate")
+    start: int = _f(0, "step the mandate starts", range=(0, 1_000_000))
+    end: int = _f(-1, "step the mandate is withdrawn (-1 = never)", range=(-1, 1_000_000))
+    strength: float = _f(0.8, "extrinsic pressure while the mandate is in force", range=(0.0, 1.0))
+    scope: str = _f("lead", "who is mandated: the lead organisation only, or all", choices=("lead", "all"))
+    p_comply: float = _f(0.15, "weekly chance of complying per unit of pressure", range=(0.0, 1.0))
+    p_lapse: float = _f(
+        0.1, "weekly chance that compliance lapses per unit of absent pressure", range=(0.0, 1.0)
+    )
+    pressure_decay: float = _f(
+        0.25, "share of pressure that fades each week after withdrawal", range=(0.0, 1.0)
+    )
+
+
+@dataclass
+class MotivationParams:
+    """Unleash intrinsic motivation (IHI 2018; Ryan and Deci 2000).
+
+    Readiness r = clip((motivation + belief) / 2 + fit, 0, 1) lowers the social threshold:
+    theta' = theta + readiness_weight * (0.5 - r). Controlling pressure crowds out
+    intrinsic motivation (Frey and Jegen 2001; Deci, Koestner and Ryan 1999: d = -0.28 to
+    -0.40) and it recovers only slowly after (the day-care fine's hysteresis: Gneezy and
+    Rustichini 2000); recognition and positive feedback raise it (d = +0.33).
+    """
+
+    readiness_weight: float = _f(0.0, "how much readiness lowers the social threshold", range=(0.0, 2.0))
+    crowding: float = _f(0.0, "weekly crowding-out of motivation per unit of pressure", range=(0.0, 1.0))
+    recovery: float = _f(
+        0.0, "weekly recovery of crowded-out motivation towards its baseline", range=(0.0, 1.0)
+    )
+    recognition: float = _f(0.0, "weekly rise of adopters' motivation from recognition", range=(0.0, 1.0))
+    p_internalise: float = _f(
+        0.0, "weekly chance a complier comes to own the change, per unit of readiness", range=(0.0, 1.0)
+    )
+
+
+@dataclass
+class CoDesignParams:
+    """Co-design people-driven change (IHI 2018).
+
+    A share of staff, chosen by ``rule``, co-designs the change: its fit to their work
+    rises by fit_gain * D, where D in [0, 1] is the diversity (Gini-Simpson, normalised)
+    of the group across levels and professions, so a board-only group gains little (the
+    Secretary of State's "diversity of thought"); their teams gain ``team_spread`` of it.
+    Co-designers own the change: they adopt as committed, never as compliers.
+    """
+
+    on: bool = _f(False, "is the change co-designed")
+    share: float = _f(0.05, "share of staff in the co-design group", range=(0.0, 1.0))
+    rule: str = _f(
+        "diagonal",
+        "who co-designs: frontline staff, volunteers (most motivated), a diagonal slice, or the board",
+        choices=("frontline", "volunteers", "diagonal", "board"),
+    )
+    fit_gain: float = _f(0.3, "fit gained by a fully diverse co-design group", range=(0.0, 1.0))
+    team_spread: float = _f(0.5, "share of the fit gain passed to co-designers' teams", range=(0.0, 1.0))
+
+
+@dataclass
+class RelationshipParams:
+    """Co-produce in authentic relationship (IHI 2018; Centola and Macy 2007; Centola 2010).
+
+    Influence flows along ties weighted by trust. Trust grows through joint work (both
+    ends committed) and erodes under unilateral directives (line ties while a mandate
+    presses). Compliers' example counts ``compliance_visibility`` of a committed person's.
+    """
+
+    trust_growth: float = _f(0.0, "weekly trust gain from joint work, towards 1", range=(0.0, 1.0))
+    trust_erosion: float = _f(0.0, "weekly trust loss on line ties per unit of pressure", range=(0.0, 1.0))
+    compliance_visibility: float = _f(
+        1.0, "weight of a complier's example relative to a committed person's", range=(0.0, 1.0)
+    )
+
+
+@dataclass
+class PowerParams:
+    """Distribute power (IHI 2018: agency = power + courage).
+
+    ``none``: everyone may act. ``centralised``: only staff at levels <= decision_level
+    may adopt on their own account; anyone below needs their line manager to have
+    adopted, so a resistant middle manager blocks their subtree (the "frozen middle").
+    ``distributed``: everyone holds at least ``empowerment`` power; agency = power *
+    courage; staff with agency >= agency_min act without approval. Initiative (the
+    spontaneous chance) scales with agency when power is modelled.
+    """
+
+    mode: str = _f("none", "who may start the change", choices=("none", "centralised", "distributed"))
+    decision_level: int = _f(1, "centralised: deepest level that decides without approval", range=(0, 50))
+    empowerment: float = _f(0.6, "distributed: power everyone holds at least", range=(0.0, 1.0))
+    agency_min: float = _f(0.15, "distributed: agency needed to act without approval", range=(0.0, 1.0))
+
+
+@dataclass
+class AdaptationParams:
+    """Adapt in action: PDSA test cycles (Langley et al. 2009; IHI Model for Improvement).
+
+    Each week an adopter runs a test with chance ``p_test``; it succeeds with chance
+    clip(change_quality + fit, 0, 1). Belief moves towards the result (learning_rate);
+    success raises motivation (a motivational experience), failure lowers it less where
+    courage (psychological safety) is high (Edmondson 1999). With ``adapt`` on, a failed
+    test improves the local fit instead of only eroding belief. Committed adopters
+    abandon the change with chance p_abandon * (1 - belief) a week.
+    """
+
+    p_test: float = _f(0.0, "weekly chance an adopter runs a test cycle", range=(0.0, 1.0))
+    change_quality: float = _f(0.7, "chance a test succeeds with no local fit", range=(0.0, 1.0))
+    learning_rate: float = _f(0.2, "how far belief moves towards a test's result", range=(0.0, 1.0))
+    success_boost: float = _f(0.05, "motivation gained from a successful test, towards 1", range=(0.0, 1.0))
+    failure_cost: float = _f(0.1, "motivation lost from a failed test at zero courage", range=(0.0, 1.0))
+    adapt: bool = _f(False, "does a failed test lead to local adaptation")
+    adapt_rate: float = _f(0.2, "share of the remaining misfit a failed test repairs", range=(0.0, 1.0))
+    p_abandon: float = _f(
+        0.0, "weekly chance a committed adopter abandons, per unit of disbelief", range=(0.0, 1.0)
+    )
+
+
+@dataclass
+class LeadershipParams:
+    """Leadership churn and clinical leadership (King's Fund 2018; FMLM 2018).
+
+    Senior post-holders (above team lead) leave with a weekly hazard 1 / (52 * tenure);
+    their successor starts unconvinced, and trust on their ties resets to ``trust_new``.
+    A successor is a clinician with chance ``clinical_appointment`` plus
+    ``enabler_effect`` for each FMLM enabler in place. Clinical leaders' example counts
+    ``clinical_credibility`` times as much for clinical staff.
+    """
+
+    tenure_years: float = _f(
+        0.0, "median tenure of senior leaders in years (0 = no churn)", range=(0.0, 100.0)
+    )
+    trust_new: float = _f(0.3, "trust on a newcomer's ties", range=(0.0, 1.0))
+    clinical_credibility: float = _f(
+        1.0, "weight of a clinical leader's example for clinicians", range=(0.0, 10.0)
+    )
+    clinical_appointment: float = _f(0.3, "chance a senior successor is a clinician", range=(0.0, 1.0))
+    career_path: bool = _f(False, "FMLM enabler: leadership is a recognised clinical career path")
+    pay_balance: bool = _f(False, "FMLM enabler: pay does not penalise leaving clinical practice")
+    licence_retention: bool = _f(False, "FMLM enabler: leaders can keep their licence to practise")
+    enabler_effect: float = _f(0.15, "rise in the clinical-appointment chance per enabler", range=(0.0, 1.0))
+
+
 @dataclass
 class ModelConfig:
     """One scenario: everything a run needs except the seed of a replicate."""
@@ -238,6 +397,13 @@ class ModelConfig:
     people: PeopleParams = field(default_factory=PeopleParams)
     dynamics: DynamicsParams = field(default_factory=DynamicsParams)
     seeding: SeedingParams = field(default_factory=SeedingParams)
+    mandate: MandateParams = field(default_factory=MandateParams)
+    motivation: MotivationParams = field(default_factory=MotivationParams)
+    co_design: CoDesignParams = field(default_factory=CoDesignParams)
+    relationships: RelationshipParams = field(default_factory=RelationshipParams)
+    power: PowerParams = field(default_factory=PowerParams)
+    adaptation: AdaptationParams = field(default_factory=AdaptationParams)
+    leadership: LeadershipParams = field(default_factory=LeadershipParams)
     n_steps: int = _f(104, "number of steps (weeks by convention)", range=(0, 1_000_000))
     seed: int = _f(0, "seed of the first replicate; replicate k uses seed + k", range=(0, 2**63 - 1))
     n_replicates: int = _f(1, "number of replicates", range=(1, 10_000_000))

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim import rng
+from sim.dynamics import change, layout
 from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
 from sim.engine import simulate_batch, weights
 from sim.metrics import group_matrix, summary, timeseries
@@ -131,6 +132,17 @@ class Result:
         return paths
 
 
+_CHUNK = 256
+
+
+def _change_static(org: Organisation) -> tuple:
+    """Arrays of the organisation that the full model's kernels read."""
+    return (
+        org.indptr, org.indices, org.tie_kind, change.reverse_ties(org), org.level, org.manager,
+        org.organisation, change.clinician_mask(org), change.senior_mask(org),
+    )  # fmt: skip
+
+
 def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray:
     if seeds is not None:
         out = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
@@ -211,6 +223,7 @@ def run_batch(
     motivation = np.empty((r, t + 1))
     trust = np.empty((r, t + 1))
 
+    extra_belief = np.empty((r, t + 1)) if cfg.dynamics.rule == "change" else None
     if engine == "agents":
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
@@ -229,8 +242,31 @@ def run_batch(
             counts[k] = model.counts
             final[k] = model.state.state
             t_adopted[k] = model.state.t_adopted
-            motivation[k] = model.state.motivation.mean()
-            trust[k] = model.state.trust.mean() if len(model.state.trust) else np.nan
+            means = model.means
+            motivation[k], trust[k] = means[:, 0], means[:, 2]
+            if extra_belief is not None:
+                extra_belief[k] = means[:, 1]
+    elif cfg.dynamics.rule == "change":
+        final = np.empty((r, n), np.uint8)
+        t_adopted = np.empty((r, n), np.int32)
+        extra3 = np.empty((r, t + 1, 3))
+        static = _change_static(org)
+        par = layout.pack(cfg)
+        # Chunks bound memory: each replicate carries its own trust on every tie.
+        for lo in range(0, r, _CHUNK):
+            hi = min(r, lo + _CHUNK)
+            st = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters)
+            change.simulate_change_batch(
+                par, change.stream_keys(seed_arr[lo:hi]), *static, st.state, st.t_adopted,
+                st.threshold, st.motivation, st.motivation0, st.belief, st.fit, st.pressure,
+                st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
+                st.co_designer, t, groups, counts[lo:hi], extra3[lo:hi],
+            )  # fmt: skip
+            final[lo:hi] = st.state
+            t_adopted[lo:hi] = st.t_adopted
+        motivation[:] = extra3[:, :, 0]
+        trust[:] = extra3[:, :, 2]
+        extra_belief[:] = extra3[:, :, 1]
     else:
         st = initial_states(org, cfg, seed_arr, thresholds, initial_adopters)
         weight = weights(org, st.row(0))
@@ -241,8 +277,11 @@ def run_batch(
             RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], d.p_spontaneous,
             d.q_imitation, d.p_transmit, rng.keys(seed_arr, rng.ADOPT), t, groups, counts,
         )  # fmt: skip
-        motivation[:] = st.motivation.mean(axis=1)[:, None]
-        trust[:] = st.trust.mean(axis=1)[:, None] if st.trust.shape[1] else np.nan
+        # The classic rules leave motivation and trust as they started.
+        means = np.empty(3)
+        for k in range(r):
+            change.state_means(st.motivation[k], st.belief[k], st.trust[k], means)
+            motivation[k], trust[k] = means[0], means[2]
     return Result(
         config=cfg,
         seeds=seed_arr,
@@ -252,5 +291,6 @@ def run_batch(
         group_labels=labels,
         final_state=final,
         t_adopted=t_adopted,
-        extra={"mean_motivation": motivation, "mean_trust": trust},
+        extra={"mean_motivation": motivation, "mean_trust": trust}
+        | ({} if extra_belief is None else {"mean_belief": extra_belief}),
     )

@@ -56,6 +56,13 @@ STAFF_ATTRIBUTES: tuple[Attribute, ...] = (
         (0.0, 1.0),
         "intrinsic motivation: how much the change matters to this person",
     ),
+    Attribute(
+        "motivation0",
+        np.float64,
+        0.5,
+        (0.0, 1.0),
+        "baseline intrinsic motivation, to which crowded-out motivation slowly returns",
+    ),
     Attribute("pressure", np.float64, 0.0, (0.0, 1.0), "extrinsic pressure felt (mandates, targets)"),
     Attribute(
         "courage",
@@ -72,6 +79,27 @@ STAFF_ATTRIBUTES: tuple[Attribute, ...] = (
         "adoption threshold: share (or weighted count) of adopting contacts needed",
     ),
     Attribute("belief", np.float64, 0.5, (0.0, 1.0), "belief that the change is an improvement"),
+    Attribute(
+        "fit",
+        np.float64,
+        0.0,
+        (0.0, 1.0),
+        "how well the change fits this person's work (raised by co-design and adaptation)",
+    ),
+    Attribute(
+        "clinical_leader",
+        np.uint8,
+        0,
+        (0, 1),
+        "1 for a clinician in a senior post (their example carries clinical credibility)",
+    ),
+    Attribute(
+        "co_designer",
+        np.uint8,
+        0,
+        (0, 1),
+        "1 for a member of the co-design group (owns the change: never merely complies)",
+    ),
     Attribute(
         "state",
         np.uint8,
@@ -185,6 +213,7 @@ def initial_states(
 
     st.motivation[:] = normal(rng.MOTIVATION, pp.motivation_mean, pp.motivation_sd, 1.0)
     st.belief[:] = normal(rng.BELIEF, pp.belief_mean, pp.belief_sd, 1.0)
+    st.motivation0[:] = st.motivation
     # Courage is a property of the team (psychological safety: Edmondson 1999).
     st.courage[:] = normal(rng.COURAGE, pp.courage_mean, pp.courage_sd, 1.0, org.team.astype(np.uint64))
 
@@ -205,7 +234,14 @@ def initial_states(
     )
     st.trust[:] = trust_by_kind[org.tie_kind]
 
+    from sim.dynamics import co_design
+    from sim.dynamics.change import clinician_mask, senior_mask
     from sim.seeding import choose_seeds
+
+    st.clinical_leader[:] = clinician_mask(org) & senior_mask(org)
+    group = co_design.choose_group(org, st.motivation, cfg.co_design, seeds)
+    st.co_designer[:] = group
+    st.fit[:] = co_design.fit_gain(org, group, cfg.co_design)
 
     rows, cols = choose_seeds(org, st, cfg.seeding, seeds, initial_adopters)
     st.state[rows, cols] = COMMITTED

@@ -1,0 +1,94 @@
+"""Co-design people-driven change: who designs the change, and how well it then fits.
+
+IHI (2018): the people closest to the work design the change, so it fits their work
+(Rogers 2003: compatibility speeds adoption). Here the change fits the roles that had a
+voice: everyone whose role (a level x profession cell) is represented in the design group
+gains ``fit_gain``; teammates of a co-designer gain ``team_spread`` of it. A diverse
+group therefore raises fit across the workforce, and a board-only group raises it only
+for the board's own roles: the "diversity of thought" in the Secretary of State's speech
+that seeds this project. ``diversity`` reports the share of the workforce represented.
+Members own the change: under a mandate they commit rather than comply.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import rng
+from sim.org import PROFESSIONS, Organisation
+from sim.params import CoDesignParams
+
+
+def _cells(org: Organisation) -> np.ndarray:
+    return org.level.astype(np.int64) * len(PROFESSIONS) + org.profession.astype(np.int64)
+
+
+def choose_group(
+    org: Organisation, motivation: np.ndarray, params: CoDesignParams, seeds: np.ndarray
+) -> np.ndarray:
+    """(R, n) bool: the co-design group of each replicate.
+
+    Rules: ``frontline`` (random frontline staff), ``volunteers`` (the most motivated),
+    ``diagonal`` (a slice across levels and professions: one from each (level,
+    profession) cell in turn), ``board`` (the most senior). Ties break at random.
+    """
+    n, r = org.n_staff, len(seeds)
+    out = np.zeros((r, n), dtype=bool)
+    k = int(round(params.share * n))
+    if not params.on or k == 0:
+        return out
+    tie = np.empty((r, n))
+    rng.uniform_rows_nb(rng.keys(seeds, rng.FIT), 0, np.arange(n, dtype=np.uint64), tie)
+    if params.rule == "frontline":
+        primary = np.broadcast_to(-org.level.astype(np.float64), (r, n))
+    elif params.rule == "volunteers":
+        primary = -motivation
+    elif params.rule == "board":
+        primary = np.broadcast_to(org.level.astype(np.float64), (r, n))
+    else:  # diagonal: rank within each cell by the random draw, then take rank 0s first
+        cells = _cells(org)
+        primary = np.empty((r, n))
+        for row in range(r):
+            order = np.lexsort((tie[row], cells))
+            sorted_cells = cells[order]
+            start = np.r_[0, np.flatnonzero(sorted_cells[1:] != sorted_cells[:-1]) + 1]
+            rank = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
+            primary[row, order] = rank
+    order = np.argsort(tie, axis=1, kind="stable")
+    key = np.take_along_axis(primary, order, axis=1)
+    order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
+    np.put_along_axis(out, order[:, :k], True, axis=1)
+    return out
+
+
+def represented(org: Organisation, group: np.ndarray) -> np.ndarray:
+    """(R, n) bool: whose role, a (level, profession) cell, has a member in the group."""
+    cells = _cells(org)
+    out = np.zeros(group.shape, dtype=bool)
+    for row in range(group.shape[0]):
+        out[row] = np.isin(cells, np.unique(cells[group[row]]))
+    return out
+
+
+def diversity(org: Organisation, group: np.ndarray) -> np.ndarray:
+    """(R,) share of the workforce whose role (level x profession) is represented."""
+    return represented(org, group).mean(axis=1)
+
+
+def fit_gain(org: Organisation, group: np.ndarray, params: CoDesignParams) -> np.ndarray:
+    """(R, n) fit of the change to each person's work after co-design.
+
+    fit_i = fit_gain if i's role is represented in the group; else team_spread *
+    fit_gain if a teammate co-designed; else 0.
+    """
+    fit = np.zeros(group.shape, dtype=np.float64)
+    if not group.any():
+        return fit
+    rep = represented(org, group)
+    n_teams = int(org.team.max()) + 1
+    for row in range(group.shape[0]):
+        teams_with_member = np.zeros(n_teams, dtype=bool)
+        teams_with_member[org.team[group[row]]] = True
+        fit[row, teams_with_member[org.team]] = params.team_spread * params.fit_gain
+        fit[row, rep[row]] = params.fit_gain
+    return fit

@@ -1,0 +1,139 @@
+"""The parameter vector of the full model: one float64 array, named slots.
+
+Kernels take scalars in one array (as LASER and Starsim pass parameter structs) so a
+phase's signature stays short. ``pack`` fills it from a ``ModelConfig``; every kernel
+and the reference agents read the same slots by these names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.params import ModelConfig
+
+_NAMES = (
+    "threshold_count",  # 1: thresholds compare weighted counts, 0: fractions
+    "p_spontaneous",
+    "mandate_on",
+    "mandate_start",
+    "mandate_end",  # -1 = never withdrawn
+    "mandate_strength",
+    "mandate_all",  # 1: every organisation is mandated, 0: the lead organisation only
+    "p_comply",
+    "p_lapse",
+    "pressure_decay",
+    "readiness_weight",
+    "crowding",
+    "recovery",
+    "recognition",
+    "p_internalise",
+    "trust_growth",
+    "trust_erosion",
+    "compliance_visibility",
+    "power_mode",  # 0 none, 1 centralised, 2 distributed
+    "decision_level",
+    "empowerment",
+    "agency_min",
+    "p_test",
+    "change_quality",
+    "learning_rate",
+    "success_boost",
+    "failure_cost",
+    "adapt",
+    "adapt_rate",
+    "p_abandon",
+    "p_churn",  # weekly hazard of a senior leader leaving
+    "trust_new",
+    "clinical_credibility",
+    "p_clinical_appointment",
+    "newcomer_belief",
+)
+SLOT = {name: k for k, name in enumerate(_NAMES)}
+N_SLOTS = len(_NAMES)
+POWER_MODES = {"none": 0, "centralised": 1, "distributed": 2}
+
+# Slot indices as module constants, so Numba folds them in.
+THRESHOLD_COUNT = SLOT["threshold_count"]
+P_SPONTANEOUS = SLOT["p_spontaneous"]
+MANDATE_ON = SLOT["mandate_on"]
+MANDATE_START = SLOT["mandate_start"]
+MANDATE_END = SLOT["mandate_end"]
+MANDATE_STRENGTH = SLOT["mandate_strength"]
+MANDATE_ALL = SLOT["mandate_all"]
+P_COMPLY = SLOT["p_comply"]
+P_LAPSE = SLOT["p_lapse"]
+PRESSURE_DECAY = SLOT["pressure_decay"]
+READINESS_WEIGHT = SLOT["readiness_weight"]
+CROWDING = SLOT["crowding"]
+RECOVERY = SLOT["recovery"]
+RECOGNITION = SLOT["recognition"]
+P_INTERNALISE = SLOT["p_internalise"]
+TRUST_GROWTH = SLOT["trust_growth"]
+TRUST_EROSION = SLOT["trust_erosion"]
+COMPLIANCE_VISIBILITY = SLOT["compliance_visibility"]
+POWER_MODE = SLOT["power_mode"]
+DECISION_LEVEL = SLOT["decision_level"]
+EMPOWERMENT = SLOT["empowerment"]
+AGENCY_MIN = SLOT["agency_min"]
+P_TEST = SLOT["p_test"]
+CHANGE_QUALITY = SLOT["change_quality"]
+LEARNING_RATE = SLOT["learning_rate"]
+SUCCESS_BOOST = SLOT["success_boost"]
+FAILURE_COST = SLOT["failure_cost"]
+ADAPT = SLOT["adapt"]
+ADAPT_RATE = SLOT["adapt_rate"]
+P_ABANDON = SLOT["p_abandon"]
+P_CHURN = SLOT["p_churn"]
+TRUST_NEW = SLOT["trust_new"]
+CLINICAL_CREDIBILITY = SLOT["clinical_credibility"]
+P_CLINICAL_APPOINTMENT = SLOT["p_clinical_appointment"]
+NEWCOMER_BELIEF = SLOT["newcomer_belief"]
+
+
+def pack(cfg: ModelConfig) -> np.ndarray:
+    """The (N_SLOTS,) float64 parameter vector of ``cfg``."""
+    m, mo, rel, pw, ad, ld = (
+        cfg.mandate, cfg.motivation, cfg.relationships, cfg.power, cfg.adaptation, cfg.leadership,
+    )  # fmt: skip
+    n_enablers = int(ld.career_path) + int(ld.pay_balance) + int(ld.licence_retention)
+    values = {
+        "threshold_count": 1.0 if cfg.dynamics.threshold_kind == "count" else 0.0,
+        "p_spontaneous": cfg.dynamics.p_spontaneous,
+        "mandate_on": float(m.on),
+        "mandate_start": float(m.start),
+        "mandate_end": float(m.end),
+        "mandate_strength": m.strength,
+        "mandate_all": 1.0 if m.scope == "all" else 0.0,
+        "p_comply": m.p_comply,
+        "p_lapse": m.p_lapse,
+        "pressure_decay": m.pressure_decay,
+        "readiness_weight": mo.readiness_weight,
+        "crowding": mo.crowding,
+        "recovery": mo.recovery,
+        "recognition": mo.recognition,
+        "p_internalise": mo.p_internalise,
+        "trust_growth": rel.trust_growth,
+        "trust_erosion": rel.trust_erosion,
+        "compliance_visibility": rel.compliance_visibility,
+        "power_mode": float(POWER_MODES[pw.mode]),
+        "decision_level": float(pw.decision_level),
+        "empowerment": pw.empowerment,
+        "agency_min": pw.agency_min,
+        "p_test": ad.p_test,
+        "change_quality": ad.change_quality,
+        "learning_rate": ad.learning_rate,
+        "success_boost": ad.success_boost,
+        "failure_cost": ad.failure_cost,
+        "adapt": float(ad.adapt),
+        "adapt_rate": ad.adapt_rate,
+        "p_abandon": ad.p_abandon,
+        "p_churn": 0.0 if ld.tenure_years <= 0 else 1.0 / (52.0 * ld.tenure_years),
+        "trust_new": ld.trust_new,
+        "clinical_credibility": ld.clinical_credibility,
+        "p_clinical_appointment": min(1.0, ld.clinical_appointment + ld.enabler_effect * n_enablers),
+        "newcomer_belief": cfg.people.belief_mean,
+    }
+    par = np.empty(N_SLOTS, dtype=np.float64)
+    for name, k in SLOT.items():
+        par[k] = values[name]
+    return par

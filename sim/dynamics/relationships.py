@@ -1,0 +1,78 @@
+"""Co-produce in authentic relationship: trust-weighted influence and trust dynamics.
+
+Sources: IHI (2018); Centola and Macy (2007) and Centola (2010): behaviour that needs
+reinforcement spreads through clustered, strong ties (54% vs 38% adoption in clustered vs
+random networks); Fitzgerald et al. (2013): good prior relationships underpin
+distributed change leadership. Trust rules (growth with joint work, erosion under
+unilateral directives) are our assumption, with rates as swept parameters.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from sim.dynamics import layout as L
+
+
+@njit(cache=True)
+def example(par, s):
+    """x_j: weight of contact j's example by adoption state: committed 1, complying
+    ``compliance_visibility``, otherwise 0.
+    """
+    if s == 2:
+        return 1.0
+    if s == 1:
+        return par[L.COMPLIANCE_VISIBILITY]
+    return 0.0
+
+
+@njit(cache=True)
+def tie_weight(par, e, i, j, trust, influence, clinician, clinical_leader):
+    """w_ij = trust_ij * influence_j * c_ij, c_ij = clinical_credibility when j is a
+    clinical leader and i a clinician (FMLM 2018), else 1.
+    """
+    w = trust[e] * influence[j]
+    if clinical_leader[j] == 1 and clinician[i] == 1:
+        w = w * par[L.CLINICAL_CREDIBILITY]
+    return w
+
+
+@njit(cache=True)
+def exposure(par, i, indptr, indices, state, trust, influence, clinician, clinical_leader):
+    """e_i = sum_j w_ij x_j / sum_j w_ij (fraction; 0 with no weight) or sum_j w_ij x_j
+    (count), summed in CSR order.
+    """
+    num = 0.0
+    den = 0.0
+    for e in range(indptr[i], indptr[i + 1]):
+        j = indices[e]
+        w = tie_weight(par, e, i, j, trust, influence, clinician, clinical_leader)
+        den += w
+        num += w * example(par, state[j])
+    if par[L.THRESHOLD_COUNT] > 0.0:
+        return num
+    if den > 0.0:
+        return num / den
+    return 0.0
+
+
+@njit(cache=True)
+def update_trust(par, indptr, indices, tie_kind, state, pressure, trust):
+    """Phase 7, trust on every tie (i, j):
+    tau <- tau + growth (1 - tau)          if both are committed (joint work)
+    tau <- tau - erosion xbar tau          on line ties, xbar = (x_i + x_j) / 2
+    Both directions follow the same formula, so trust stays symmetric.
+    """
+    grow = par[L.TRUST_GROWTH]
+    erode = par[L.TRUST_EROSION]
+    if grow == 0.0 and erode == 0.0:
+        return
+    for i in range(len(state)):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            tau = trust[e]
+            if state[i] == 2 and state[j] == 2:
+                tau = tau + grow * (1.0 - tau)
+            if tie_kind[e] == 0:
+                tau = tau - erode * ((pressure[i] + pressure[j]) / 2.0) * tau
+            trust[e] = tau

@@ -1,0 +1,3 @@
+"""placeholder"""
+def save_all(result, out):
+    return []
