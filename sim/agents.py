@@ -257,7 +257,9 @@ class ChangeStaffMember(StaffMember):
                 theta = self.threshold + rw * (0.5 - r)
                 h = 1.0 if self.change_exposure() >= theta else 0.0
                 initiative = max(1.0 + rw * (2.0 * r - 1.0), 0.0)
-                p_own = self._par(L.P_SPONTANEOUS) * self.agency() * initiative
+                if self.model.cfg.power.mode != "none":
+                    initiative = self.agency() / self._par(L.AGENCY_REF) * initiative
+                p_own = self._par(L.P_SPONTANEOUS) * initiative
             prob = 1.0 - (1.0 - p_own) * (1.0 - h)
             if prob >= 1.0 or (prob > 0.0 and rng.uniform_py(model.keys[0], t, self.index) < prob):
                 nxt = COMMITTED

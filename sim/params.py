@@ -330,14 +330,19 @@ class PowerParams:
     may adopt on their own account; anyone below needs their line manager to have
     adopted, so a resistant middle manager blocks their subtree (the "frozen middle").
     ``distributed``: everyone holds at least ``empowerment`` power; agency = power *
-    courage; staff with agency >= agency_min act without approval. Initiative (the
-    spontaneous chance) scales with agency when power is modelled.
+    courage; staff with agency >= agency_min act without approval. When power is
+    modelled, own initiative (the spontaneous chance) scales as agency / agency_ref.
     """
 
     mode: str = _f("none", "who may start the change", choices=("none", "centralised", "distributed"))
     decision_level: int = _f(1, "centralised: deepest level that decides without approval", range=(0, 50))
     empowerment: float = _f(0.6, "distributed: power everyone holds at least", range=(0.0, 1.0))
     agency_min: float = _f(0.15, "distributed: agency needed to act without approval", range=(0.0, 1.0))
+    agency_ref: float = _f(
+        0.25,
+        "agency of a typical person (power 0.5, courage 0.5): initiative scales as agency / agency_ref",
+        range=(0.01, 1.0),
+    )
 
 
 @dataclass

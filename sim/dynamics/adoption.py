@@ -6,8 +6,8 @@ Transitions (one uniform draw per purpose, person and step; ``u`` from the ADOPT
 - not adopted or lapsed -> committed with P = 1 - (1 - p_i)(1 - h_i), where
   h_i = 1[e_i >= theta_i + readiness_weight (0.5 - r_i)] (a threshold lowered by
   readiness: Granovetter 1978 and Watts 2002 with motivation) and p_i = p_spontaneous *
-  agency_i * (1 + readiness_weight (2 r_i - 1)) (own initiative); both need a decision
-  right. Otherwise, under pressure x_i, -> complying with chance p_comply x_i (a
+  (agency_i / agency_ref) * max(1 + readiness_weight (2 r_i - 1), 0) (own initiative;
+  the agency factor is 1 when power is not modelled); both need a decision right. Otherwise, under pressure x_i, -> complying with chance p_comply x_i (a
   co-designer, who owns the change, commits instead).
 - complying -> committed with chance p_internalise r_i (with a decision right);
   otherwise -> lapsed with chance p_lapse (1 - x_i): compliance lasts while pressure does.
@@ -28,10 +28,16 @@ from sim.rng import uniform_nb
 
 
 @njit(cache=True)
-def initiative(par, r):
-    """Readiness factor of own initiative: max(1 + readiness_weight (2 r - 1), 0)."""
+def initiative(par, authority_i, courage_i, r):
+    """Multiplier of the spontaneous chance: (agency_i / agency_ref, or 1 when power is
+    not modelled) * max(1 + readiness_weight (2 r - 1), 0).
+    """
     f = 1.0 + par[L.READINESS_WEIGHT] * (2.0 * r - 1.0)
-    return f if f > 0.0 else 0.0
+    if f < 0.0:
+        f = 0.0
+    if par[L.POWER_MODE] == 0.0:
+        return f
+    return agency(par, authority_i, courage_i) / par[L.AGENCY_REF] * f
 
 
 @njit(cache=True)
@@ -74,7 +80,7 @@ def decide(
                 e = exposure(par, i, indptr, indices, state, trust, influence, clinician, clinical_leader)
                 theta = threshold[i] + par[L.READINESS_WEIGHT] * (0.5 - r)
                 h = 1.0 if e >= theta else 0.0
-                p_own = par[L.P_SPONTANEOUS] * agency(par, authority[i], courage[i]) * initiative(par, r)
+                p_own = par[L.P_SPONTANEOUS] * initiative(par, authority[i], courage[i], r)
             prob = 1.0 - (1.0 - p_own) * (1.0 - h)
             if prob >= 1.0 or (prob > 0.0 and uniform_nb(key_adopt, t, i) < prob):
                 nxt = 2

@@ -34,6 +34,7 @@ _NAMES = (
     "decision_level",
     "empowerment",
     "agency_min",
+    "agency_ref",
     "p_test",
     "change_quality",
     "learning_rate",
@@ -75,6 +76,7 @@ POWER_MODE = SLOT["power_mode"]
 DECISION_LEVEL = SLOT["decision_level"]
 EMPOWERMENT = SLOT["empowerment"]
 AGENCY_MIN = SLOT["agency_min"]
+AGENCY_REF = SLOT["agency_ref"]
 P_TEST = SLOT["p_test"]
 CHANGE_QUALITY = SLOT["change_quality"]
 LEARNING_RATE = SLOT["learning_rate"]
@@ -119,6 +121,7 @@ def pack(cfg: ModelConfig) -> np.ndarray:
         "decision_level": float(pw.decision_level),
         "empowerment": pw.empowerment,
         "agency_min": pw.agency_min,
+        "agency_ref": pw.agency_ref,
         "p_test": ad.p_test,
         "change_quality": ad.change_quality,
         "learning_rate": ad.learning_rate,
