@@ -7,8 +7,9 @@ Transitions (one uniform draw per purpose, person and step; ``u`` from the ADOPT
   h_i = 1[e_i >= theta_i + readiness_weight (0.5 - r_i)] (a threshold lowered by
   readiness: Granovetter 1978 and Watts 2002 with motivation) and p_i = p_spontaneous *
   (agency_i / agency_ref) * max(1 + readiness_weight (2 r_i - 1), 0) (own initiative;
-  the agency factor is 1 when power is not modelled); both need a decision right. Otherwise, under pressure x_i, -> complying with chance p_comply x_i (a
-  co-designer, who owns the change, commits instead).
+  the agency factor is 1 when power is not modelled); both need a decision right.
+  Otherwise, under pressure x_i, -> complying with chance p_comply x_i (a co-designer,
+  who owns the change, commits instead).
 - complying -> committed with chance p_internalise r_i (with a decision right);
   otherwise -> lapsed with chance p_lapse (1 - x_i): compliance lasts while pressure does.
 - committed -> lapsed with chance p_abandon (1 - belief_i).
