@@ -70,6 +70,11 @@ class StaffMember(mesa.Agent):
         return self.model.staff[m] if m >= 0 else None
 
     @property
+    def cell(self):
+        """My cell in the model's Mesa network space (``ChangeModel.space``)."""
+        return self.model.space._cells[self.index]
+
+    @property
     def adopted(self) -> bool:
         """Complying or committed."""
         return self.adoption in (COMPLYING, COMMITTED)

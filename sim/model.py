@@ -86,6 +86,7 @@ class ChangeModel(mesa.Model):
         self._old = np.empty(n, np.uint8)
         self._stamp = np.full(n, -1, np.int64)
         self._staff: list[StaffMember] | None = None
+        self._space: mesa.discrete_space.Network | None = None
         if engine == "agents":
             _ = self.staff
         self._counts = [self._count()]
@@ -109,6 +110,17 @@ class ChangeModel(mesa.Model):
             cls = ChangeStaffMember if self.full_model else StaffMember
             self._staff = [cls(self, i) for i in range(self.org.n_staff)]
         return self._staff
+
+    @property
+    def space(self) -> mesa.discrete_space.Network:
+        """The organisation as a Mesa network space (built on first use, no layout computed).
+
+        Cell i holds staff member i; Mesa's drawing helpers default to an unseeded O(n^2)
+        spring layout, so draw hierarchies with ``sim.figures`` instead.
+        """
+        if self._space is None:
+            self._space = mesa.discrete_space.Network(self.org.to_networkx(), random=self.random)
+        return self._space
 
     def step(self) -> None:
         """Advance one step (``self.steps`` is the step being computed)."""
