@@ -439,6 +439,8 @@ def _assemble(
     ``level`` and ``team`` hold the user's values (-1 = use the default), or are None.
     """
     n = len(manager)
+    if p_team_tie is not None and not 0.0 <= p_team_tie <= 1.0:
+        raise ConfigError(f"p_team_tie={p_team_tie!r} must be a probability in [0, 1]")
     # Default levels: depth, shifted so each organisation's deepest level is the last.
     deepest = np.zeros(len(org_names), dtype=np.int64)
     np.maximum.at(deepest, organisation, depth)

@@ -406,3 +406,14 @@ def test_a_hundred_thousand_rows_load_quickly(tmp_path):
         from_csv(path)
     seconds = time.process_time() - start
     assert seconds < 5.0, f"a cycle among 10^5 rows should be found quickly, took {seconds:.2f}s"
+
+
+def test_a_one_person_chart_is_an_organisation(tmp_path):
+    org = from_csv(write(tmp_path, "staff_id,manager_id,profession\nonly,,nurse\n"))
+    assert org.n_staff == 1 and org.n_ties == 0, "one person, no ties"
+    assert org.level_names == ["frontline"] and org.indptr.tolist() == [0, 0], "one level, empty CSR"
+
+
+def test_team_tie_probability_must_be_a_probability(tmp_path):
+    with pytest.raises(ConfigError, match=r"p_team_tie=1.5 must be a probability"):
+        from_csv(write(tmp_path, GOOD), p_team_tie=1.5)
