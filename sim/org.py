@@ -217,13 +217,20 @@ def level_sizes(n_staff: int, span: int) -> list[int]:
 
 
 def span_for_depth(n_staff: int, n_levels: int) -> int:
-    """Smallest span of control whose hierarchy for ``n_staff`` has at most ``n_levels``."""
+    """Smallest span of control whose hierarchy for ``n_staff`` has at most ``n_levels``.
+
+    The number of levels never grows with the span, so a binary search finds it.
+    """
     if n_levels < 2:
         raise ValueError("n_levels must be at least 2")
-    span = 2
-    while len(level_sizes(n_staff, span)) > n_levels:
-        span += 1
-    return span
+    lo, hi = 2, max(2, n_staff)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(level_sizes(n_staff, mid)) <= n_levels:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _hierarchy(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:

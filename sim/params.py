@@ -122,6 +122,8 @@ class OrgParams:
                 raise ConfigError(f"{key}.partner_kinds: an ICS needs at least two partners")
             if sum(self.partner_shares) <= 0:
                 raise ConfigError(f"{key}.partner_shares must have a positive total")
+        if self.n_levels == 1:
+            raise ConfigError(f"{key}.n_levels=1 is not allowed: use 0 (derived) or at least 2")
         if self.kind == "csv" and not self.path:
             raise ConfigError(f"{key}.path is required when {key}.kind=csv")
         if self.profession_mix is not None:
