@@ -18,6 +18,7 @@ whole sweep (``sim.sweep``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -182,19 +183,17 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
     import numpy as np
     from scipy import stats
 
+    from sim.figures import rule_words
+
     cfg = result.config
     s = result.summary
     final = s["final_frac_adopted"].to_numpy()
     r = len(final)
-    d = cfg.dynamics
-    rule = {
-        "threshold": f"threshold rule ({d.threshold_kind} threshold, mean {d.threshold_mean:g})",
-        "bass": f"Bass rule (p={d.p_spontaneous:g}, q={d.q_imitation:g} per week)",
-        "cascade": f"independent cascade (p_transmit={d.p_transmit:g})",
-    }[d.rule]
+    rule = rule_words(dataclasses.asdict(cfg.dynamics))
     org = result.org
     lines = [
-        f"changesim: {org.n_staff} staff ({cfg.org.kind} organisation, {org.n_levels} levels), {rule}, "
+        f"changesim: {org.n_staff} staff ({cfg.org.kind} organisation, {org.n_levels} "
+        f"level{'s' if org.n_levels != 1 else ''}), {rule}, "
         f"{cfg.seeding.n_seeds if cfg.seeding.strategy != 'none' else 0} initial adopters "
         f"({cfg.seeding.strategy}), {cfg.n_steps} weeks, {r} replicate{'s' if r > 1 else ''}."
     ]

@@ -75,6 +75,22 @@ def _share(x: float) -> str:
     return f"{100 * x:.1f}%" if x < 0.1 else f"{100 * x:.0f}%"
 
 
+def rule_words(dynamics: Mapping[str, Any]) -> str:
+    """The adoption rule of a ``dynamics`` config group, in words."""
+    rule = dynamics.get("rule", "?")
+    threshold = f"{dynamics.get('threshold_kind')} threshold, mean {dynamics.get('threshold_mean', 0):g}"
+    if rule == "threshold":
+        return f"threshold rule ({threshold})"
+    if rule == "bass":
+        p, q = dynamics.get("p_spontaneous", 0), dynamics.get("q_imitation", 0)
+        return f"Bass rule (p={p:g}, q={q:g} per week)"
+    if rule == "cascade":
+        return f"independent cascade (p={dynamics.get('p_transmit', 0):g})"
+    if rule == "change":
+        return f"psychology-of-change model ({threshold})"
+    return f"rule {rule}"
+
+
 def config_note(provenance: Mapping[str, Any] | None) -> str:
     """One-line description of the run behind a figure, from ``Result.provenance``."""
     if not provenance:
@@ -84,13 +100,7 @@ def config_note(provenance: Mapping[str, Any] | None) -> str:
     dyn = cfg.get("dynamics", {})
     seeding = cfg.get("seeding", {})
     seeds = provenance.get("seeds", [])
-    rule = dyn.get("rule", "?")
-    if rule == "threshold":
-        rule_text = f"threshold rule ({dyn.get('threshold_kind')}, mean {dyn.get('threshold_mean'):g})"
-    elif rule == "bass":
-        rule_text = f"Bass rule (p={dyn.get('p_spontaneous'):g}, q={dyn.get('q_imitation'):g} per week)"
-    else:
-        rule_text = f"independent cascade (p={dyn.get('p_transmit'):g})"
+    rule_text = rule_words(dyn)
     n_seed = seeding.get("n_seeds", 0) if seeding.get("strategy") != "none" else 0
     seed_text = f"seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}" if seeds else ""
     parts = [
