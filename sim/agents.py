@@ -326,7 +326,8 @@ class ChangeStaffMember(StaffMember):
             return
         m, x = self.motivation, self.pressure
         m = m - crowd * x * m
-        m = m + rec * (1.0 - x) * (self.motivation0 - m)
+        if m < self.motivation0:
+            m = m + rec * (1.0 - x) * (self.motivation0 - m)
         if self.adopted:
             m = m + recog * (1.0 - m)
         self.motivation = min(max(m, 0.0), 1.0)

@@ -55,7 +55,7 @@ STREAM_MEANINGS: dict[str, str] = {
     "CHURN": "full model: whether a senior post-holder leaves this step",
     "TRUST": "reserved (no draw uses it yet)",
     "FIT": "random order that breaks ties when choosing the co-design group",
-    "EXTRA": "full model: outcome of a PDSA test (success or failure)",
+    "OUTCOME": "full model: outcome of a PDSA test (success or failure)",
     "PIPELINE": "full model: whether a senior successor is a clinician",
 }
 """What each counter-based stream of ``sim.rng`` decides; a stream missing here is flagged."""

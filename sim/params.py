@@ -245,7 +245,7 @@ class MandateParams:
 
     While a mandate is in force, staff in its scope feel extrinsic pressure
     ``strength`` and comply with chance ``p_comply * pressure`` a week; compliance lapses
-    with chance ``p_lapse * (1 - pressure)`` once the pressure goes. No mandate crosses an
+    with chance ``p_lapse * (1 - pressure)`` a week, so mostly after the pressure goes. No mandate crosses an
     organisation's boundary unless ``scope='all'`` (SCIE 2018: partners in an integrated
     care system influence but cannot command each other).
     """
@@ -290,11 +290,12 @@ class MotivationParams:
 class CoDesignParams:
     """Co-design people-driven change (IHI 2018).
 
-    A share of staff, chosen by ``rule``, co-designs the change: its fit to their work
-    rises by fit_gain * D, where D in [0, 1] is the diversity (Gini-Simpson, normalised)
-    of the group across levels and professions, so a board-only group gains little (the
-    Secretary of State's "diversity of thought"); their teams gain ``team_spread`` of it.
-    Co-designers own the change: they adopt as committed, never as compliers.
+    A share of staff, chosen by ``rule``, co-designs the change, so it fits the work of
+    the roles that had a voice: everyone whose role (level x profession) is represented in
+    the group gains fit ``fit_gain``, and co-designers' teammates gain ``team_spread`` of
+    it. A diverse group raises fit across the workforce; a board-only group only for the
+    board's roles (the Secretary of State's "diversity of thought"). Co-designers own the
+    change: under a mandate they commit rather than comply.
     """
 
     on: bool = _f(False, "is the change co-designed")
@@ -375,7 +376,8 @@ class AdaptationParams:
 class LeadershipParams:
     """Leadership churn and clinical leadership (King's Fund 2018; FMLM 2018).
 
-    Senior post-holders (above team lead) leave with a weekly hazard 1 / (52 * tenure);
+    Senior post-holders (above team lead) leave with a constant weekly hazard
+    1 - 0.5 ** (1 / (52 * tenure_years)), so half have left after ``tenure_years``;
     their successor starts unconvinced, and trust on their ties resets to ``trust_new``.
     A successor is a clinician with chance ``clinical_appointment`` plus
     ``enabler_effect`` for each FMLM enabler in place. Clinical leaders' example counts

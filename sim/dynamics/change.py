@@ -30,7 +30,7 @@ from sim.dynamics.relationships import update_trust
 from sim.org import CLINICAL, PROFESSIONS, Organisation
 
 # Stream purposes of the full model, in the order of the ``keys`` vector.
-KEY_PURPOSES = (rng.ADOPT, rng.LAPSE, rng.CHURN, rng.PIPELINE, rng.TEST, rng.EXTRA)
+KEY_PURPOSES = (rng.ADOPT, rng.LAPSE, rng.CHURN, rng.PIPELINE, rng.TEST, rng.OUTCOME)
 
 
 def stream_keys(seeds: np.ndarray) -> np.ndarray:

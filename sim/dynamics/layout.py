@@ -43,7 +43,7 @@ _NAMES = (
     "adapt",
     "adapt_rate",
     "p_abandon",
-    "p_churn",  # weekly hazard of a senior leader leaving
+    "p_churn",  # weekly hazard of a senior leader leaving (median tenure = tenure_years)
     "trust_new",
     "clinical_credibility",
     "p_clinical_appointment",
@@ -130,7 +130,7 @@ def pack(cfg: ModelConfig) -> np.ndarray:
         "adapt": float(ad.adapt),
         "adapt_rate": ad.adapt_rate,
         "p_abandon": ad.p_abandon,
-        "p_churn": 0.0 if ld.tenure_years <= 0 else 1.0 / (52.0 * ld.tenure_years),
+        "p_churn": 0.0 if ld.tenure_years <= 0 else 1.0 - 0.5 ** (1.0 / (52.0 * ld.tenure_years)),
         "trust_new": ld.trust_new,
         "clinical_credibility": ld.clinical_credibility,
         "p_clinical_appointment": min(1.0, ld.clinical_appointment + ld.enabler_effect * n_enablers),

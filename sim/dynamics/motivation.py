@@ -29,7 +29,7 @@ def readiness(motivation_i, belief_i, fit_i):
 def update_motivation(par, state, pressure, motivation, motivation0):
     """Phase 6, motivation:
     m <- m - crowding x m                      (crowding-out under pressure x)
-    m <- m + recovery (1 - x) (m0 - m)         (slow return towards the baseline m0)
+    m <- m + recovery (1 - x) (m0 - m) if m < m0  (slow return of crowded-out motivation)
     m <- m + recognition (1 - m)  if adopted   (recognition and feedback)
     then clipped to [0, 1].
     """
@@ -42,7 +42,8 @@ def update_motivation(par, state, pressure, motivation, motivation0):
         m = motivation[i]
         x = pressure[i]
         m = m - crowd * x * m
-        m = m + rec * (1.0 - x) * (motivation0[i] - m)
+        if m < motivation0[i]:
+            m = m + rec * (1.0 - x) * (motivation0[i] - m)
         if state[i] == 1 or state[i] == 2:
             m = m + recog * (1.0 - m)
         motivation[i] = min(max(m, 0.0), 1.0)
