@@ -79,9 +79,13 @@ OmegaConf.register_new_resolver("job_dirname", sweep.job_dirname, replace=True)
 
 def split_config(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model keys, command keys) of a composed config, as plain resolved dicts."""
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
-    plain.pop("hydra", None)
+    plain: dict[str, Any] = {}
+    for key in cfg:
+        if key != "hydra":  # Hydra's own node holds job-time interpolations
+            node = cfg[key]
+            plain[str(key)] = (
+                OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+            )
     cli = {k: plain.pop(k) for k in CLI_KEYS if k in plain}
     return plain, cli
 
@@ -181,7 +185,7 @@ def _pct(x: float) -> str:
 def describe(result: Any, out: Path, written: list[str]) -> str:
     """Plain-language summary of a run: final adoption (mean, 95% t-interval), time to 50%."""
     import numpy as np
-    from scipy import stats
+    from scipy.special import stdtrit
 
     from sim.figures import rule_words
 
@@ -199,7 +203,7 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
     ]
     if r > 1:
         mean = final.mean()
-        half = stats.t.ppf(0.975, r - 1) * final.std(ddof=1) / r**0.5
+        half = stdtrit(r - 1, 0.975) * final.std(ddof=1) / r**0.5
         lo, hi = max(0.0, mean - half), min(1.0, mean + half)
         lines.append(
             f"Final adoption: {_pct(mean)} of staff (95% CI {_pct(lo)} to {_pct(hi)}, "

@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from scipy.special import stdtrit
 
 from sim.org import CROSS_ORG, LINE, PEER, TEAM, Organisation
 from sim.state import STATE_NAMES
@@ -156,9 +157,7 @@ def band(values: np.ndarray, kind: str = "percentile") -> tuple[np.ndarray, np.n
         lo, hi = np.percentile(values, [2.5, 97.5], axis=0)
         return mean, lo, hi, f"shaded: middle 95% of {r} replicates (2.5th to 97.5th percentile)"
     if kind == "t":
-        from scipy import stats
-
-        half = stats.t.ppf(0.975, r - 1) * values.std(axis=0, ddof=1) / np.sqrt(r)
+        half = stdtrit(r - 1, 0.975) * values.std(axis=0, ddof=1) / np.sqrt(r)
         return (
             mean,
             mean - half,
@@ -223,9 +222,7 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
     r = len(values)
     if r < 2:
         return float(values.mean()), 0.0
-    from scipy import stats
-
-    return float(values.mean()), float(stats.t.ppf(0.975, r - 1) * values.std(ddof=1) / np.sqrt(r))
+    return float(values.mean()), float(stdtrit(r - 1, 0.975) * values.std(ddof=1) / np.sqrt(r))
 
 
 def adoption_by_group(
