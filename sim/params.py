@@ -122,6 +122,11 @@ class OrgParams:
                 raise ConfigError(f"{key}.partner_kinds: an ICS needs at least two partners")
             if sum(self.partner_shares) <= 0:
                 raise ConfigError(f"{key}.partner_shares must have a positive total")
+            if self.n_staff < len(self.partner_kinds):
+                raise ConfigError(
+                    f"{key}.n_staff={self.n_staff} is smaller than the {len(self.partner_kinds)} partners; "
+                    "each partner needs at least one member of staff"
+                )
         if self.n_levels == 1:
             raise ConfigError(f"{key}.n_levels=1 is not allowed: use 0 (derived) or at least 2")
         if self.kind == "csv" and not self.path:
@@ -149,6 +154,8 @@ class OrgParams:
         order = sorted(range(len(raw)), key=lambda i: raw[i] - math.floor(raw[i]), reverse=True)
         for i in order[: max(rest, 0)]:
             sizes[i] += 1
+        while sum(sizes) > self.n_staff:  # partners lifted to one person: take from the largest
+            sizes[sizes.index(max(sizes))] -= 1
         return sizes
 
 

@@ -161,9 +161,19 @@ def normal_quantile(u):
     return x
 
 
-@njit(cache=True, parallel=True)
 def clipped_normal_rows(keys, step, agents, mean, sd, lo, hi, out):
-    """out[r, i] = clip(mean + sd * z, lo, hi), z the normal quantile of draw (keys[r], step, agents[i])."""
+    """out[r, i] = clip(mean + sd * z, lo, hi), z the normal quantile of draw (keys[r], step, agents[i]).
+
+    Parallel over rows for large arrays only: starting threads costs milliseconds.
+    """
+    kernel = _clipped_normal_par if out.size > _PARALLEL_MIN else _clipped_normal_serial
+    kernel(keys, step, agents, mean, sd, lo, hi, out)
+
+
+_PARALLEL_MIN = 200_000
+
+
+def _clipped_normal(keys, step, agents, mean, sd, lo, hi, out):
     for r in prange(out.shape[0]):
         for i in range(out.shape[1]):
             if sd == 0.0:
@@ -173,9 +183,21 @@ def clipped_normal_rows(keys, step, agents, mean, sd, lo, hi, out):
             out[r, i] = min(max(v, lo), hi)
 
 
-@njit(cache=True, parallel=True)
-def uniform_rows_nb(keys, step, agents, out):
-    """out[r, i] = uniform draw (keys[r], step, agents[i]), in parallel over rows."""
+_clipped_normal_serial = njit(cache=True)(_clipped_normal)
+_clipped_normal_par = njit(cache=True, parallel=True)(_clipped_normal)
+
+
+def _uniform_rows(keys, step, agents, out):
     for r in prange(out.shape[0]):
         for i in range(out.shape[1]):
             out[r, i] = uniform_nb(keys[r], step, agents[i])
+
+
+_uniform_rows_serial = njit(cache=True)(_uniform_rows)
+_uniform_rows_par = njit(cache=True, parallel=True)(_uniform_rows)
+
+
+def uniform_rows_nb(keys, step, agents, out):
+    """out[r, i] = uniform draw (keys[r], step, agents[i]); parallel over rows when large."""
+    kernel = _uniform_rows_par if out.size > _PARALLEL_MIN else _uniform_rows_serial
+    kernel(keys, step, agents, out)

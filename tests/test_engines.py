@@ -370,13 +370,6 @@ def test_counts_shares_and_adoption_times_are_consistent(cfg: dict, seed: int, n
     assert (t_ad <= cfg["n_steps"]).all(), "adoption recorded after the last step"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: OrgParams.partner_sizes lifts partners whose share rounds to 0 staff up to 1 "
-    "but never takes the extra people back, so an ICS has more staff than org.n_staff "
-    "(n_staff=5, default shares -> [3, 1, 1, 1] = 6 staff)",
-)
 @pytest.mark.parametrize("n_staff", [4, 5])
 def test_ics_has_the_configured_head_count(n_staff: int) -> None:
     # Counts add up to the organisation's head-count; that head-count should be the one asked for.
