@@ -2,7 +2,7 @@
 
 This is the only module that imports Hydra (STYLE.md: Hydra lives at the command-line
 edge). The schema of ``configs/config.yaml`` is built from ``sim.params.ModelConfig``
-itself (``CLIConfig`` adds the command's own keys), so a field added to the dataclasses
+itself (``schema``; ``CLIConfig`` adds the command's own keys), so a field added to the dataclasses
 appears here without any change, and an unknown key or a wrong type is refused while
 the config is composed. The composed config goes through ``sim.params.from_dict``,
 which range-checks it; a ``ConfigError`` is reported as one line, ``error: <message>``,
@@ -23,7 +23,9 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field, fields
+import typing
+from collections.abc import Sequence
+from dataclasses import MISSING, Field, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,31 +48,112 @@ OUTPUT_FORMATS = ("parquet", "csv")
 ENGINES = ("kernel", "agents")
 
 
-@dataclass
-class CLIConfig(ModelConfig):
-    """Schema of ``configs/config.yaml``: every ``ModelConfig`` field plus the command's own keys."""
+def _copy_field(f: Field) -> Any:
+    if f.default_factory is not MISSING:
+        return field(default_factory=f.default_factory, metadata=f.metadata)
+    return field(default=f.default, metadata=f.metadata)
 
-    engine: str = field(
-        default="kernel",
-        metadata={"help": "kernel (Numba) or agents (Mesa agents, the reference)", "choices": ENGINES},
-    )
-    output_format: str = field(
-        default="parquet",
-        metadata={"help": "file format of the time series and summary tables", "choices": OUTPUT_FORMATS},
-    )
-    figures: bool = field(default=True, metadata={"help": "write PNG figures into the output folder"})
 
+def _is_optional_mapping(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return type(None) in args and any(a is dict or typing.get_origin(a) is dict for a in args)
+
+
+def schema(cls: type, extra: Sequence[tuple[str, type, Any]] = (), name: str | None = None) -> type:
+    """A copy of the dataclass ``cls`` (and of its nested groups) to serve as Hydra's schema.
+
+    Same fields, types, defaults and metadata, with one change: an optional mapping that
+    defaults to None (``org.profession_mix``) defaults to ``{}``, because OmegaConf 2.3
+    cannot merge a command-line mapping (``org.profession_mix={nurse:0.6,ahp:0.4}``) into
+    a None node (``base_config`` also lets such a mapping take new keys);
+    ``split_config`` turns ``{}`` back into None. The copies are module attributes of
+    ``sim.cli`` so joblib can pickle configs that refer to them.
+    """
+    hints = typing.get_type_hints(cls)
+    specs: list[tuple[str, Any, Any]] = []
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(default):
+            sub = schema(type(default))
+            specs.append((f.name, sub, field(default_factory=sub, metadata=f.metadata)))
+        elif default is None and _is_optional_mapping(hints[f.name]):
+            specs.append((f.name, hints[f.name], field(default_factory=dict, metadata=f.metadata)))
+        else:
+            specs.append((f.name, hints[f.name], _copy_field(f)))
+    new = make_dataclass(name or cls.__name__, [*specs, *extra])
+    new.__module__ = __name__
+    new.__doc__ = cls.__doc__
+    globals()[new.__name__] = new
+    return new
+
+
+CLIConfig = schema(
+    ModelConfig,
+    extra=[
+        (
+            "engine",
+            str,
+            field(
+                default="kernel",
+                metadata={
+                    "help": "kernel (Numba) or agents (Mesa agents, the reference)",
+                    "choices": ENGINES,
+                },
+            ),
+        ),
+        (
+            "output_format",
+            str,
+            field(
+                default="parquet",
+                metadata={
+                    "help": "file format of the time series and summary tables",
+                    "choices": OUTPUT_FORMATS,
+                },
+            ),
+        ),
+        ("figures", bool, field(default=True, metadata={"help": "write PNG figures into the output folder"})),
+    ],
+    name="CLIConfig",
+)
+"""Schema of ``configs/config.yaml``: every ``ModelConfig`` field plus the command's own keys."""
 
 CLI_KEYS: tuple[str, ...] = tuple(
     f.name for f in fields(CLIConfig) if f.name not in {g.name for g in fields(ModelConfig)}
 )
 
 
+def _open_mappings(node: DictConfig, cls: type) -> DictConfig:
+    """Let the mappings ``schema`` turned from None into {} take keys from the command line."""
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(default):
+            _open_mappings(node[f.name], type(default))
+        elif default is None and _is_optional_mapping(typing.get_type_hints(cls)[f.name]):
+            OmegaConf.set_struct(node[f.name], False)
+    return node
+
+
+def _none_back(data: dict[str, Any], cls: type) -> dict[str, Any]:
+    """Undo ``schema``'s None -> {} for optional mappings left empty."""
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(default) and isinstance(data[f.name], dict):
+            _none_back(data[f.name], type(default))
+        elif default is None and data[f.name] == {}:
+            data[f.name] = None
+    return data
+
+
 def _pkg_data(name: str) -> str:
     return str(DATA_DIR / name)
 
 
-ConfigStore.instance().store(name="base_config", node=CLIConfig)
+ConfigStore.instance().store(
+    name="base_config", node=_open_mappings(OmegaConf.structured(CLIConfig), ModelConfig)
+)
 # Registered at import: joblib workers import this module to unpickle the task function,
 # and compose each job's config there too.
 OmegaConf.register_new_resolver("pkg_data", _pkg_data, replace=True)
@@ -87,7 +170,7 @@ def split_config(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
             )
     cli = {k: plain.pop(k) for k in CLI_KEYS if k in plain}
-    return plain, cli
+    return _none_back(plain, ModelConfig), cli
 
 
 def to_model_config(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:

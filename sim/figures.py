@@ -60,6 +60,8 @@ DIMENSION_WORDS = {
 # Above this many staff the hierarchy drawing is skipped by save_all: one dot per person
 # stops being readable long before it stops being fast.
 MAX_HIERARCHY_STAFF = 5000
+# Up to this many replicates, adoption over time also draws each replicate's own curve.
+MAX_SPAGHETTI = 50
 # Above this many ties the hierarchy drawing leaves ties out (a complete graph is a grey wash).
 MAX_DRAWN_TIES = 60_000
 
@@ -189,7 +191,7 @@ def adoption_over_time(
     note = config_note(timeseries_df.attrs.get("provenance")) if note is None else note
     fig = _figure(9, 5.2, note)
     ax = fig.add_subplot()
-    shown, hidden, caption = [], [], ""
+    shown, hidden, caption, thin = [], [], "", False
     for name in STATE_NAMES:
         steps, values = _replicate_matrix(df, f"frac_{name}")
         if not (values > 0).any():
@@ -197,6 +199,10 @@ def adoption_over_time(
             continue
         mean, lo, hi, caption = band(100 * values, band_kind)
         ax.fill_between(steps, lo, hi, color=STATE_COLOURS[name], alpha=0.25, linewidth=0)
+        if name != "not_adopted" and 1 < len(values) <= MAX_SPAGHETTI:
+            # Runs often split into "took off" and "fizzled": the mean alone would hide that.
+            ax.plot(steps, 100 * values.T, color=STATE_COLOURS[name], lw=0.6, alpha=0.35)
+            thin = True
         ax.plot(steps, mean, color=STATE_COLOURS[name], lw=2.2, label=STATE_LABELS[name])
         shown.append(name)
     if "complying" in shown and "committed" in shown:
@@ -209,7 +215,7 @@ def adoption_over_time(
     ax.set_xlim(steps[0], max(steps[-1], 1))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", frameon=True, fontsize=9)
-    text = f"Lines: mean across replicates; {caption}."
+    text = f"Thick lines: mean across replicates; {'thin lines: each replicate; ' if thin else ''}{caption}."
     if hidden:
         text += f" Never reached, so not drawn: {', '.join(hidden)}."
     ax.set_title("\n".join(textwrap.wrap(text, 120)), fontsize=9, loc="left", color="#333333")
@@ -276,10 +282,10 @@ def adoption_by_group(
     right.set_xlim(0, 105)
     right.set_xlabel("Staff who have adopted at the end (%)")
     right.grid(axis="x", alpha=0.3)
-    for yi, m in zip(y, finals, strict=True):
-        inside = m > 85
+    for yi, m, h in zip(y, finals, halves, strict=True):
+        inside = m + h > 88
         right.text(
-            m - 1.5 if inside else m + 1.5,
+            m - 1.5 if inside else m + h + 1.5,
             yi,
             f"{m:.0f}%",
             va="center",

@@ -256,31 +256,35 @@ def test_multirun_writes_one_tidy_table(sweep_run):
         assert (sweep_dir / job / "DONE").is_file() and not (sweep_dir / job / "hierarchy.png").exists()
 
 
-def test_failed_job_does_not_kill_the_sweep(tmp_path):
+def test_failed_jobs_do_not_kill_the_sweep(tmp_path):
+    """A value out of range (a ConfigError) and an exception inside the model both fail one job only."""
     sweep_dir = tmp_path / "sweep"
     p = changesim(
         "-m",
-        "dynamics.threshold_mean=0.2,5.0",
+        "dynamics.threshold_mean=0.2,5.0",  # 5.0 is not a share of contacts
+        "org.profession_mix={doctor:1.0},{doctor:0.0}",  # all shares 0: the organisation builder raises
         "org.n_staff=80",
         "n_steps=5",
         "figures=false",
         f"hydra.sweep.dir={sweep_dir}",
         cwd=tmp_path,
     )
-    assert p.returncode == 1, "a sweep with a failed job reports it in its exit code"
-    assert "Traceback" not in p.stderr, p.stderr
-    good = sweep_dir / "dynamics.threshold_mean=0.2,n_steps=5,org.n_staff=80"
-    bad = sweep_dir / "dynamics.threshold_mean=5.0,n_steps=5,org.n_staff=80"
-    assert (good / "DONE").is_file() and (good / "summary.parquet").is_file(), (
-        "the good job's results are kept"
-    )
-    assert (bad / "ERROR.txt").is_file() and not (bad / "DONE").exists()
-    assert "dynamics.threshold_mean=5.0" in (bad / "ERROR.txt").read_text()
+    assert p.returncode == 1, "a sweep with failed jobs says so in its exit code"
+    assert "Traceback" not in p.stderr + p.stdout, "failures are reported in one line each"
+    jobs = {d.name: d for d in sweep_dir.iterdir() if d.is_dir()}
+    good = jobs["dynamics.threshold_mean=0.2,n_steps=5,org.n_staff=80,org.profession_mix={doctor:1.0}"]
+    assert (good / "DONE").is_file() and (good / "summary.parquet").is_file(), "good job's results kept"
+    failed = [d for d in jobs.values() if d != good]
+    assert len(failed) == 3
+    for d in failed:
+        assert (d / "ERROR.txt").is_file() and not (d / "DONE").exists(), f"{d.name} should have failed"
+    messages = " ".join((d / "ERROR.txt").read_text() for d in failed)
+    assert "dynamics.threshold_mean=5.0" in messages, "the range error names the key"
+    assert "Traceback" in messages, "an unexpected exception keeps its traceback in ERROR.txt"
     table = pd.read_parquet(sweep_dir / "sweep_summary.parquet")
     assert list(table["dynamics.threshold_mean"]) == [0.2], "only the good job is in the table"
-    failures = pd.read_csv(sweep_dir / "sweep_failures.csv")
-    assert failures["job"].tolist() == [bad.name]
-    assert "FAILED" in p.stdout
+    assert sorted(pd.read_csv(sweep_dir / "sweep_failures.csv")["job"]) == sorted(d.name for d in failed)
+    assert p.stdout.count("FAILED") >= 3
 
 
 def test_resume_skips_completed_jobs_and_reruns_the_rest(sweep_run, tmp_path):
@@ -364,3 +368,12 @@ def test_composed_config_round_trips_through_omegaconf():
     model_cfg, _ = cli.to_model_config(cfg)
     again = OmegaConf.to_container(OmegaConf.structured(model_cfg))
     assert again["org"]["n_staff"] == 30 and again["dynamics"]["rule"] == "bass"
+
+
+def test_optional_mapping_can_be_set_from_the_command_line():
+    """org.profession_mix defaults to None, yet `org.profession_mix={nurse:0.6,ahp:0.4}` works."""
+    model_cfg, _ = cli.to_model_config(compose_cfg(["org.profession_mix={nurse:0.6,ahp:0.4}"]))
+    assert model_cfg.org.profession_mix == {"nurse": 0.6, "ahp": 0.4}
+    assert cli.to_model_config(compose_cfg([]))[0].org.profession_mix is None, "None when not set"
+    with pytest.raises(Exception, match="org.profession_mix.nurse"):
+        compose_cfg(["org.profession_mix={nurse:abc}"])
