@@ -375,5 +375,6 @@ def test_optional_mapping_can_be_set_from_the_command_line():
     model_cfg, _ = cli.to_model_config(compose_cfg(["org.profession_mix={nurse:0.6,ahp:0.4}"]))
     assert model_cfg.org.profession_mix == {"nurse": 0.6, "ahp": 0.4}
     assert cli.to_model_config(compose_cfg([]))[0].org.profession_mix is None, "None when not set"
-    with pytest.raises(Exception, match="org.profession_mix.nurse"):
+    with pytest.raises(Exception) as info:
         compose_cfg(["org.profession_mix={nurse:abc}"])
+    assert "org.profession_mix.nurse" in str(info.value.__cause__), "values are still type-checked"
