@@ -2,9 +2,9 @@
 
 This is the only module that imports Hydra (STYLE.md: Hydra lives at the command-line
 edge). The schema of ``configs/config.yaml`` is built from ``sim.params.ModelConfig``
-itself (``schema``; ``CLIConfig`` adds the command's own keys), so a field added to the dataclasses
-appears here without any change, and an unknown key or a wrong type is refused while
-the config is composed. The composed config goes through ``sim.params.from_dict``,
+itself (``schema``; ``CLIConfig`` adds the command's own keys), so a field or group
+added to the dataclasses appears here without any change, and an unknown key or a
+wrong type is refused while the config is composed. The composed config goes through ``sim.params.from_dict``,
 which range-checks it; a ``ConfigError`` is reported as one line, ``error: <message>``,
 with exit code 2.
 
@@ -36,7 +36,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim import sweep
+from sim import __version__, sweep
 from sim.params import ConfigError, ModelConfig, from_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -211,8 +211,6 @@ def task(cfg: DictConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         model, cli = split_config(cfg)
-        from sim import __version__
-
         stamp = {"changesim": __version__, "config": model, "cli": cli}
         if multirun and sweep.is_done(out, stamp):
             print(f"skipped {label}: already done with this config ({out})", flush=True)

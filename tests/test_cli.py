@@ -63,7 +63,7 @@ def changesim(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Complet
 
 @pytest.mark.parametrize(("group", "option"), [g for g in group_options() if g[0] != "experiment"])
 def test_every_group_option_composes_validates_and_runs(group, option):
-    cfg = compose_cfg([f"{group}={option}"])
+    cfg = compose_cfg([f"{group}={option}", *TINY])
     try:
         model_cfg, cli_keys = cli.to_model_config(cfg)
     except ConfigError as e:
@@ -73,10 +73,8 @@ def test_every_group_option_composes_validates_and_runs(group, option):
         return
     assert isinstance(model_cfg, ModelConfig), f"{group}={option} should give a ModelConfig"
     assert set(cli_keys) == set(cli.CLI_KEYS), "the CLI-only keys are split off the model config"
-    if model_cfg.org.kind != "csv":
-        small = cli.to_model_config(compose_cfg([f"{group}={option}", *TINY]))[0]
-        res = run_batch(small)
-        assert len(res.summary) == 2, f"{group}={option}: two replicates expected"
+    res = run_batch(model_cfg)
+    assert len(res.summary) == 2, f"{group}={option}: two replicates expected"
 
 
 @pytest.mark.parametrize("option", [o for g, o in group_options() if g == "experiment"])
