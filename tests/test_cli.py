@@ -33,9 +33,9 @@ TINY = ["org.n_staff=60", "n_steps=3", "n_replicates=2"]
 
 
 def group_options() -> list[tuple[str, str]]:
-    """(group, option) for every YAML file of every config group."""
+    """(group, option) for every YAML file of every config group (Hydra's own groups aside)."""
     out = []
-    for folder in sorted(p for p in CONFIGS.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in CONFIGS.iterdir() if p.is_dir() and p.name != "hydra"):
         for f in sorted(folder.glob("*.yaml")):
             out.append((folder.name, f.stem))
     return out
