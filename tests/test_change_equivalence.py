@@ -1,0 +1,392 @@
+"""The full psychology-of-change model (rule ``change``) runs the same on both engines.
+
+The Numba phases in ``sim.dynamics`` and the Mesa reference in ``sim.agents.ChangeStaffMember``
+state the same equations; every random number is a pure function of (seed, purpose,
+step, person). So for any organisation, any setting of every mechanism group and any
+seed, the two engines must agree to the last bit: counts, states, adoption steps, and
+the mean motivation, belief and trust after every step. With every mechanism off, the
+full model is the threshold rule with spontaneous adoption, draw for draw.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sim
+from sim import ChangeModel, from_dict, run, run_batch
+from sim.model import organisation_for
+
+EXAMPLES = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+FEW_EXAMPLES = settings(EXAMPLES, max_examples=30)
+
+# Edge values (0, 1, subnormals) find exact-comparison bugs; interior values make the
+# mechanisms act. Draw both.
+unit = st.one_of(st.floats(0.0, 1.0), st.floats(0.05, 0.95))
+seeds = st.integers(0, 2**32)
+ORG_KINDS = ["nhs_trust", "local_authority", "independent", "voluntary"]
+
+
+@st.composite
+def small_org(draw) -> dict:
+    """A synthetic organisation of 2..50 staff or a small integrated care system."""
+    org = {
+        "kind": draw(st.sampled_from(["synthetic", "ics"])),
+        "span_of_control": draw(st.integers(2, 6)),
+        "p_team_tie": draw(unit),
+        "mean_peer_ties": draw(st.floats(0.0, 4.0)),
+        "clinical_leader_share": draw(unit),
+    }
+    if org["kind"] == "synthetic":
+        org["n_staff"] = draw(st.integers(2, 50))
+        org["org_kind"] = draw(st.sampled_from(ORG_KINDS))
+        return org
+    n_partners = draw(st.integers(2, 3))
+    org["n_staff"] = draw(st.integers(2 * n_partners, 50))
+    org["partner_kinds"] = draw(
+        st.lists(st.sampled_from(ORG_KINDS), min_size=n_partners, max_size=n_partners)
+    )
+    org["partner_shares"] = draw(st.lists(st.floats(0.1, 1.0), min_size=n_partners, max_size=n_partners))
+    org["n_boundary_spanners"] = draw(st.integers(0, 4))
+    org["cross_ties_per_pair"] = draw(st.integers(0, 6))
+    return org
+
+
+@st.composite
+def change_configs(draw) -> dict:
+    """A full-model scenario: every mechanism group drawn on or off, with random rates."""
+    org = draw(small_org())
+    # Long runs are drawn more often than short ones: slow mechanisms need steps to act.
+    n_steps = draw(st.one_of(st.integers(0, 30), st.integers(20, 30)))
+    kind = draw(st.sampled_from(["fraction", "count"]))
+    dynamics = {
+        "rule": "change",
+        "threshold_kind": kind,
+        "threshold_mean": draw(unit if kind == "fraction" else st.floats(0.0, 3.0)),
+        "threshold_sd": draw(st.floats(0.0, 0.4)),
+        "p_spontaneous": draw(st.one_of(st.just(0.0), st.floats(0.0, 0.2))),
+        "power_gradient": draw(st.one_of(st.just(0.0), st.floats(0.0, 2.0))),
+    }
+    people = {
+        "authority_top": draw(unit),
+        "authority_frontline": draw(unit),
+        "motivation_mean": draw(unit),
+        "motivation_sd": draw(st.floats(0.0, 0.4)),
+        "courage_mean": draw(unit),
+        "courage_sd": draw(st.floats(0.0, 0.4)),
+        "belief_mean": draw(unit),
+        "belief_sd": draw(st.floats(0.0, 0.4)),
+        "trust_line": draw(unit),
+        "trust_team": draw(unit),
+        "trust_peer": draw(unit),
+        "trust_cross_org": draw(unit),
+    }
+    seeding = {
+        "strategy": draw(st.sampled_from(["random", "top", "frontline", "motivation", "hubs", "none"])),
+        "n_seeds": draw(st.integers(0, min(5, org["n_staff"]))),
+    }
+    start = draw(st.one_of(st.just(0), st.integers(0, 20)))
+    mandate = {
+        "on": draw(st.sampled_from([True, True, False])),
+        "start": start,
+        "end": draw(st.one_of(st.just(-1), st.integers(start, 30))),
+        "strength": draw(unit),
+        "scope": draw(st.sampled_from(["lead", "all"])),
+        "p_comply": draw(unit),
+        "p_lapse": draw(unit),
+        "pressure_decay": draw(unit),
+    }
+    motivation = {
+        "readiness_weight": draw(st.floats(0.0, 2.0)),
+        "crowding": draw(st.one_of(st.just(0.0), unit)),
+        "recovery": draw(st.one_of(st.just(0.0), unit)),
+        "recognition": draw(st.one_of(st.just(0.0), unit)),
+        "p_internalise": draw(unit),
+    }
+    co_design = {
+        "on": draw(st.sampled_from([True, True, False])),
+        "share": draw(unit),
+        "rule": draw(st.sampled_from(["frontline", "volunteers", "diagonal", "board"])),
+        "fit_gain": draw(unit),
+        "team_spread": draw(unit),
+    }
+    relationships = {
+        "trust_growth": draw(st.one_of(st.just(0.0), unit)),
+        "trust_erosion": draw(st.one_of(st.just(0.0), unit)),
+        "compliance_visibility": draw(unit),
+    }
+    power = {
+        "mode": draw(st.sampled_from(["none", "centralised", "distributed"])),
+        "decision_level": draw(st.integers(0, 4)),
+        "empowerment": draw(unit),
+        "agency_min": draw(unit),
+    }
+    adaptation = {
+        "p_test": draw(st.one_of(st.just(0.0), unit)),
+        "change_quality": draw(unit),
+        "learning_rate": draw(unit),
+        "success_boost": draw(unit),
+        "failure_cost": draw(unit),
+        "adapt": draw(st.booleans()),
+        "adapt_rate": draw(unit),
+        "p_abandon": draw(st.one_of(st.just(0.0), unit)),
+    }
+    leadership = {
+        # Weekly churn hazard 1 / (52 tenure): 0.01..0.5 years is 2% to 100% a week, so
+        # senior posts do turn over within 30 steps; 0 is no churn.
+        "tenure_years": draw(st.one_of(st.just(0.0), st.floats(0.01, 0.5))),
+        "trust_new": draw(unit),
+        "clinical_credibility": draw(st.floats(0.0, 5.0)),
+        "clinical_appointment": draw(unit),
+        "career_path": draw(st.booleans()),
+        "pay_balance": draw(st.booleans()),
+        "licence_retention": draw(st.booleans()),
+        "enabler_effect": draw(unit),
+    }
+    return {
+        "org": org,
+        "people": people,
+        "dynamics": dynamics,
+        "seeding": seeding,
+        "mandate": mandate,
+        "motivation": motivation,
+        "co_design": co_design,
+        "relationships": relationships,
+        "power": power,
+        "adaptation": adaptation,
+        "leadership": leadership,
+        "n_steps": n_steps,
+        "org_seed": draw(st.integers(0, 3)),
+    }
+
+
+EXTRA = ("mean_motivation", "mean_belief", "mean_trust")
+STATE_ARRAYS = (
+    "state",
+    "t_adopted",
+    "motivation",
+    "belief",
+    "fit",
+    "pressure",
+    "trust",
+    "clinical_leader",
+    "co_designer",
+)
+
+
+def assert_same_change_run(a: sim.Result, b: sim.Result, what: str) -> None:
+    """Counts, final states, adoption steps and the mean-state series identical."""
+    np.testing.assert_array_equal(a.counts, b.counts, err_msg=f"{what}: counts differ")
+    np.testing.assert_array_equal(a.final_state, b.final_state, err_msg=f"{what}: final states differ")
+    np.testing.assert_array_equal(a.t_adopted, b.t_adopted, err_msg=f"{what}: adoption steps differ")
+    for name in EXTRA:
+        assert name in a.extra and name in b.extra, f"{what}: {name} missing from extra"
+        assert np.array_equal(a.extra[name], b.extra[name], equal_nan=True), (
+            f"{what}: {name} differs between the runs (expected identical to the last bit)"
+        )
+
+
+@EXAMPLES
+@given(cfg=change_configs(), seed=seeds)
+def test_full_model_kernel_and_agents_agree_exactly(cfg: dict, seed: int) -> None:
+    org = organisation_for(from_dict(cfg))
+    fast = run(cfg, org=org, seed=seed)
+    ref = run(cfg, org=org, seed=seed, engine="agents")
+    assert_same_change_run(fast, ref, "full model, kernel vs agents")
+
+
+@FEW_EXAMPLES
+@given(cfg=change_configs(), seed=seeds, data=st.data())
+def test_full_model_explicit_thresholds_and_adopters_agree(cfg: dict, seed: int, data: st.DataObject) -> None:
+    org = organisation_for(from_dict(cfg))
+    # Thresholds on a grid of 1/4 so that exposures landing exactly on them are common.
+    th = (np.arange(org.n_staff) % 5) / 4.0
+    adopters = data.draw(st.lists(st.integers(0, org.n_staff - 1), max_size=4), label="initial_adopters")
+    kwargs = {"org": org, "seed": seed, "thresholds": th, "initial_adopters": adopters}
+    fast = run(cfg, **kwargs)
+    ref = run(cfg, engine="agents", **kwargs)
+    assert_same_change_run(fast, ref, "full model with explicit thresholds, kernel vs agents")
+
+
+@FEW_EXAMPLES
+@given(cfg=change_configs(), seed=seeds)
+def test_full_model_engines_agree_after_every_step(cfg: dict, seed: int) -> None:
+    org = organisation_for(from_dict(cfg))
+    fast = ChangeModel(cfg, org=org, seed=seed, engine="kernel")
+    ref = ChangeModel(cfg, org=org, seed=seed, engine="agents")
+    for name in STATE_ARRAYS:
+        np.testing.assert_array_equal(
+            getattr(fast.state, name), getattr(ref.state, name), err_msg=f"initial {name} differs"
+        )
+    for t in range(1, cfg["n_steps"] + 1):
+        fast.step()
+        ref.step()
+        np.testing.assert_array_equal(fast.counts, ref.counts, err_msg=f"counts differ after step {t}")
+        for name in STATE_ARRAYS:
+            np.testing.assert_array_equal(
+                getattr(fast.state, name), getattr(ref.state, name), err_msg=f"{name} differs after step {t}"
+            )
+        np.testing.assert_array_equal(fast.means, ref.means, err_msg=f"mean series differ after step {t}")
+
+
+@FEW_EXAMPLES
+@given(cfg=change_configs(), seed=seeds)
+def test_full_model_stepped_by_hand_equals_run(cfg: dict, seed: int) -> None:
+    org = organisation_for(from_dict(cfg))
+    model = ChangeModel(cfg, org=org, seed=seed)
+    for _ in range(cfg["n_steps"]):
+        model.step()
+    res = run(cfg, org=org, seed=seed)
+    np.testing.assert_array_equal(res.counts[0], model.counts, err_msg="run vs ChangeModel: counts")
+    np.testing.assert_array_equal(res.final_state[0], model.state.state, err_msg="run vs ChangeModel: states")
+    np.testing.assert_array_equal(
+        res.t_adopted[0], model.state.t_adopted, err_msg="run vs ChangeModel: adoption steps"
+    )
+    means = model.means
+    for k, name in enumerate(EXTRA):
+        assert np.array_equal(res.extra[name][0], means[:, k], equal_nan=True), (
+            f"run vs ChangeModel: {name} differs"
+        )
+
+
+@FEW_EXAMPLES
+@given(cfg=change_configs(), seed=st.integers(0, 2**40), n_rep=st.integers(2, 4))
+def test_full_model_batch_replicate_equals_single_run(cfg: dict, seed: int, n_rep: int) -> None:
+    org = organisation_for(from_dict(cfg))
+    seed_list = [seed + 7 * k for k in range(n_rep)]
+    batch = run_batch(cfg, org=org, seeds=seed_list)
+    for k, s in enumerate(seed_list):
+        one = run(cfg, org=org, seed=s)
+        what = f"replicate {k} (seed {s}) of a batch vs a single run"
+        np.testing.assert_array_equal(batch.counts[k], one.counts[0], err_msg=f"{what}: counts")
+        np.testing.assert_array_equal(batch.final_state[k], one.final_state[0], err_msg=f"{what}: states")
+        np.testing.assert_array_equal(batch.t_adopted[k], one.t_adopted[0], err_msg=f"{what}: adoption steps")
+        for name in EXTRA:
+            assert np.array_equal(batch.extra[name][k], one.extra[name][0], equal_nan=True), (
+                f"{what}: {name} differs"
+            )
+
+
+@EXAMPLES
+@given(
+    org=small_org(),
+    seed=seeds,
+    kind=st.sampled_from(["fraction", "count"]),
+    mean=unit,
+    sd=st.floats(0.01, 0.4),
+    p=st.floats(1e-3, 0.2),
+    gradient=st.one_of(st.just(0.0), st.floats(0.0, 2.0)),
+    strategy=st.sampled_from(["random", "top", "frontline", "motivation", "hubs"]),
+    n_steps=st.integers(1, 30),
+)
+def test_full_model_with_every_mechanism_off_is_the_threshold_rule(
+    org: dict,
+    seed: int,
+    kind: str,
+    mean: float,
+    sd: float,
+    p: float,
+    gradient: float,
+    strategy: str,
+    n_steps: int,
+) -> None:
+    # The "change" groups default to off (no mandate, readiness_weight 0, no co-design,
+    # no trust dynamics, power mode none, no tests, no churn). Then agency = 1 and the
+    # initiative factor is exactly 1.0, the exposure is the same weighted sum in the same
+    # CSR order, and both rules draw from the replicate's ADOPT stream: identical runs.
+    base = {
+        "org": org,
+        "dynamics": {
+            "threshold_kind": kind,
+            "threshold_mean": mean if kind == "fraction" else 3.0 * mean,
+            "threshold_sd": sd,
+            "p_spontaneous": p,
+            "power_gradient": gradient,
+        },
+        "people": {"trust_peer": 0.7, "trust_team": 0.9},
+        "seeding": {"strategy": strategy, "n_seeds": min(3, org["n_staff"])},
+        "n_steps": n_steps,
+    }
+    o = organisation_for(from_dict(base))
+    change = run(base, org=o, seed=seed, overrides={"dynamics.rule": "change"})
+    threshold = run(base, org=o, seed=seed, overrides={"dynamics.rule": "threshold"})
+    what = "rule change with every mechanism off vs rule threshold"
+    np.testing.assert_array_equal(change.counts, threshold.counts, err_msg=f"{what}: counts")
+    np.testing.assert_array_equal(change.final_state, threshold.final_state, err_msg=f"{what}: states")
+    np.testing.assert_array_equal(change.t_adopted, threshold.t_adopted, err_msg=f"{what}: adoption steps")
+    for name in ("mean_motivation", "mean_trust"):
+        assert np.array_equal(change.extra[name], threshold.extra[name], equal_nan=True), (
+            f"{what}: {name} differs (nothing should move motivation or trust)"
+        )
+
+
+# Every mechanism on at moderate rates, so the equivalence above is tested on runs where
+# each one visibly acts (the random scenarios sometimes leave a mechanism idle).
+BUSY = {
+    "dynamics": {
+        "rule": "change",
+        "threshold_mean": 0.3,
+        "threshold_sd": 0.15,
+        "p_spontaneous": 0.02,
+        "power_gradient": 0.5,
+    },
+    "people": {"trust_peer": 0.6, "trust_cross_org": 0.5, "motivation_sd": 0.2},
+    "seeding": {"strategy": "top", "n_seeds": 3},
+    "mandate": {"on": True, "start": 2, "end": 15, "strength": 0.8, "scope": "lead", "p_comply": 0.3},
+    "motivation": {
+        "readiness_weight": 0.4,
+        "crowding": 0.05,
+        "recovery": 0.05,
+        "recognition": 0.05,
+        "p_internalise": 0.1,
+    },
+    "co_design": {"on": True, "share": 0.1, "rule": "diagonal"},
+    "relationships": {"trust_growth": 0.1, "trust_erosion": 0.1, "compliance_visibility": 0.5},
+    "power": {"mode": "distributed", "empowerment": 0.5, "agency_min": 0.2},
+    "adaptation": {"p_test": 0.3, "change_quality": 0.4, "adapt": True, "p_abandon": 0.1},
+    "leadership": {"tenure_years": 0.05, "clinical_credibility": 2.0, "career_path": True},
+    "n_steps": 30,
+}
+
+
+@pytest.mark.parametrize(
+    "org",
+    [
+        {"kind": "synthetic", "n_staff": 50, "span_of_control": 4},
+        {
+            "kind": "ics",
+            "n_staff": 48,
+            "span_of_control": 3,
+            "n_boundary_spanners": 3,
+            "cross_ties_per_pair": 4,
+        },
+    ],
+    ids=["synthetic", "ics"],
+)
+@pytest.mark.parametrize("power", ["centralised", "distributed"])
+def test_busy_full_model_agrees_on_both_engines(org: dict, power: str) -> None:
+    cfg = {**BUSY, "org": org, "power": {**BUSY["power"], "mode": power}}
+    seed_list = [1, 2, 3]
+    fast = run_batch(cfg, seeds=seed_list)
+    ref = run_batch(cfg, seeds=seed_list, engine="agents")
+    assert_same_change_run(fast, ref, f"busy scenario ({org['kind']}, {power} power), kernel vs agents")
+    c = fast.counts[:, :, 0, :]
+    assert (c[:, :, 1] > 0).any(), "busy scenario: nobody complied, so the mandate went untested"
+    assert (c[:, :, 3] > 0).any(), "busy scenario: nobody lapsed, so lapse and abandonment went untested"
+    for name in EXTRA:
+        assert (np.ptp(fast.extra[name], axis=1) > 0).all(), f"busy scenario: {name} never moved"
+    # A successor starts with belief exactly people.belief_mean (0.5); drawn and tested
+    # beliefs are never exactly that, so this counts senior posts that changed hands.
+    n_replaced = 0
+    for s in seed_list:
+        model = ChangeModel(cfg, seed=s)
+        for _ in range(cfg["n_steps"]):
+            model.step()
+            n_replaced += int((model.state.belief[model.senior == 1] == 0.5).sum())
+    assert n_replaced > 0, "busy scenario: no senior post changed hands, so churn went untested"
