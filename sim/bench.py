@@ -179,7 +179,7 @@ def _full_scan(indptr, indices, weight, threshold, state, t_adopted, n_steps, co
         counts[t] = counts[t - 1]
         n_new = kernel_step(
             t, indptr, indices, weight, threshold, state, t_adopted, THRESHOLD, FRACTION,
-            0.0, 0.0, 0.0, np.uint64(0), new, 0, False, new, old, stamp,
+            0.0, 0.0, 0.0, np.uint64(0), new, 0, False, 0, new, old, stamp,
         )  # fmt: skip
         for k in range(n_new):
             counts[t, old[k]] -= 1

@@ -55,6 +55,7 @@ def kernel_step(
     prev_new,
     n_prev_new,
     frontier,
+    n_open,
     new_out,
     old_out,
     stamp,
@@ -69,7 +70,9 @@ def kernel_step(
         p_spontaneous, q_imitation, p_transmit: rule parameters (per step).
         key: uint64 stream key of the replicate's ``rng.ADOPT`` stream.
         prev_new, n_prev_new: new adopters of step t-1 (used when ``frontier``).
-        frontier: examine only contacts of ``prev_new`` (exact for pure network rules).
+        frontier: allowed to examine only contacts of ``prev_new`` (exact for pure
+            network rules: nobody else's inputs changed).
+        n_open: staff not adopted at the start of the step (to choose frontier or scan).
         new_out: (n,) int64 buffer that receives this step's new adopters.
         old_out: (n,) uint8 buffer that receives their states before the step.
         stamp: (n,) int64 scratch, -1 initially; marks who was examined at which step.
@@ -80,6 +83,18 @@ def kernel_step(
     n = len(state)
     n_new = 0
     if frontier:
+        # The frontier re-reads the row of every open contact of a new adopter; a scan
+        # reads the rows of all open staff. Take the cheaper (perf.md: the frontier wins
+        # when cascades stall, the scan while they sweep through; both give one answer).
+        touched = 0
+        for k in range(n_prev_new):
+            j = prev_new[k]
+            touched += indptr[j + 1] - indptr[j]
+        frontier = touched < n_open
+    # Deterministic threshold with no spontaneous adoption: P is 0 or 1, so compare the
+    # exposure directly (no draw; keeps the inner loop free of reference counting).
+    plain = rule == THRESHOLD and p_spontaneous == 0.0
+    if frontier:
         for k in range(n_prev_new):
             j = prev_new[k]
             for e in range(indptr[j], indptr[j + 1]):
@@ -87,7 +102,36 @@ def kernel_step(
                 if stamp[i] == t or is_adopted(state[i]):
                     continue
                 stamp[i] = t
-                if _decide(
+                if plain:
+                    adopt = exposure(i, indptr, indices, weight, state, threshold_kind) >= threshold[i]
+                else:
+                    adopt = _decide(
+                        t,
+                        i,
+                        indptr,
+                        indices,
+                        weight,
+                        threshold,
+                        state,
+                        t_adopted,
+                        rule,
+                        threshold_kind,
+                        p_spontaneous,
+                        q_imitation,
+                        p_transmit,
+                        key,
+                    )
+                if adopt:
+                    new_out[n_new] = i
+                    n_new += 1
+    else:
+        for i in range(n):
+            if is_adopted(state[i]):
+                continue
+            if plain:
+                adopt = exposure(i, indptr, indices, weight, state, threshold_kind) >= threshold[i]
+            else:
+                adopt = _decide(
                     t,
                     i,
                     indptr,
@@ -102,29 +146,8 @@ def kernel_step(
                     q_imitation,
                     p_transmit,
                     key,
-                ):
-                    new_out[n_new] = i
-                    n_new += 1
-    else:
-        for i in range(n):
-            if is_adopted(state[i]):
-                continue
-            if _decide(
-                t,
-                i,
-                indptr,
-                indices,
-                weight,
-                threshold,
-                state,
-                t_adopted,
-                rule,
-                threshold_kind,
-                p_spontaneous,
-                q_imitation,
-                p_transmit,
-                key,
-            ):
+                )
+            if adopt:
                 new_out[n_new] = i
                 n_new += 1
     for k in range(n_new):
@@ -132,7 +155,7 @@ def kernel_step(
         old_out[k] = state[i]
         state[i] = COMMITTED
         t_adopted[i] = t
-    return n_new
+    return n_new  # fmt: skip
 
 
 @njit(cache=True, inline="always")
@@ -203,10 +226,14 @@ def simulate(
     old = np.empty(n, np.uint8)
     stamp = np.full(n, -1, np.int64)
     n_prev = 0
+    n_open = 0
     for i in range(n):
-        if is_adopted(state[i]) and t_adopted[i] == 0:
-            prev_new[n_prev] = i
-            n_prev += 1
+        if is_adopted(state[i]):
+            if t_adopted[i] == 0:
+                prev_new[n_prev] = i
+                n_prev += 1
+        else:
+            n_open += 1
     for t in range(1, n_steps + 1):
         counts[t] = counts[t - 1]
         n_new = kernel_step(
@@ -226,10 +253,12 @@ def simulate(
             prev_new,
             n_prev,
             pure_network and t > 1,
+            n_open,
             new,
             old,
             stamp,
         )
+        n_open -= n_new
         for k in range(n_new):
             i = new[k]
             s_new = state[i]

@@ -144,7 +144,7 @@ class ChangeModel(mesa.Model):
                 t, self.org.indptr, self.org.indices, self.weight, self.state.threshold,
                 self.state.state, self.state.t_adopted, self.rule, self.threshold_kind,
                 d.p_spontaneous, d.q_imitation, d.p_transmit, np.uint64(self.key_adopt),
-                self._new, 0, False, self._new, self._old, self._stamp,
+                self._new, 0, False, 0, self._new, self._old, self._stamp,
             )  # fmt: skip
         else:
             self.agents.do("step")

@@ -298,7 +298,7 @@ class CoDesignParams:
     """Co-design people-driven change (IHI 2018).
 
     A share of staff, chosen by ``rule``, co-designs the change, so it fits the work of
-    the roles that had a voice: everyone whose role (level x profession) is represented in
+    the roles that had a voice: everyone whose role (organisation x level x profession) is in
     the group gains fit ``fit_gain``, and co-designers' teammates gain ``team_spread`` of
     it. A diverse group raises fit across the workforce; a board-only group only for the
     board's roles (the Secretary of State's "diversity of thought"). Co-designers own the

@@ -29,7 +29,7 @@ import pandas as pd
 from sim import rng
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
-from sim.engine import simulate_batch, weights
+from sim.engine import simulate, simulate_batch, weights
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
@@ -256,31 +256,47 @@ def run_batch(
         for lo in range(0, r, _CHUNK):
             hi = min(r, lo + _CHUNK)
             st = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters)
-            change.simulate_change_batch(
-                par, change.stream_keys(seed_arr[lo:hi]), *static, st.state, st.t_adopted,
-                st.threshold, st.motivation, st.motivation0, st.belief, st.fit, st.pressure,
-                st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
-                st.co_designer, t, groups, counts[lo:hi], extra3[lo:hi],
+            arrays = (
+                st.state, st.t_adopted, st.threshold, st.motivation, st.motivation0, st.belief, st.fit,
+                st.pressure, st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
+                st.co_designer,
             )  # fmt: skip
+            keys = change.stream_keys(seed_arr[lo:hi])
+            if hi - lo == 1:
+                change.simulate_change(
+                    par, keys[0], *static, *(a[0] for a in arrays), t, groups, counts[lo], extra3[lo]
+                )
+            else:
+                change.simulate_change_batch(
+                    par, keys, *static, *arrays, t, groups, counts[lo:hi], extra3[lo:hi]
+                )
             final[lo:hi] = st.state
             t_adopted[lo:hi] = st.t_adopted
         motivation[:] = extra3[:, :, 0]
         trust[:] = extra3[:, :, 2]
         extra_belief[:] = extra3[:, :, 1]
     else:
-        st = initial_states(org, cfg, seed_arr, thresholds, initial_adopters)
+        st = initial_states(org, cfg, seed_arr, thresholds, initial_adopters, tie_rows=False)
         weight = weights(org, st.row(0))
         final, t_adopted = st.state, st.t_adopted
         d = cfg.dynamics
-        simulate_batch(
-            org.indptr, org.indices, weight, st.threshold, final, t_adopted,
-            RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], d.p_spontaneous,
-            d.q_imitation, d.p_transmit, rng.keys(seed_arr, rng.ADOPT), t, groups, counts,
-        )  # fmt: skip
+        args = (org.indptr, org.indices, weight)
+        rule = (
+            RULES[d.rule],
+            THRESHOLD_KINDS[d.threshold_kind],
+            d.p_spontaneous,
+            d.q_imitation,
+            d.p_transmit,
+        )
+        keys = rng.keys(seed_arr, rng.ADOPT)
+        if r == 1:  # serial: parallel kernels leave worker threads spinning (perf note in bench)
+            simulate(*args, st.threshold[0], final[0], t_adopted[0], *rule, keys[0], t, groups, counts[0])
+        else:
+            simulate_batch(*args, st.threshold, final, t_adopted, *rule, keys, t, groups, counts)
         # The classic rules leave motivation and trust as they started.
         means = np.empty(3)
         for k in range(r):
-            change.state_means(st.motivation[k], st.belief[k], st.trust[k], means)
+            change.state_means(st.motivation[k], st.belief[k], st.trust, means)
             motivation[k], trust[k] = means[0], means[2]
     return Result(
         config=cfg,

@@ -131,12 +131,15 @@ class State:
     replicate axis on every array: (R, n) and (R, m); ``row(r)`` views one replicate.
     """
 
-    def __init__(self, n_staff: int, n_stored_ties: int, n_replicates: int | None = None) -> None:
+    def __init__(
+        self, n_staff: int, n_stored_ties: int, n_replicates: int | None = None, tie_rows: bool = True
+    ) -> None:
         lead = () if n_replicates is None else (n_replicates,)
         for a in STAFF_ATTRIBUTES:
             setattr(self, a.name, np.full(lead + (n_staff,), a.default, dtype=a.dtype))
+        tie_lead = lead if tie_rows else ()
         for a in TIE_ATTRIBUTES:
-            setattr(self, a.name, np.full(lead + (n_stored_ties,), a.default, dtype=a.dtype))
+            setattr(self, a.name, np.full(tie_lead + (n_stored_ties,), a.default, dtype=a.dtype))
 
     def copy(self) -> State:
         """Return a deep copy."""
@@ -148,8 +151,11 @@ class State:
     def row(self, r: int) -> State:
         """View of replicate r of a batch state (arrays shared, not copied)."""
         new = State.__new__(State)
-        for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
+        for a in STAFF_ATTRIBUTES:
             setattr(new, a.name, getattr(self, a.name)[r])
+        for a in TIE_ATTRIBUTES:
+            arr = getattr(self, a.name)
+            setattr(new, a.name, arr[r] if arr.ndim == 2 else arr)
         return new
 
     def adopted(self) -> np.ndarray:
@@ -175,8 +181,12 @@ def initial_states(
     seeds: np.ndarray,
     thresholds: np.ndarray | None = None,
     initial_adopters: np.ndarray | None = None,
+    tie_rows: bool = True,
 ) -> State:
     """Draw the starting state of R replicates at once (arrays (R, n) and (R, m)).
+
+    With ``tie_rows=False`` tie arrays are shared, shape (m,): for rules that never
+    change trust, R copies would only cost memory.
 
     Each attribute comes from its own counter-based stream of the replicate's seed
     (``sim.rng``), so row r equals ``initial_state(..., seeds[r])`` and two scenarios
@@ -193,7 +203,7 @@ def initial_states(
     """
     seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
     n, r = org.n_staff, len(seeds)
-    st = State(n, len(org.indices), r)
+    st = State(n, len(org.indices), r, tie_rows)
     pp, dp = cfg.people, cfg.dynamics
     idx = np.arange(n, dtype=np.uint64)
 

@@ -212,16 +212,6 @@ def test_diverse_co_design_group_fits_better_than_a_board_group() -> None:
     assert_higher(share_adopted(res_d, 26), share_adopted(res_b, 26), "adopted at week 26, diagonal - board")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "co_design._cells keys a role by (level, profession) only, so a role represented by one "
-        "partner's co-designer gives the full fit_gain to that role in every partner of an ICS: "
-        "partners with no co-designer get mean fit ~0.28 of 0.30. Evidence (Rogers' local "
-        "re-invention; SCIE 2018: partners differ) says fit is local; fix: key cells by "
-        "(organisation, level, profession) in co_design._cells"
-    ),
-)
 def test_co_design_fit_does_not_cross_into_partners_without_co_designers() -> None:
     # A 2% diagonal group drawn across a four-partner ICS often has no member from the
     # smaller partners. Co-design makes the change fit the work of those who designed it;

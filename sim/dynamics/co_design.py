@@ -2,7 +2,7 @@
 
 IHI (2018): the people closest to the work design the change, so it fits their work
 (Rogers 2003: compatibility speeds adoption). Here the change fits the roles that had a
-voice: everyone whose role (a level x profession cell) is represented in the design group
+voice: everyone whose role (an organisation x level x profession cell) is represented in the group
 gains ``fit_gain``; teammates of a co-designer gain ``team_spread`` of it. A diverse
 group therefore raises fit across the workforce, and a board-only group raises it only
 for the board's own roles: the "diversity of thought" in the Secretary of State's speech
@@ -20,7 +20,9 @@ from sim.params import CoDesignParams
 
 
 def _cells(org: Organisation) -> np.ndarray:
-    return org.level.astype(np.int64) * len(PROFESSIONS) + org.profession.astype(np.int64)
+    """Role of each person: (organisation, level, profession). Fit is local to a partner."""
+    role = org.level.astype(np.int64) * len(PROFESSIONS) + org.profession.astype(np.int64)
+    return org.organisation.astype(np.int64) * (int(role.max()) + 1 if len(role) else 1) + role
 
 
 def choose_group(
@@ -62,7 +64,7 @@ def choose_group(
 
 
 def represented(org: Organisation, group: np.ndarray) -> np.ndarray:
-    """(R, n) bool: whose role, a (level, profession) cell, has a member in the group."""
+    """(R, n) bool: whose role, an (organisation, level, profession) cell, has a member in the group."""
     cells = _cells(org)
     out = np.zeros(group.shape, dtype=bool)
     for row in range(group.shape[0]):
@@ -71,7 +73,7 @@ def represented(org: Organisation, group: np.ndarray) -> np.ndarray:
 
 
 def diversity(org: Organisation, group: np.ndarray) -> np.ndarray:
-    """(R,) share of the workforce whose role (level x profession) is represented."""
+    """(R,) share of the workforce whose role (organisation x level x profession) is represented."""
     return represented(org, group).mean(axis=1)
 
 
