@@ -326,6 +326,107 @@ class SweepTable(Callback):
 _LAST_SWEEP: dict[str, sweep.SweepReport] = {}
 
 
+LEADERSHIP_MODELS: tuple[tuple[str, str], ...] = (
+    ("command_and_control", "Command and control (make it happen)"),
+    ("let_it_happen", "Let it happen"),
+    ("help_it_happen", "Help it happen (facilitation)"),
+    ("full_ihi", "Full IHI framework (all five domains)"),
+    ("hybrid", "Hybrid: central aim, local adaptation"),
+    ("clinical_leadership", "Clinical leadership (FMLM enablers)"),
+    ("ics_partnership", "ICS partnership (no cross-organisation mandate)"),
+)
+"""The flagship comparison's scenarios (configs/scenario/) and their plain-language titles."""
+
+
+def compose(overrides: Sequence[str]) -> tuple[ModelConfig, dict[str, Any]]:
+    """Compose ``configs/config.yaml`` with ``overrides`` outside a Hydra run, and validate it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    return to_model_config(cfg)
+
+
+def scenario_description(name: str) -> str:
+    """The comment block at the top of ``configs/scenario/<name>.yaml``, as one paragraph."""
+    path = CONFIG_DIR / "scenario" / f"{name}.yaml"
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if "@package" not in line:
+            lines.append(line.lstrip("# ").rstrip())
+    return " ".join(x for x in lines if x)
+
+
+def report(argv: Sequence[str]) -> int:
+    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [key=value ...]``.
+
+    Runs each scenario (default: the seven leadership models) on common seeds and writes a
+    self-contained HTML report and its Markdown twin. Other ``key=value`` overrides apply to
+    every scenario (e.g. ``n_replicates=50 org.n_staff=2000``).
+    """
+    from sim.compare import Scenario, run_comparison
+    from sim.report import write_report
+
+    titles = dict(LEADERSHIP_MODELS)
+    names = [n for n, _ in LEADERSHIP_MODELS]
+    reference = names[0]
+    out = None
+    overrides = []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key == "scenarios":
+            names = [v for v in value.split(",") if v]
+        elif key == "reference":
+            reference = value
+        elif key == "out":
+            out = Path(value)
+        else:
+            overrides.append(arg)
+    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+    for name in [*names, reference]:
+        if name not in known:
+            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    if reference not in names:
+        raise ConfigError(f"reference={reference!r} must be one of the compared scenarios {names}")
+    scenarios = []
+    for name in names:
+        cfg, _ = compose([f"scenario={name}", *overrides])
+        title = titles.get(name, name.replace("_", " ").capitalize())
+        scenarios.append(Scenario(name, title, scenario_description(name), cfg))
+    out = out or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    t0 = time.perf_counter()
+    base = scenarios[0].config
+    print(
+        f"Comparing {len(scenarios)} scenarios x {base.n_replicates} replicates, {base.n_steps} weeks ...",
+        flush=True,
+    )
+    comp = run_comparison(scenarios, n_replicates=base.n_replicates, seed=base.seed)
+    command = "changesim report " + " ".join(argv) if argv else "changesim report"
+    paths = write_report(comp, out, reference=reference, command=command.strip())
+    table = comp.table()
+    for s in scenarios:
+        row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
+        print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
+              f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+    print(f"Report: {paths['html']} (and {paths['md'].name}) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "report":
+        return report(argv)
+    raise AssertionError(name)
+
+
+SUBCOMMANDS = ("report",)
+"""``changesim <name> ...`` runs these instead of a Hydra run."""
+
+
 def main() -> None:
     """Entry point of ``changesim`` and ``python -m sim``."""
     if not (CONFIG_DIR / "config.yaml").is_file():
@@ -335,10 +436,16 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(2)
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        try:
+            sys.exit(_subcommand(sys.argv[1], sys.argv[2:]))
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
-    report = _LAST_SWEEP.get("report")
-    if report is not None and (report.failed or report.incomplete):
+    swept = _LAST_SWEEP.get("report")
+    if swept is not None and (swept.failed or swept.incomplete):
         sys.exit(1)
 
 
