@@ -210,10 +210,16 @@ def findings(comp: Comparison, table: pd.DataFrame, diff: pd.DataFrame, referenc
                 f"to {100 * row.ci_hi:+.0f})."
             )
             continue
+        other_org = comp.results[row.scenario].org is not comp.results[reference].org
+        caveat = (
+            " It runs on a different organisation, so the runs share seeds but not people."
+            if other_org
+            else ""
+        )
         out.append(
             f"**{title[row.scenario]}** ended with {abs(100 * row.difference):.0f} percentage points {word} "
             f"adoption than **{title[reference]}** (95% CI {100 * row.ci_lo:+.0f} to {100 * row.ci_hi:+.0f}; "
-            f"{describe_effect(row.effect_size_dz)} effect, d_z = {row.effect_size_dz:.1f})."
+            f"{describe_effect(row.effect_size_dz)} effect, d_z = {row.effect_size_dz:.1f}).{caveat}"
         )
     return out
 
