@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install changesim with its dev tools
 
 demo: $(STAMP)  ## run the main demo on the built-in default organisation
-	$(BIN)/changesim
+	$(BIN)/changesim report
 
 test: $(STAMP)  ## the default test suite (what CI runs)
 	$(BIN)/pytest -q
