@@ -420,10 +420,18 @@ def report(argv: Sequence[str]) -> int:
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
+    if name == "app":
+        from sim.app import main as app_main
+
+        return app_main(argv)
+    if name == "animate":
+        from sim.animate import main as animate_main
+
+        return animate_main(argv)
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report",)
+SUBCOMMANDS = ("report", "app", "animate")
 """``changesim <name> ...`` runs these instead of a Hydra run."""
 
 
