@@ -26,6 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
+import pickletools
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,8 +71,8 @@ class SweepStatus:
         n_done: jobs with ``DONE``.
         failed: job folder -> last line of its ``ERROR.txt``.
         incomplete: job folders with neither ``DONE`` nor ``ERROR.txt`` (interrupted, or running).
-        lost: submitit task id -> last line of its stderr, for tasks that left no result
-            (killed, or still running: check the queue); the job folder is named where one exists.
+        lost: submitit task id -> why it died, for tasks that left no result (killed, or
+            still running: check the queue) and whose job no later submission finished.
     """
 
     n_done: int = 0
@@ -141,6 +144,23 @@ def job_folders(sweep_dir: Path, names: list[str] | None = None) -> Iterator[Job
         yield JobFolder(folder, name, state)
 
 
+_SLURM_VERDICT = re.compile(
+    r"\*\*\* (JOB|STEP) .*(CANCELLED|TIME LIMIT|PREEMPTION|NODE FAILURE).*\*\*\*|oom[-_ ]kill", re.I
+)
+
+
+def _reason(path: Path) -> str:
+    """Why a task died: Slurm's ``*** JOB ... CANCELLED ... ***`` line (or OOM kill), else the last line."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(unreadable)"
+    for line in text.splitlines():
+        if _SLURM_VERDICT.search(line):
+            return line.strip()
+    return _last_line(path)
+
+
 def _last_line(path: Path) -> str:
     try:
         lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
@@ -149,7 +169,7 @@ def _last_line(path: Path) -> str:
     return lines[-1].strip() if lines else "(empty)"
 
 
-def _job_id(folder: Path) -> str | None:
+def job_id(folder: Path) -> str | None:
     """The launcher's job id Hydra recorded for a job (``<array>_<task>`` under Slurm)."""
     path = folder / ".hydra" / "hydra.yaml"
     if not path.is_file():
@@ -158,28 +178,65 @@ def _job_id(folder: Path) -> str | None:
     return None if job.get("id") is None else str(job["id"])
 
 
-def lost_tasks(sweep_dir: Path) -> dict[str, str]:
+def _pickled_strings(path: Path) -> set[str]:
+    """The ``key=value`` strings in a pickle, read with ``pickletools`` (nothing is unpickled or run)."""
+    found: set[str] = set()
+    try:
+        with path.open("rb") as f:
+            for _, arg, _ in pickletools.genops(f):
+                if isinstance(arg, str) and "=" in arg:
+                    found.add(arg)
+    except (OSError, ValueError, pickle.UnpicklingError):
+        pass
+    return found
+
+
+def _job_of_task(task: Path, sweep_dir: Path, names: list[str]) -> str | None:
+    """The job folder a submitit task ran: the one whose every override is in the task's pickle."""
+    strings = set().union(*(_pickled_strings(p) for p in task.glob("*_submitted.pkl")))
+    best, n_best = None, -1
+    for name in names:
+        ov = [f"{k}={v}" for k, v in sweep._overrides(sweep_dir / name / ".hydra" / "overrides.yaml")]
+        if len(ov) > n_best and set(ov) <= strings:
+            best, n_best = name, len(ov)
+    return best
+
+
+def lost_tasks(sweep_dir: Path, names: list[str] | None = None) -> dict[str, str]:
     """Tasks of submitit under ``sweep_dir/.submitit`` that left no result pickle.
 
+    A task whose job has since been completed by a later submission (a resumed sweep) is
+    not reported. Tasks are matched to job folders through the override strings in their
+    submission pickle, read without unpickling it.
+
     Returns:
-        task id -> the last line of its stderr (Slurm writes ``*** JOB ... CANCELLED ...``
-        there when it kills a task).
+        task id -> why it died: the line Slurm writes to its stderr when it kills a task
+        (``*** JOB 16 ON vm CANCELLED AT ... ***``, time limit, node failure, OOM), else
+        the last line of that stderr; then the job folder, where one was made.
     """
     root = sweep_dir / ".submitit"
     out: dict[str, str] = {}
     if not root.is_dir():
         return out
+    names = _names(sweep_dir) if names is None else names
     for task in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not list(task.glob("*_submitted.pkl")) or list(task.glob("*_result.pkl")):
+        submitted = list(task.glob("*_submitted.pkl"))
+        if not submitted or list(task.glob("*_result.pkl")):
             continue  # the array's own folder holds no task; a result means the task returned
+        job = _job_of_task(task, sweep_dir, names)
+        done = sweep_dir / job / sweep.DONE if job else None
+        if done is not None and done.is_file() and done.stat().st_mtime > submitted[0].stat().st_mtime:
+            continue  # a later submission finished this job
         errs = sorted(task.glob("*_log.err"))
-        out[task.name] = _last_line(errs[0]) if errs else "(no stderr: never started?)"
+        reason = _reason(errs[0]) if errs else "(no stderr: never started?)"
+        out[task.name] = f"{reason} (job folder {job})" if job else reason
     return out
 
 
 def status(sweep_dir: str | Path, names: list[str] | None = None) -> SweepStatus:
     """Done, failed, incomplete and lost jobs of a sweep folder (reads markers only)."""
     sweep_dir = Path(sweep_dir)
+    names = _names(sweep_dir) if names is None else names
     st = SweepStatus()
     for job in job_folders(sweep_dir, names):
         if job.state == "done":
@@ -188,10 +245,7 @@ def status(sweep_dir: str | Path, names: list[str] | None = None) -> SweepStatus
             st.failed[job.name] = _last_line(job.path / sweep.ERROR)
         else:
             st.incomplete.append(job.name)
-    lost = lost_tasks(sweep_dir)
-    if lost:
-        by_id = {_job_id(sweep_dir / name): name for name in st.incomplete}
-        st.lost = {t: f"{msg} (job folder {by_id[t]})" if t in by_id else msg for t, msg in lost.items()}
+    st.lost = lost_tasks(sweep_dir, names)
     return st
 
 

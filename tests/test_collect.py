@@ -8,6 +8,9 @@ them cost a second rather than hundreds of simulations.
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -105,28 +108,41 @@ def test_peak_memory_stays_flat_as_the_number_of_jobs_grows(tmp_path, tiny_resul
     assert arrow_large < 1.5 * arrow_small + 256_000, f"Arrow peak grew: {arrow_small} -> {arrow_large} bytes"
 
 
+def _task(sweep_dir: Path, task: str, overrides: list[str], returned: bool, when: float) -> None:
+    """A submitit task folder: its pickled job (with the overrides), stderr, maybe a result."""
+    folder = sweep_dir / ".submitit" / task
+    folder.mkdir(parents=True)
+    submitted = folder / f"{task}_submitted.pkl"
+    submitted.write_bytes(pickle.dumps({"sweep_overrides": overrides, "singleton_state": "..."}))
+    os.utime(submitted, (when, when))
+    if returned:
+        (folder / f"{task}_0_result.pkl").write_bytes(pickle.dumps(("success", None)))
+    (folder / f"{task}_0_log.err").write_text(
+        "srun: forcing job termination\n"
+        f"slurmstepd-vm: error: *** JOB 9 ON vm CANCELLED AT 2026-01-01T00:00:00 ({task}) ***\n"
+        "submitit WARNING - Bypassing signal SIGTERM\n"
+    )
+
+
 def test_status_names_failed_incomplete_and_killed_jobs(tmp_path, tiny_result):
-    write_job(tmp_path, 0, tiny_result)
+    done = write_job(tmp_path, 0, tiny_result)
     write_job(tmp_path, 1, tiny_result, "failed")
     incomplete = write_job(tmp_path, 2, tiny_result, "incomplete")
-    # submitit's folders: task 7_0 returned; 7_2 (the incomplete job) and 7_3 (never made a
-    # job folder) were killed by Slurm
-    sub = tmp_path / ".submitit"
-    for task, result in (("7_0", True), ("7_2", False), ("7_3", False)):
-        (sub / task).mkdir(parents=True)
-        (sub / task / f"{task}_submitted.pkl").write_bytes(b"")
-        if result:
-            (sub / task / f"{task}_0_result.pkl").write_bytes(b"")
-        (sub / task / f"{task}_0_log.err").write_text(
-            f"slurmstepd: error: *** JOB 9 ON vm CANCELLED AT now ({task}) ***\n"
-        )
+    long_ago = time.time() - 3600
+    _task(tmp_path, "7_0", ["dynamics.threshold_mean=0.1", "seeding=random"], True, long_ago)
+    # killed: 7_2 ran job 2 (left incomplete); 7_3 died before Hydra made its folder
+    _task(tmp_path, "7_2", ["dynamics.threshold_mean=0.102", "seeding=random"], False, long_ago)
+    _task(tmp_path, "7_3", ["dynamics.threshold_mean=0.103", "seeding=top"], False, long_ago)
+    # killed in an earlier submission, but its job finished when the sweep was resumed
+    _task(tmp_path, "5_0", ["dynamics.threshold_mean=0.1", "seeding=random"], False, long_ago)
     st = collect.status(tmp_path)
     assert st.n_done == 1, "one job done"
     assert list(st.failed.values()) == ["ValueError: boom"], "the last line of ERROR.txt is reported"
     assert st.incomplete == [incomplete.name], "a folder without DONE or ERROR.txt is incomplete"
-    assert set(st.lost) == {"7_2", "7_3"}, "tasks without a result pickle are reported"
-    assert "CANCELLED" in st.lost["7_3"], "with the reason Slurm wrote to stderr"
-    assert incomplete.name in st.lost["7_2"], "and the job folder, when the task made one"
+    assert set(st.lost) == {"7_2", "7_3"}, f"killed tasks whose job is not done are reported: {st.lost}"
+    assert "*** JOB 9 ON vm CANCELLED" in st.lost["7_3"], "with Slurm's verdict from the task's stderr"
+    assert st.lost["7_2"].endswith(f"(job folder {incomplete.name})"), "and the job folder it was running"
+    assert done.name not in " ".join(st.lost.values()), "a job finished by a later submission is not lost"
     assert not st.complete, "the sweep is not complete"
     assert collect.main([str(tmp_path), "--status"]) == 1, "exit code 1 when jobs are missing"
 
