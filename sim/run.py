@@ -276,28 +276,30 @@ def run_batch(
         trust[:] = extra3[:, :, 2]
         extra_belief[:] = extra3[:, :, 1]
     else:
-        st = initial_states(org, cfg, seed_arr, thresholds, initial_adopters, tie_rows=False)
-        weight = weights(org, st.row(0))
-        final, t_adopted = st.state, st.t_adopted
         d = cfg.dynamics
-        args = (org.indptr, org.indices, weight)
-        rule = (
-            RULES[d.rule],
-            THRESHOLD_KINDS[d.threshold_kind],
-            d.p_spontaneous,
-            d.q_imitation,
-            d.p_transmit,
-        )
+        rule = (RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], d.p_spontaneous, d.q_imitation, d.p_transmit)
         keys = rng.keys(seed_arr, rng.ADOPT)
-        if r == 1:  # serial: parallel kernels leave worker threads spinning (perf note in bench)
-            simulate(*args, st.threshold[0], final[0], t_adopted[0], *rule, keys[0], t, groups, counts[0])
-        else:
-            simulate_batch(*args, st.threshold, final, t_adopted, *rule, keys, t, groups, counts)
-        # The classic rules leave motivation and trust as they started.
+        final = np.empty((r, n), np.uint8)
+        t_adopted = np.empty((r, n), np.int32)
         means = np.empty(3)
-        for k in range(r):
-            change.state_means(st.motivation[k], st.belief[k], st.trust, means)
-            motivation[k], trust[k] = means[0], means[2]
+        # Chunks keep the per-replicate arrays small enough for the allocator to reuse
+        # (fresh pages cost more than the simulation on this kind of machine).
+        for lo in range(0, r, _CHUNK):
+            hi = min(r, lo + _CHUNK)
+            st = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters, tie_rows=False)
+            args = (org.indptr, org.indices, weights(org, st.row(0)))
+            if hi - lo == 1:  # serial: parallel kernels leave worker threads spinning
+                simulate(*args, st.threshold[0], st.state[0], st.t_adopted[0], *rule, keys[lo], t, groups,
+                         counts[lo])  # fmt: skip
+            else:
+                simulate_batch(*args, st.threshold, st.state, st.t_adopted, *rule, keys[lo:hi], t, groups,
+                               counts[lo:hi])  # fmt: skip
+            final[lo:hi] = st.state
+            t_adopted[lo:hi] = st.t_adopted
+            # The classic rules leave motivation and trust as they started.
+            for k in range(hi - lo):
+                change.state_means(st.motivation[k], st.belief[k], st.trust, means)
+                motivation[lo + k], trust[lo + k] = means[0], means[2]
     return Result(
         config=cfg,
         seeds=seed_arr,
