@@ -277,7 +277,13 @@ def run_batch(
         extra_belief[:] = extra3[:, :, 1]
     else:
         d = cfg.dynamics
-        rule = (RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], d.p_spontaneous, d.q_imitation, d.p_transmit)
+        rule = (
+            RULES[d.rule],
+            THRESHOLD_KINDS[d.threshold_kind],
+            d.p_spontaneous,
+            d.q_imitation,
+            d.p_transmit,
+        )
         keys = rng.keys(seed_arr, rng.ADOPT)
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
