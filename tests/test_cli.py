@@ -32,10 +32,13 @@ GLOBAL_GROUPS = ("scenario", "experiment")
 TINY = ["org.n_staff=60", "n_steps=3", "n_replicates=2"]
 
 
+NOT_GROUPS = {"hydra", "sensitivity"}  # Hydra's own launchers; designs read by sim.sensitivity
+
+
 def group_options() -> list[tuple[str, str]]:
     """(group, option) for every YAML file of every config group (Hydra's own groups aside)."""
     out = []
-    for folder in sorted(p for p in CONFIGS.iterdir() if p.is_dir() and p.name != "hydra"):
+    for folder in sorted(p for p in CONFIGS.iterdir() if p.is_dir() and p.name not in NOT_GROUPS):
         for f in sorted(folder.glob("*.yaml")):
             out.append((folder.name, f.stem))
     return out
