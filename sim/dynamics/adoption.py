@@ -28,17 +28,17 @@ from sim.dynamics.relationships import exposure
 from sim.rng import uniform_nb
 
 
-@njit(cache=True)
-def initiative(par, authority_i, courage_i, r):
+@njit(cache=True, inline="always")
+def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, courage_i, r):
     """Multiplier of the spontaneous chance: (agency_i / agency_ref, or 1 when power is
     not modelled) * max(1 + readiness_weight (2 r - 1), 0).
     """
-    f = 1.0 + par[L.READINESS_WEIGHT] * (2.0 * r - 1.0)
+    f = 1.0 + readiness_weight * (2.0 * r - 1.0)
     if f < 0.0:
         f = 0.0
-    if par[L.POWER_MODE] == 0.0:
+    if mode == 0.0:
         return f
-    return agency(par, authority_i, courage_i) / par[L.AGENCY_REF] * f
+    return agency(mode, empowerment, authority_i, courage_i) / agency_ref * f
 
 
 @njit(cache=True)
@@ -68,9 +68,20 @@ def decide(
     allowed,
 ):
     """Phase 3, decide: everyone's next state from the states at the start of the step."""
+    # Parameters are read once, not per person or tie (reading the vector in the loops
+    # was 30x slower: it defeats LLVM's loop optimisations).
+    visibility = par[L.COMPLIANCE_VISIBILITY]
+    credibility = par[L.CLINICAL_CREDIBILITY]
+    count_kind = par[L.THRESHOLD_COUNT] > 0.0
+    mode, decision_level = par[L.POWER_MODE], par[L.DECISION_LEVEL]
+    empowerment, agency_min, agency_ref = par[L.EMPOWERMENT], par[L.AGENCY_MIN], par[L.AGENCY_REF]
+    rw, p_spont, p_comply = par[L.READINESS_WEIGHT], par[L.P_SPONTANEOUS], par[L.P_COMPLY]
+    p_int, p_lapse, p_abandon = par[L.P_INTERNALISE], par[L.P_LAPSE], par[L.P_ABANDON]
     for i in range(len(state)):
         s = state[i]
-        ok = may_act(par, i, level, manager, state, authority, courage)
+        ok = may_act(
+            mode, decision_level, empowerment, agency_min, i, level, manager, state, authority, courage
+        )
         allowed[i] = 1 if ok else 0
         nxt = s
         r = readiness(motivation[i], belief[i], fit[i])
@@ -78,23 +89,24 @@ def decide(
             h = 0.0
             p_own = 0.0
             if ok:
-                e = exposure(par, i, indptr, indices, state, trust, influence, clinician, clinical_leader)
-                theta = threshold[i] + par[L.READINESS_WEIGHT] * (0.5 - r)
+                e = exposure(i, indptr, indices, state, trust, influence, clinician, clinical_leader,
+                             visibility, credibility, count_kind)  # fmt: skip
+                theta = threshold[i] + rw * (0.5 - r)
                 h = 1.0 if e >= theta else 0.0
-                p_own = par[L.P_SPONTANEOUS] * initiative(par, authority[i], courage[i], r)
+                p_own = p_spont * initiative(rw, mode, empowerment, agency_ref, authority[i], courage[i], r)
             prob = 1.0 - (1.0 - p_own) * (1.0 - h)
             if prob >= 1.0 or (prob > 0.0 and uniform_nb(key_adopt, t, i) < prob):
                 nxt = 2
-            elif pressure[i] > 0.0 and par[L.P_COMPLY] > 0.0:
-                if uniform_nb(key_lapse, t, i) < par[L.P_COMPLY] * pressure[i]:
+            elif pressure[i] > 0.0 and p_comply > 0.0:
+                if uniform_nb(key_lapse, t, i) < p_comply * pressure[i]:
                     nxt = 2 if co_designer[i] == 1 else 1
         elif s == 1:
-            if ok and par[L.P_INTERNALISE] > 0.0 and uniform_nb(key_adopt, t, i) < par[L.P_INTERNALISE] * r:
+            if ok and p_int > 0.0 and uniform_nb(key_adopt, t, i) < p_int * r:
                 nxt = 2
-            elif par[L.P_LAPSE] > 0.0 and uniform_nb(key_lapse, t, i) < par[L.P_LAPSE] * (1.0 - pressure[i]):
+            elif p_lapse > 0.0 and uniform_nb(key_lapse, t, i) < p_lapse * (1.0 - pressure[i]):
                 nxt = 3
         elif s == 2:
-            if par[L.P_ABANDON] > 0.0 and uniform_nb(key_lapse, t, i) < par[L.P_ABANDON] * (1.0 - belief[i]):
+            if p_abandon > 0.0 and uniform_nb(key_lapse, t, i) < p_abandon * (1.0 - belief[i]):
                 nxt = 3
         next_state[i] = nxt
 

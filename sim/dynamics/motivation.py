@@ -14,7 +14,7 @@ from numba import njit
 from sim.dynamics import layout as L
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def readiness(motivation_i, belief_i, fit_i):
     """r_i = clip((m_i + b_i) / 2 + fit_i, 0, 1): how ready person i is to own the change."""
     r = (motivation_i + belief_i) / 2.0 + fit_i

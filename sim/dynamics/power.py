@@ -12,37 +12,34 @@ from __future__ import annotations
 
 from numba import njit
 
-from sim.dynamics import layout as L
 
-
-@njit(cache=True)
-def agency(par, authority_i, courage_i):
-    """a_i = power_i * courage_i, power_i = authority_i (centralised) or
-    max(authority_i, empowerment) (distributed); 1 when power is not modelled.
+@njit(cache=True, inline="always")
+def agency(mode, empowerment, authority_i, courage_i):
+    """a_i = power_i * courage_i, power_i = authority_i (centralised, mode 1) or
+    max(authority_i, empowerment) (distributed, mode 2); 1 when power is not modelled (0).
     """
-    mode = par[L.POWER_MODE]
     if mode == 0.0:
         return 1.0
     power = authority_i
-    if mode == 2.0 and par[L.EMPOWERMENT] > power:
-        power = par[L.EMPOWERMENT]
+    if mode == 2.0 and empowerment > power:
+        power = empowerment
     return power * courage_i
 
 
-@njit(cache=True)
-def may_act(par, i, level, manager, state, authority, courage):
+@njit(cache=True, inline="always")
+def may_act(mode, decision_level, empowerment, agency_min, i, level, manager, state, authority, courage):
     """Decision right of person i this step (reads states at the start of the step).
 
     none: always. centralised: level_i <= decision_level, or the line manager has
     adopted. distributed: agency_i >= agency_min, or the line manager has adopted.
+    Parameters come as scalars (``sim.dynamics.layout`` slots read once per phase).
     """
-    mode = par[L.POWER_MODE]
     if mode == 0.0:
         return True
     if mode == 1.0:
-        if level[i] <= par[L.DECISION_LEVEL]:
+        if level[i] <= decision_level:
             return True
-    elif agency(par, authority[i], courage[i]) >= par[L.AGENCY_MIN]:
+    elif agency(mode, empowerment, authority[i], courage[i]) >= agency_min:
         return True
     m = manager[i]
     if m < 0:
