@@ -282,7 +282,7 @@ class ChangeStaffMember(StaffMember):
                 nxt = LAPSED
         elif s == COMMITTED:
             p_ab = self._par(L.P_ABANDON)
-            if p_ab > 0.0 and rng.uniform_py(model.keys[1], t, self.index) < p_ab * (1.0 - self.belief):
+            if p_ab > 0.0 and rng.uniform_py(model.keys[1], t, self.index) < p_ab * (1.0 - r):
                 nxt = LAPSED
         self._next = nxt
 
@@ -342,7 +342,7 @@ class ChangeStaffMember(StaffMember):
         kinds = self.model.org.tie_kind
         for j, e in self.contacts():
             tau = st.trust[e]
-            if st.state[self.index] == COMMITTED and st.state[j] == COMMITTED:
+            if st.state[self.index] == COMMITTED or st.state[j] == COMMITTED:
                 tau = tau + grow * (1.0 - tau)
             if kinds[e] == 0:
                 tau = tau - erode * ((st.pressure[self.index] + st.pressure[j]) / 2.0) * tau

@@ -320,8 +320,8 @@ class CoDesignParams:
 class RelationshipParams:
     """Co-produce in authentic relationship (IHI 2018; Centola and Macy 2007; Centola 2010).
 
-    Influence flows along ties weighted by trust. Trust grows through joint work (both
-    ends committed) and erodes under unilateral directives (line ties while a mandate
+    Influence flows along ties weighted by trust. Trust grows through joint work with
+    someone who owns the change (either end committed) and erodes under unilateral directives (line ties while a mandate
     presses). Compliers' example counts ``compliance_visibility`` of a committed person's.
     """
 
@@ -364,7 +364,7 @@ class AdaptationParams:
     success raises motivation (a motivational experience), failure lowers it less where
     courage (psychological safety) is high (Edmondson 1999). With ``adapt`` on, a failed
     test improves the local fit instead of only eroding belief. Committed adopters
-    abandon the change with chance p_abandon * (1 - belief) a week.
+    abandon the change with chance p_abandon * (1 - readiness) a week.
     """
 
     p_test: float = _f(0.0, "weekly chance an adopter runs a test cycle", range=(0.0, 1.0))
@@ -375,7 +375,7 @@ class AdaptationParams:
     adapt: bool = _f(False, "does a failed test lead to local adaptation")
     adapt_rate: float = _f(0.2, "share of the remaining misfit a failed test repairs", range=(0.0, 1.0))
     p_abandon: float = _f(
-        0.0, "weekly chance a committed adopter abandons, per unit of disbelief", range=(0.0, 1.0)
+        0.0, "weekly chance a committed adopter abandons, per unit of unreadiness (1 - r)", range=(0.0, 1.0)
     )
 
 

@@ -12,7 +12,8 @@ Transitions (one uniform draw per purpose, person and step; ``u`` from the ADOPT
   who owns the change, commits instead).
 - complying -> committed with chance p_internalise r_i (with a decision right);
   otherwise -> lapsed with chance p_lapse (1 - x_i): compliance lasts while pressure does.
-- committed -> lapsed with chance p_abandon (1 - belief_i).
+- committed -> lapsed with chance p_abandon (1 - r_i): people who value the change, believe
+  in it and find it fits keep it; crowded-out motivation makes it fragile.
 
 With every mechanism off this is exactly the threshold rule with spontaneous adoption.
 """
@@ -106,7 +107,7 @@ def decide(
             elif p_lapse > 0.0 and uniform_nb(key_lapse, t, i) < p_lapse * (1.0 - pressure[i]):
                 nxt = 3
         elif s == 2:
-            if p_abandon > 0.0 and uniform_nb(key_lapse, t, i) < p_abandon * (1.0 - belief[i]):
+            if p_abandon > 0.0 and uniform_nb(key_lapse, t, i) < p_abandon * (1.0 - r):
                 nxt = 3
         next_state[i] = nxt
 

@@ -79,7 +79,8 @@ def exposure(
 @njit(cache=True)
 def update_trust(par, indptr, indices, tie_kind, state, pressure, trust):
     """Phase 7, trust on every tie (i, j):
-    tau <- tau + growth (1 - tau)          if both are committed (joint work)
+    tau <- tau + growth (1 - tau)          if either is committed (working with someone
+                                           who owns the change builds trust both ways)
     tau <- tau - erosion xbar tau          on line ties, xbar = (x_i + x_j) / 2
     Both directions follow the same formula, so trust stays symmetric.
     """
@@ -91,7 +92,7 @@ def update_trust(par, indptr, indices, tie_kind, state, pressure, trust):
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
             tau = trust[e]
-            if state[i] == 2 and state[j] == 2:
+            if state[i] == 2 or state[j] == 2:
                 tau = tau + grow * (1.0 - tau)
             if tie_kind[e] == 0:
                 tau = tau - erode * ((pressure[i] + pressure[j]) / 2.0) * tau
