@@ -228,8 +228,8 @@ def figure(eff: pd.DataFrame, fac: pd.DataFrame, path: Path) -> None:
     )
     axes[0].set_title(
         "A. Remove one domain from the full framework (full framework: "
-        f"{100 * full.sustained_mean:.0f}% "
-        f"of staff, 95% CI {100 * full.ci_lo:.0f} to {100 * full.ci_hi:.0f})",
+        f"{100 * full.sustained_mean:.1f}% "
+        f"of staff, 95% CI {100 * full.ci_lo:.1f} to {100 * full.ci_hi:.1f})",
         fontsize=10,
         loc="left",
     )
