@@ -1,7 +1,7 @@
 """End-to-end check of changesim's Slurm path on a running cluster (scripts/slurm_cluster.sh start).
 
     python scripts/slurm_check.py              # equivalence, a killed task, resume (about 1-2 minutes)
-    python scripts/slurm_check.py overhead     # launcher overhead per job against compute, per launcher
+    python scripts/slurm_check.py overhead     # time a job adds to a sweep, against its compute, per launcher
 
 ``check`` runs one small sweep (2 x 2 grid, 4 replicates per job, 200 staff, 20 weeks)
 three ways and compares what they wrote:
@@ -64,11 +64,11 @@ class Timings:
 
 
 def cluster_ready() -> bool:
-    """True if ``sinfo`` answers and a node is idle or partly used."""
+    """True if ``sinfo`` answers and a node can take jobs (idle, in use, or planned for one)."""
     if shutil.which("sinfo") is None:
         return False
     out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=20)
-    return out.returncode == 0 and bool(re.search(r"^(idle|mix|alloc)", out.stdout, re.M))
+    return out.returncode == 0 and bool(re.search(r"^(idle|mix|alloc|plnd|comp)", out.stdout, re.M))
 
 
 def changesim(
@@ -150,9 +150,9 @@ def job_folder_of(sweep_dir: Path, task: str) -> Path | None:
 def kill_one_running_job(sweep_dir: Path, job: str, timeout: float) -> tuple[str, Path]:
     """Cancel an array task while its Python job runs (job folder made, no DONE yet).
 
-    The task is frozen first (``scontrol suspend``), then checked: a job that wrote its
-    ``DONE`` between the look and the freeze is let go (``scontrol resume``) and another
-    task is tried, so the cancelled job is always one that had not finished.
+    The task is frozen first (``scontrol suspend``, when allowed), then checked: a job that
+    wrote its ``DONE`` between the look and the freeze is let go (``scontrol resume``) and
+    another task is tried, so the cancelled job is always one that had not finished.
     """
     tried: set[str] = set()
     end = time.monotonic() + timeout
@@ -168,8 +168,11 @@ def kill_one_running_job(sweep_dir: Path, job: str, timeout: float) -> tuple[str
             ):
                 continue
             tried.add(task)
-            subprocess.run(["scontrol", "suspend", task], check=True, timeout=20)
-            if (folder / "DONE").exists():
+            # suspending needs Slurm operator rights (root has them); without, cancel at once
+            frozen = (
+                subprocess.run(["scontrol", "suspend", task], capture_output=True, timeout=20).returncode == 0
+            )
+            if frozen and (folder / "DONE").exists():
                 subprocess.run(["scontrol", "resume", task], check=True, timeout=20)
                 continue
             subprocess.run(["scancel", task], check=True, timeout=20)
@@ -318,64 +321,104 @@ def _compute_seconds(n_replicates: int) -> float:
     return time.perf_counter() - t0
 
 
+def _sweep_seconds(name: str, extra: list[str], grid: list[str], folder: Path, config_path, timeout) -> float:
+    cmd = [sys.executable, "-m", "sim"] + (["-cp", config_path] if config_path else [])
+    cmd += ["-m", *grid, *extra, f"hydra.sweep.dir={folder}"]
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        cmd,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**_env(), "NUMBA_NUM_THREADS": "2"},
+    )
+    if proc.returncode != 0:
+        raise CheckFailed(f"{name} sweep failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return time.monotonic() - t0
+
+
+LAUNCHERS = {
+    # one job at a time, each on both cores: the sweep's wall time is the sum of its jobs
+    "joblib": ["hydra.launcher.n_jobs=1"],
+    "slurm": ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=2"],
+}
+
+
+def _sacct_tasks(sweep_dir: Path) -> list[tuple[float, float]]:
+    """(start, end) epoch seconds of each task of the sweep's Slurm array, from accounting.
+
+    The sweep returns once the last result pickle exists; Slurm ends that task a few
+    seconds later (srun and the batch step wind down), so wait for every end time.
+    """
+    from datetime import datetime
+
+    job = array_id(sweep_dir, 5)
+    end = time.monotonic() + 60
+    while True:
+        out = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-j", job, "-o", "Start,End"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        lines = out.stdout.split()
+        if lines and "Unknown" not in out.stdout or time.monotonic() > end:
+            break
+        time.sleep(1)
+    return sorted(
+        tuple(datetime.fromisoformat(x).timestamp() for x in line.split("|"))
+        for line in lines
+        if "Unknown" not in line
+    )
+
+
 def run_overhead(
     work: Path, replicates: list[int], n_jobs: int, config_path: str | None, timeout: float
 ) -> list[dict]:
-    """Per launcher and batch size: sweep wall time, job time inside the task, overhead per job."""
+    """Time one more job adds to a sweep, per launcher, against the work inside the job.
+
+    Each launcher runs a sweep of 1 job and of ``n_jobs`` jobs (one at a time, two cores
+    each) of the calibrated rule on 1,000 staff for 104 weeks, ``n_replicates`` per job.
+    The slope (wall(n) - wall(1)) / (n - 1) is the time a job adds to a sweep; ``task_s``
+    is the time inside the job (simulation and outputs, as every launcher runs it), so
+    ``overhead_s`` = slope - task_s is the launcher's share: a fresh interpreter, imports,
+    pickles, scheduling. The sweep's fixed cost (starting ``changesim``, composing, the
+    sweep table) is wall(1) - slope. For Slurm, accounting splits the overhead into time
+    inside the allocation (``in_task_s``: srun, interpreter, imports, unpickling, Hydra)
+    and the gap between one task's end and the next one's start (``gap_s``: scheduling).
+    ``simulation_s`` is ``run_batch`` alone, timed warm in this process.
+    """
     rows = []
-    launchers = {
-        "joblib": ["hydra.launcher.n_jobs=1"],
-        "local_submitit": ["hydra/launcher=local_submitit"],
-        "slurm": [
-            "hydra/launcher=slurm",
-            "hydra.launcher.cpus_per_task=2",
-            "hydra.launcher.array_parallelism=1",
-        ],
-    }
     for r in replicates:
-        compute = _compute_seconds(r)
-        for name, extra in launchers.items():
+        simulation = _compute_seconds(r)
+        for name, extra in LAUNCHERS.items():
             if name == "slurm" and not cluster_ready():
                 continue
-            # one job at a time with 2 threads: wall = sum over jobs, so the per-job overhead is direct
-            grid = [*CALIBRATED, f"seed=range(0,{n_jobs})", f"n_replicates={r}", "figures=false"]
-            folder = work / f"overhead_{name}_{r}"
-            env_threads = {"NUMBA_NUM_THREADS": "2"}
-            cmd = [sys.executable, "-m", "sim"] + (["-cp", config_path] if config_path else [])
-            cmd += ["-m", *grid, *extra, f"hydra.sweep.dir={folder}"]
-            if name == "local_submitit":  # no concurrency cap: run the jobs one per sweep
-                cmd = [c for c in cmd if not c.startswith("seed=")] + ["seed=0"]
-            t0 = time.monotonic()
-            runs = n_jobs if name == "local_submitit" else 1
-            for k in range(runs):
-                if name == "local_submitit":
-                    cmd[-2] = f"seed={k}"
-                proc = subprocess.run(
-                    cmd,
-                    cwd=REPO,
-                    capture_output=True,
-                    text=True,
-                    timeout=timeout,
-                    env={**_env(), **env_threads},
-                )
-                if proc.returncode != 0:
-                    raise CheckFailed(f"{name} sweep failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-            wall = time.monotonic() - t0
-            task = [json.loads(p.read_text())["seconds"] for p in folder.glob("*/DONE")]
-            per_job = wall / n_jobs
-            mean_task = sum(task) / len(task)
-            rows.append(
-                {
-                    "launcher": name,
-                    "n_replicates": r,
-                    "compute_s": round(compute, 3),
-                    "task_s": round(mean_task, 3),
-                    "wall_per_job_s": round(per_job, 2),
-                    "overhead_per_job_s": round(per_job - compute, 2),
-                    "overhead_pct_of_compute": round(100 * (per_job - compute) / compute, 1),
-                }
-            )
-            print(json.dumps(rows[-1]), flush=True)
+            walls = {}
+            for k in (1, n_jobs):
+                grid = [*CALIBRATED, f"seed=range(0,{k * r},{r})", f"n_replicates={r}", "figures=false"]
+                folder = work / f"overhead_{name}_{r}_{k}"
+                walls[k] = _sweep_seconds(name, extra, grid, folder, config_path, timeout)
+            task = sum(json.loads(p.read_text())["seconds"] for p in folder.glob("*/DONE")) / n_jobs
+            slope = (walls[n_jobs] - walls[1]) / (n_jobs - 1)
+            row = {
+                "launcher": name,
+                "n_replicates": r,
+                "simulation_s": round(simulation, 2),
+                "task_s": round(task, 2),
+                "per_job_s": round(slope, 2),
+                "overhead_s": round(slope - task, 2),
+                "overhead_pct": round(100 * (slope - task) / task, 1),
+                "sweep_fixed_s": round(walls[1] - slope, 1),
+            }
+            if name == "slurm":
+                spans = _sacct_tasks(folder)
+                row["in_task_s"] = round(sum(e - s for s, e in spans) / len(spans) - task, 1)
+                gaps = [b[0] - a[1] for a, b in zip(spans, spans[1:], strict=False)]
+                row["gap_s"] = round(sum(gaps) / len(gaps), 1) if gaps else None
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     return rows
 
 
@@ -387,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-path", help="changesim -cp: another primary config folder")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed for each sweep")
     parser.add_argument("--replicates", default="20,200,1000", help="overhead: batch sizes to measure")
-    parser.add_argument("--jobs", type=int, default=4, help="overhead: jobs per sweep")
+    parser.add_argument("--jobs", type=int, default=5, help="overhead: jobs in the larger sweep")
     args = parser.parse_args(argv)
     if args.what == "check" and not cluster_ready():
         print(
