@@ -23,8 +23,8 @@
 # Environment:
 #   CHANGESIM_SLURM_WAIT=60        seconds to wait for the node to become idle
 #   CHANGESIM_SLURM_EDIT_HOSTS=0   1: if the hostname does not resolve to a loopback address (typical
-#                                  of CI containers), map it to 127.0.1.1 in /etc/hosts (marked line,
-#                                  removed by `stop`); 0: refuse to start instead.
+#                                  of CI containers), map it to 127.0.1.1 in /etc/hosts (a marked first
+#                                  line, removed by `stop`); 0: refuse to start instead.
 set -euo pipefail
 
 WAIT_S=${CHANGESIM_SLURM_WAIT:-60}
@@ -87,7 +87,8 @@ install_packages() {
   # with default configs. A policy-rc.d that says "no" keeps them down; we start them ourselves.
   local guard=0
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\n%s\nexit 101\n' "$HOSTS_MARK" > /usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# temporary, changesim slurm_cluster.sh: no service starts during install\nexit 101\n' \
+      > /usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
     guard=1
   fi
@@ -105,7 +106,11 @@ resolve_host() {  # sets HOST and ADDR; the node must be reachable as its own ho
     (( EDIT_HOSTS )) || fail "hostname $HOST resolves to '${ADDR:-nothing}', not a loopback address: the
     daemons would listen there. Set CHANGESIM_SLURM_EDIT_HOSTS=1 to map it to 127.0.1.1 in /etc/hosts."
     say "mapping $HOST to 127.0.1.1 in /etc/hosts"
-    printf '127.0.1.1 %s %s\n' "$HOST" "$HOSTS_MARK" >> /etc/hosts
+    # first line wins: put ours before the line that maps the name elsewhere. /etc/hosts may be a
+    # bind mount (containers), so rewrite it in place rather than replace the file.
+    local hosts
+    hosts=$(cat /etc/hosts)
+    printf '127.0.1.1 %s %s\n%s\n' "$HOST" "$HOSTS_MARK" "$hosts" > /etc/hosts
     ADDR=$(getent ahostsv4 "$HOST" | awk 'NR == 1 {print $1}')
     [[ $ADDR == 127.* ]] || fail "$HOST still resolves to $ADDR after editing /etc/hosts (nsswitch order?)"
   fi
