@@ -428,10 +428,22 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from sim.animate import main as animate_main
 
         return animate_main(argv)
+    if name == "bench":
+        from sim.bench_peers import main as bench_peers
+
+        return bench_peers(argv)
+    if name == "sensitivity":
+        from sim.sensitivity import main as sensitivity_main
+
+        return sensitivity_main(argv)
+    if name == "collect":
+        from sim.collect import main as collect_main
+
+        return collect_main(argv)
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "app", "animate")
+SUBCOMMANDS = ("report", "app", "animate", "bench", "sensitivity", "collect")
 """``changesim <name> ...`` runs these instead of a Hydra run."""
 
 
