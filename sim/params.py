@@ -321,8 +321,9 @@ class RelationshipParams:
     """Co-produce in authentic relationship (IHI 2018; Centola and Macy 2007; Centola 2010).
 
     Influence flows along ties weighted by trust. Trust grows through joint work with
-    someone who owns the change (either end committed) and erodes under unilateral directives (line ties while a mandate
-    presses). Compliers' example counts ``compliance_visibility`` of a committed person's.
+    someone who owns the change (either end committed) and erodes under unilateral
+    directives (line ties while a mandate presses). Compliers' example counts
+    ``compliance_visibility`` of a committed person's.
     """
 
     trust_growth: float = _f(0.0, "weekly trust gain from joint work, towards 1", range=(0.0, 1.0))

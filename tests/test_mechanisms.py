@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_change_equivalence import change_configs
