@@ -94,62 +94,32 @@ def kernel_step(
     # Deterministic threshold with no spontaneous adoption: P is 0 or 1, so compare the
     # exposure directly (no draw; keeps the inner loop free of reference counting).
     plain = rule == THRESHOLD and p_spontaneous == 0.0
+    # Candidates: open contacts of last step's adopters (frontier), else all open staff.
+    # The frontier's candidates are listed in new_out itself: adopters are written back
+    # at positions n_new <= c, never ahead of the candidate being read.
+    n_cand = n
     if frontier:
+        n_cand = 0
         for k in range(n_prev_new):
             j = prev_new[k]
             for e in range(indptr[j], indptr[j + 1]):
                 i = np.int64(indices[e])
-                if stamp[i] == t or is_adopted(state[i]):
-                    continue
-                stamp[i] = t
-                if plain:
-                    adopt = exposure(i, indptr, indices, weight, state, threshold_kind) >= threshold[i]
-                else:
-                    adopt = _decide(
-                        t,
-                        i,
-                        indptr,
-                        indices,
-                        weight,
-                        threshold,
-                        state,
-                        t_adopted,
-                        rule,
-                        threshold_kind,
-                        p_spontaneous,
-                        q_imitation,
-                        p_transmit,
-                        key,
-                    )
-                if adopt:
-                    new_out[n_new] = i
-                    n_new += 1
-    else:
-        for i in range(n):
-            if is_adopted(state[i]):
-                continue
-            if plain:
-                adopt = exposure(i, indptr, indices, weight, state, threshold_kind) >= threshold[i]
-            else:
-                adopt = _decide(
-                    t,
-                    i,
-                    indptr,
-                    indices,
-                    weight,
-                    threshold,
-                    state,
-                    t_adopted,
-                    rule,
-                    threshold_kind,
-                    p_spontaneous,
-                    q_imitation,
-                    p_transmit,
-                    key,
-                )
-            if adopt:
-                new_out[n_new] = i
-                n_new += 1
+                if stamp[i] != t and not is_adopted(state[i]):
+                    stamp[i] = t
+                    new_out[n_cand] = i
+                    n_cand += 1
+    for c in range(n_cand):
+        i = new_out[c] if frontier else c
+        if is_adopted(state[i]):
+            continue
+        if plain:
+            adopt = exposure(i, indptr, indices, weight, state, threshold_kind) >= threshold[i]
+        else:
+            adopt = _decide(t, i, indptr, indices, weight, threshold, state, t_adopted, rule,
+                            threshold_kind, p_spontaneous, q_imitation, p_transmit, key)  # fmt: skip
+        if adopt:
+            new_out[n_new] = i
+            n_new += 1
     for k in range(n_new):
         i = new_out[k]
         old_out[k] = state[i]
