@@ -14,7 +14,6 @@ Every cell runs replicates 0..R-1 on the same seeds, so differences are taken se
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -35,6 +34,10 @@ from sim.stats import Estimate, mean_ci, paired_difference, replicates_needed  #
 
 NAME = "e02_domain_ablation"
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
+from experiment_cli import points as _num  # noqa: E402
+from experiment_cli import run_or_load  # noqa: E402
+
 OUTCOME = "final_frac_adopted"  # share of staff complying or committed at the last week
 SEEDING = "seeding.strategy"
 FULL_SEEDING, BASE_SEEDING = "motivation", "random"  # full_ihi's and let_it_happen's
@@ -46,7 +49,6 @@ DOMAINS = (
     ("power.mode", "distributed", "Distribute power"),
     ("adaptation.adapt", True, "Adapt in action (PDSA adaptation)"),
 )
-REPLICATES = "replicates.parquet"  # per-replicate outcomes written by --run (outputs/, not committed)
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
 TARGET_HALF_WIDTH = 0.01  # precision asked of a paired difference: +-1 percentage point
 N_BOOT = 10_000  # bootstrap resamples of the replicates for the interaction
@@ -177,11 +179,6 @@ def effects(f: Factorial) -> pd.DataFrame:
         )
     return pd.DataFrame(rows)
 
-
-def _num(x: float) -> str:
-    """Percentage points with a sign, and no "-0.0" for a value that rounds to zero."""
-    v = round(100 * x, 1)
-    return "0.0" if v == 0 else f"{v:+.1f}"
 
 
 def _pts(r: pd.Series) -> str:
@@ -351,37 +348,14 @@ def headline(eff: pd.DataFrame, fac: pd.DataFrame, f: Factorial) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "sweep_dir",
-        nargs="?",
-        type=Path,
-        help="folder of a `changesim -m experiment=...` sweep, or of an earlier --run",
-    )
-    ap.add_argument("--run", action="store_true", help="run the factorial here instead of reading a sweep")
-    ap.add_argument("--quick", action="store_true", help="with --run: 2 replicates, 60 staff, 8 weeks")
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "results" / NAME, help="folder for the figure and tables"
-    )
-    args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    if args.run:
-        table = run_grid(args.quick)
-        raw = args.out if args.quick else ROOT / "outputs" / NAME / time.strftime("%Y-%m-%d_%H-%M-%S")
-        raw.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(raw / REPLICATES, index=False)
-        print(f"per-replicate outcomes: {raw / REPLICATES}")
-        source = f"python experiments/{NAME}/analyse.py --run" + (" --quick" if args.quick else "")
-    elif args.sweep_dir is not None and (args.sweep_dir / REPLICATES).is_file():
-        table = pd.read_parquet(args.sweep_dir / REPLICATES)
-        source = f"python experiments/{NAME}/analyse.py --run; python experiments/{NAME}/analyse.py "
-        source += str(args.sweep_dir)
-    elif args.sweep_dir is not None:
-        table = pd.read_parquet(args.sweep_dir / "sweep_summary.parquet")
-        source = f"changesim -m experiment={NAME}; python experiments/{NAME}/analyse.py {args.sweep_dir}"
-    else:
-        ap.error("give a sweep folder (or the folder of an earlier --run), or --run")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args, table, source = run_or_load(
+        NAME, __doc__.splitlines()[0], run_grid,
+        read_sweep=lambda d: pd.read_parquet(d / "sweep_summary.parquet"),
+        run_help="run the factorial here instead of reading a sweep",
+        quick_help="with --run: 2 replicates, 60 staff, 8 weeks",
+        argv=argv,
+    )
     f = Factorial(table)
     fac = f.table()
     eff = effects(f)

@@ -11,7 +11,6 @@ model), ``cells.csv`` (mean and 95% CI of every cell) and ``headline.md``.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -33,13 +32,15 @@ from sim.stats import mean_ci, paired_difference, replicates_needed  # noqa: E40
 
 NAME = "e03_power_motivation"
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
+from experiment_cli import run_or_load  # noqa: E402
+
 GRADIENT, MOTIVATION, MODEL = "dynamics.power_gradient", "people.motivation_mean", "scenario"
 OUTCOME = "final_frac_adopted"  # share of staff complying or committed at the last week
 TITLES = {
     "command_and_control": "Command and control\n(the board starts and mandates it; decisions at the top)",
     "help_it_happen": "Help it happen\n(the most motivated start it; power distributed, co-design)",
 }
-REPLICATES = "replicates.parquet"  # per-replicate outcomes written by --run (outputs/, not committed)
 SHORT = {"command_and_control": "Command and control", "help_it_happen": "Help it happen"}
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
 TARGET_HALF_WIDTH = 0.02  # precision asked of a cell's mean: +-2 percentage points
@@ -195,39 +196,12 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "sweep_dir",
-        nargs="?",
-        type=Path,
-        help="folder of a `changesim -m experiment=...` sweep, or of an earlier --run",
-    )
-    ap.add_argument("--run", action="store_true", help="run the sweep here instead of reading one")
-    ap.add_argument(
-        "--quick", action="store_true", help="with --run: 2 values per axis, 2 replicates, 60 staff, 8 weeks"
-    )
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "results" / NAME, help="folder for the figure and tables"
-    )
-    args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    if args.run:
-        table = run_grid(args.quick)
-        raw = args.out if args.quick else ROOT / "outputs" / NAME / time.strftime("%Y-%m-%d_%H-%M-%S")
-        raw.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(raw / REPLICATES, index=False)
-        print(f"per-replicate outcomes: {raw / REPLICATES}")
-        source = f"python experiments/{NAME}/analyse.py --run" + (" --quick" if args.quick else "")
-    elif args.sweep_dir is not None and (args.sweep_dir / REPLICATES).is_file():
-        table = pd.read_parquet(args.sweep_dir / REPLICATES)
-        source = f"python experiments/{NAME}/analyse.py --run; python experiments/{NAME}/analyse.py "
-        source += str(args.sweep_dir)
-    elif args.sweep_dir is not None:
-        table = pd.read_parquet(args.sweep_dir / "sweep_summary.parquet")
-        source = f"changesim -m experiment={NAME}; python experiments/{NAME}/analyse.py {args.sweep_dir}"
-    else:
-        ap.error("give a sweep folder (or the folder of an earlier --run), or --run")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args, table, source = run_or_load(
+        NAME, __doc__.splitlines()[0], run_grid,
+        read_sweep=lambda d: pd.read_parquet(d / "sweep_summary.parquet"),
+        argv=argv,
+    )
     c = cells(table)
     c.to_csv(args.out / "cells.csv", index=False, float_format="%.4f")
     figure(c, int(c.n.min()), args.out / "phase_diagram.png")

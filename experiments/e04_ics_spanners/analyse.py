@@ -29,7 +29,6 @@ spanner's exposure across the boundary falls; ``DILUTION`` runs that contrast.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -53,6 +52,10 @@ from sim.stats import mean_ci, paired_difference, replicates_needed  # noqa: E40
 
 NAME = "e04_ics_spanners"
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
+from experiment_cli import difference as _diff  # noqa: E402
+from experiment_cli import run_or_load  # noqa: E402
+
 SPANNERS, TRUST = "org.n_boundary_spanners", "people.trust_cross_org"
 
 
@@ -83,7 +86,6 @@ DILUTION = [(40, 0.1), (40, 0.2)]  # (spanners, trust) also run with the ties he
 FIXED_TIES = 20  # configs/org/ics.yaml
 N_LEAD_SEEDS = 10  # initial adopters, all in the lead trust (people)
 DEFAULT = {SPANNERS: 10, TRUST: 0.3}  # configs/org/ics.yaml and configs/scenario/change_base.yaml
-REPLICATES = "replicates.parquet"  # per-replicate outcomes written by --run (outputs/, not committed)
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
 TARGET_HALF_WIDTH = 0.02  # precision asked of a cell's mean: +-2 percentage points
 
@@ -237,16 +239,6 @@ def figure(c: pd.DataFrame, n_lead: int, path: Path) -> None:
     plt.close(fig)
 
 
-def _num(x: float) -> str:
-    """Percentage points with a sign, and no "-0.0" for a value that rounds to zero."""
-    v = round(100 * x, 1)
-    return "0.0" if v == 0 else f"{v:+.1f}"
-
-
-def _diff(d) -> str:
-    e = d.estimate
-    dz = f", d_z = {d.effect_size:.1f}" if abs(d.effect_size) < 50 else ""  # d_z means little with ~0 spread
-    return f"{_num(e.mean)} points (95% CI {_num(e.lo)} to {_num(e.hi)}{dz})"
 
 
 def _cell(c: pd.DataFrame, p: dict) -> str:
@@ -313,34 +305,13 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="?", type=Path, help="folder of an earlier --run (its replicates.parquet)")
-    ap.add_argument(
-        "--run",
-        action="store_true",
-        help="run the grid here (no Hydra sweep: seeding needs explicit adopters)",
-    )
-    ap.add_argument("--quick", action="store_true", help="2 values per axis, 2 replicates, 60 staff, 8 weeks")
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "results" / NAME, help="folder for the figure and tables"
-    )
-    args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    if args.run:
-        table = run_grid(args.quick)
-        raw = args.out if args.quick else ROOT / "outputs" / NAME / time.strftime("%Y-%m-%d_%H-%M-%S")
-        raw.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(raw / REPLICATES, index=False)
-        print(f"per-replicate outcomes: {raw / REPLICATES}")
-        source = f"python experiments/{NAME}/analyse.py --run" + (" --quick" if args.quick else "")
-    elif args.runs is not None:
-        table = pd.read_parquet(args.runs / REPLICATES)
-        source = (
-            f"python experiments/{NAME}/analyse.py --run; python experiments/{NAME}/analyse.py {args.runs}"
-        )
-    else:
-        ap.error("pass --run (or the folder of an earlier --run)")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args, table, source = run_or_load(
+        NAME, __doc__.splitlines()[0], run_grid,
+        run_help="run the grid here (no Hydra sweep: seeding needs explicit adopters)",
+        quick_help="2 values per axis, 2 replicates, 60 staff, 8 weeks",
+        argv=argv,
+    )
     c = cells(table)
     c.to_csv(args.out / "cells.csv", index=False, float_format="%.4f")
     figure(c, N_LEAD_SEEDS, args.out / "partner_spread.png")

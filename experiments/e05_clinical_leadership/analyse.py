@@ -15,7 +15,6 @@ Clinicians are the profession groups doctor, nurse and allied health professiona
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -39,9 +38,12 @@ from sim.stats import mean_ci, paired_difference, replicates_needed  # noqa: E40
 
 NAME = "e05_clinical_leadership"
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
+from experiment_cli import difference as _diff  # noqa: E402
+from experiment_cli import run_or_load  # noqa: E402
+
 SHARE, CREDIBILITY = "org.clinical_leader_share", "leadership.clinical_credibility"
 EARLY_WEEK = 26  # six months
-REPLICATES = "replicates.parquet"  # per-replicate outcomes written by --run (outputs/, not committed)
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
 TARGET_HALF_WIDTH = 0.02  # precision asked of a cell's mean: +-2 percentage points
 REFERENCE = {SHARE: 0.6, CREDIBILITY: 2.0}  # the clinical_leadership scenario's own values
@@ -224,16 +226,6 @@ def figure(c: pd.DataFrame, diffs: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def _num(x: float) -> str:
-    """Percentage points with a sign, and no "-0.0" for a value that rounds to zero."""
-    v = round(100 * x, 1)
-    return "0.0" if v == 0 else f"{v:+.1f}"
-
-
-def _diff(d) -> str:
-    e = d.estimate
-    dz = f", d_z = {d.effect_size:.1f}" if abs(d.effect_size) < 50 else ""  # d_z means little with ~0 spread
-    return f"{_num(e.mean)} points (95% CI {_num(e.lo)} to {_num(e.hi)}{dz})"
 
 
 def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
@@ -300,39 +292,12 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "sweep_dir",
-        nargs="?",
-        type=Path,
-        help="folder of a `changesim -m experiment=...` sweep, or of an earlier --run",
-    )
-    ap.add_argument("--run", action="store_true", help="run the sweep here instead of reading one")
-    ap.add_argument(
-        "--quick", action="store_true", help="with --run: 2 values per axis, 2 replicates, 60 staff, 8 weeks"
-    )
-    ap.add_argument(
-        "--out", type=Path, default=ROOT / "results" / NAME, help="folder for the figure and tables"
-    )
-    args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    if args.run:
-        table = run_grid(args.quick)
-        raw = args.out if args.quick else ROOT / "outputs" / NAME / time.strftime("%Y-%m-%d_%H-%M-%S")
-        raw.mkdir(parents=True, exist_ok=True)
-        table.to_parquet(raw / REPLICATES, index=False)
-        print(f"per-replicate outcomes: {raw / REPLICATES}")
-        source = f"python experiments/{NAME}/analyse.py --run" + (" --quick" if args.quick else "")
-    elif args.sweep_dir is not None and (args.sweep_dir / REPLICATES).is_file():
-        table = pd.read_parquet(args.sweep_dir / REPLICATES)
-        source = f"python experiments/{NAME}/analyse.py --run; python experiments/{NAME}/analyse.py "
-        source += str(args.sweep_dir)
-    elif args.sweep_dir is not None:
-        table = read_sweep(args.sweep_dir)
-        source = f"changesim -m experiment={NAME}; python experiments/{NAME}/analyse.py {args.sweep_dir}"
-    else:
-        ap.error("give a sweep folder (or the folder of an earlier --run), or --run")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args, table, source = run_or_load(
+        NAME, __doc__.splitlines()[0], run_grid,
+        read_sweep=read_sweep,
+        argv=argv,
+    )
     c = cells(table)
     c.to_csv(args.out / "cells.csv", index=False, float_format="%.4f")
     diffs = differences(table)
