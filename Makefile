@@ -31,7 +31,7 @@ bench: $(STAMP)  ## speed benchmarks; figures go to results/benchmark/
 	$(BIN)/python -m sim.bench
 
 docs: $(STAMP)  ## regenerate the tables in docs/ODD.md from the code
-	$(BIN)/python -m sim.odd
+	$(BIN)/python -m sim.views.odd
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -79,7 +79,7 @@ def points(x: float) -> str:
 
 
 def difference(d) -> str:
-    """A ``sim.stats.Difference`` in percentage points with its 95% CI and effect size."""
+    """A ``sim.analysis.stats.Difference`` in percentage points with its 95% CI and effect size."""
     e = d.estimate
     dz = f", d_z = {d.effect_size:.1f}" if abs(d.effect_size) < 50 else ""  # d_z means little with ~0 spread
     return f"{points(e.mean)} points (95% CI {points(e.lo)} to {points(e.hi)}{dz})"

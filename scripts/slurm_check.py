@@ -11,7 +11,7 @@ three ways and compares what they wrote:
    summary number must equal the reference's, bit for bit (same seeds, same kernels);
 3. through Slurm again, with one array task cancelled (``scancel``) while its job runs:
    ``changesim`` must fail within a bound, naming the task as CANCELLED/FAILED; the other
-   jobs must finish with the reference's numbers; ``sim.collect.status`` must report the
+   jobs must finish with the reference's numbers; ``sim.analysis.collect.status`` must report the
    killed task; re-running the same command into the same folder must run only the killed
    job (the others are skipped) and then match the reference completely.
 
@@ -93,8 +93,8 @@ def _env() -> dict[str, str]:
 
 
 def summary_table(sweep_dir: Path):
-    """The sweep's rows (``sim.collect``), sorted, with only the swept keys and the numbers."""
-    from sim import collect
+    """The sweep's rows (``sim.analysis.collect``), sorted, with only the swept keys and the numbers."""
+    from sim.analysis import collect
 
     res = collect.collect(sweep_dir)
     import pandas as pd
@@ -139,7 +139,7 @@ def squeue(job: str) -> dict[str, str]:
 
 def job_folder_of(sweep_dir: Path, task: str) -> Path | None:
     """The job folder whose Hydra job id is ``task`` (``<array>_<index>``), once Hydra has made it."""
-    from sim.collect import job_folders, job_id
+    from sim.analysis.collect import job_folders, job_id
 
     for job in job_folders(sweep_dir):
         if job_id(job.path) == task:
@@ -200,7 +200,7 @@ def sacct_state(task: str) -> str:
 
 def run_check(work: Path, config_path: str | None = None, timeout: float = 300) -> Timings:
     """The three sweeps and their checks; returns the timings (raises ``CheckFailed``)."""
-    from sim import collect
+    from sim.analysis import collect
 
     t = Timings()
     print("1. reference: the sweep on this machine with joblib", flush=True)

@@ -13,7 +13,7 @@ csv), ``provenance.json``, ``summary.txt``, PNG figures, and ``DONE`` last. A sw
 (``-m``) runs each job in a joblib worker; a job that fails leaves ``ERROR.txt`` and the
 others go on; a job already complete with the same configuration is skipped, so a
 sweep re-run into its folder resumes; at the end ``SweepTable`` writes one table for the
-whole sweep (``sim.sweep``).
+whole sweep (``sim.analysis.sweep``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim import __version__, sweep
+from sim import __version__
+from sim.analysis import sweep
 from sim.params import ConfigError, ModelConfig, from_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -251,7 +252,7 @@ def run_and_save(model_cfg: ModelConfig, cli: dict[str, Any], out: Path) -> str:
     paths = result.save(out, cli["output_format"])
     written = [p.name for p in paths.values()]
     if cli["figures"]:
-        from sim import figures
+        from sim.views import figures
 
         written += [p.name for p in figures.save_all(result, out)]
     text = describe(result, out, written)
@@ -268,7 +269,7 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
     import numpy as np
     from scipy.special import stdtrit
 
-    from sim.figures import rule_words
+    from sim.views.figures import rule_words
 
     cfg = result.config
     s = result.summary
@@ -308,7 +309,7 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
 
 
 class SweepTable(Callback):
-    """Hydra callback: after a sweep, one tidy table of every job x replicate (``sim.sweep``).
+    """Hydra callback: after a sweep, one tidy table of every job x replicate (``sim.analysis.sweep``).
 
     Configured in ``configs/config.yaml`` under ``hydra.callbacks``. It must stay
     picklable (the joblib launcher sends the callbacks to every worker).
@@ -369,8 +370,8 @@ def report(argv: Sequence[str]) -> int:
     self-contained HTML report and its Markdown twin. Other ``key=value`` overrides apply to
     every scenario (e.g. ``n_replicates=50 org.n_staff=2000``).
     """
-    from sim.compare import Scenario, run_comparison
-    from sim.report import write_report
+    from sim.analysis.compare import Scenario, run_comparison
+    from sim.views.report import write_report
 
     titles = dict(LEADERSHIP_MODELS)
     names = [n for n, _ in LEADERSHIP_MODELS]
@@ -421,11 +422,11 @@ def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
     if name == "app":
-        from sim.app import main as app_main
+        from sim.views.app import main as app_main
 
         return app_main(argv)
     if name == "animate":
-        from sim.animate import main as animate_main
+        from sim.views.animate import main as animate_main
 
         return animate_main(argv)
     if name == "bench":
@@ -433,11 +434,11 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
         return bench_peers(argv)
     if name == "sensitivity":
-        from sim.sensitivity import main as sensitivity_main
+        from sim.analysis.sensitivity import main as sensitivity_main
 
         return sensitivity_main(argv)
     if name == "collect":
-        from sim.collect import main as collect_main
+        from sim.analysis.collect import main as collect_main
 
         return collect_main(argv)
     raise AssertionError(name)

@@ -116,7 +116,7 @@ class ChangeModel(mesa.Model):
         """The organisation as a Mesa network space (built on first use, no layout computed).
 
         Cell i holds staff member i; Mesa's drawing helpers default to an unseeded O(n^2)
-        spring layout, so draw hierarchies with ``sim.figures`` instead.
+        spring layout, so draw hierarchies with ``sim.views.figures`` instead.
         """
         if self._space is None:
             self._space = mesa.discrete_space.Network(self.org.to_networkx(), random=self.random)

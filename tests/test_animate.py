@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
-from sim import animate as anim
-from sim import presets
+from sim.views import animate as anim
+from sim.views import presets
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {
@@ -85,7 +85,7 @@ def test_command_line_module(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "sim.animate",
+        "sim.views.animate",
         "--preset",
         "Granovetter's riot",
         "--out",
@@ -94,7 +94,7 @@ def test_command_line_module(tmp_path):
         "2",
     ]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"python -m sim.animate failed: {done.stderr}"
+    assert done.returncode == 0, f"python -m sim.views.animate failed: {done.stderr}"
     assert len(_frames(out)) == 3, "expected 3 frames for --n-steps 2"
 
 

@@ -4,7 +4,7 @@ The browser test starts the app's own server on a free loopback port, drives Deb
 Chromium (``/usr/bin/chromium``, installed by ``scripts/install_browser.sh``) with
 Playwright's Python client (never ``playwright install``), and saves screenshots and the
 server log in ``results/app/`` (or ``$CHANGESIM_APP_ARTIFACTS``). It needs Solara's
-front-end assets in its cache (``python -m sim.app --fetch-assets``) and no internet.
+front-end assets in its cache (``python -m sim.views.app --fetch-assets``) and no internet.
 """
 
 import os
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import presets
+from sim.views import presets
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("CHANGESIM_APP_ARTIFACTS", REPO / "results" / "app"))
@@ -163,7 +163,7 @@ def test_fixed_size_presets_refuse_a_new_size():
 
 
 def test_knobs_stay_inside_the_model_ranges():
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     app.check_knobs()
     for name in presets.NAMES:
         preset = presets.get(name)
@@ -182,7 +182,7 @@ def test_knobs_stay_inside_the_model_ranges():
 
 
 def test_slider_settings_reach_the_model():
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     settings = app.settings_for("co-design") | {
         "org.n_staff": 300,
         "co_design.share": 0.2,
@@ -198,7 +198,7 @@ def test_slider_settings_reach_the_model():
 
 
 def test_run_stops_at_the_presets_last_step():
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     model = app.TeachingModel(app.settings_for("Granovetter's riot"))
     for _ in range(99):
         model.step()
@@ -208,14 +208,14 @@ def test_run_stops_at_the_presets_last_step():
 
 
 def test_a_500_staff_step_renders_in_under_half_a_second():
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     seconds = app.render_time(n_staff=500, n_steps=20)
     print(f"step + redraw of all four pictures at 500 staff: {1000 * seconds:.0f} ms (median)")
     assert seconds < 0.5, f"a step at 500 staff took {seconds:.3f} s to render; the budget is 0.5 s"
 
 
 def test_asset_list_matches_the_installed_solara():
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     import solara
 
     root = Path(solara.__file__).parent
@@ -228,11 +228,11 @@ def test_asset_list_matches_the_installed_solara():
         ]
     )
     for spec in app.ASSETS:
-        assert spec in text, f"Solara no longer asks for {spec}: update sim.app.ASSETS"
+        assert spec in text, f"Solara no longer asks for {spec}: update sim.views.app.ASSETS"
 
 
 def test_server_environment_has_no_telemetry_and_no_cdn():
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     env = app.server_env({})
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false", "telemetry must be off"
     assert env["SOLARA_ASSETS_CDN"].startswith("http://127.0.0.1:"), "the CDN must be a closed loopback port"
@@ -253,15 +253,15 @@ def server():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: run scripts/install_browser.sh")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    app = pytest.importorskip("sim.app")
+    app = pytest.importorskip("sim.views.app")
     missing = app.missing_assets()
-    assert not missing, f"Solara's front-end assets are missing ({missing}): python -m sim.app --fetch-assets"
+    assert not missing, f"front-end assets missing ({missing}): python -m sim.views.app --fetch-assets"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(ARTIFACTS / "server.log", "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sim.app", "--port", str(port)],
+            [sys.executable, "-m", "sim.views.app", "--port", str(port)],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,

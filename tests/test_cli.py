@@ -22,9 +22,11 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from sim import cli, figures, sweep
+from sim import cli
+from sim.analysis import sweep
 from sim.params import ConfigError, ModelConfig
 from sim.run import run_batch
+from sim.views import figures
 
 CONFIGS = cli.CONFIG_DIR
 # Groups selected with group=option that are not sim.params groups.
@@ -32,7 +34,7 @@ GLOBAL_GROUPS = ("scenario", "experiment")
 TINY = ["org.n_staff=60", "n_steps=3", "n_replicates=2"]
 
 
-NOT_GROUPS = {"hydra", "sensitivity"}  # Hydra's own launchers; designs read by sim.sensitivity
+NOT_GROUPS = {"hydra", "sensitivity"}  # Hydra's own launchers; designs read by sim.analysis.sensitivity
 
 
 def group_options() -> list[tuple[str, str]]:

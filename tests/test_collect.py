@@ -1,4 +1,4 @@
-"""Streaming collection of sweep folders (sim.collect): same rows as sim.sweep, flat memory, status.
+"""Streaming collection of sweep folders (sim.analysis.collect): rows as in sim.analysis.sweep, flat memory.
 
 Job folders are written here the way a job of ``changesim -m`` leaves them (overrides,
 config, summary.parquet, provenance.json, DONE), from one real tiny run, so hundreds of
@@ -21,7 +21,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
-from sim import collect, ema, sweep
+from sim.analysis import collect, ema, sweep
 from sim.run import run_batch
 
 
@@ -73,7 +73,7 @@ def test_collected_rows_match_the_in_memory_sweep_table(tmp_path, tiny_result):
     mine_s = mine.sort_values(key, ignore_index=True)
     ref_s = ref.sort_values(key, ignore_index=True)
     for col in ref.columns:
-        assert list(mine_s[col]) == list(ref_s[col]), f"column {col} differs from sim.sweep.collect"
+        assert list(mine_s[col]) == list(ref_s[col]), f"column {col} differs from sim.analysis.sweep.collect"
     assert mine["dynamics.threshold_mean"].dtype == np.float64, "swept numbers keep their type"
     assert set(mine["seeding"]) == {"random", "top"}, "a config group gives its option's name"
     for col in ("changesim_version", "numpy_version", "numba_version", "python_version", "engine"):

@@ -1,6 +1,6 @@
 """The ODD document (docs/ODD.md) cannot drift from the code.
 
-Its generated sections must equal what ``sim.odd`` renders from the code now; every
+Its generated sections must equal what ``sim.views.odd`` renders from the code now; every
 parameter group, parameter key and state variable must appear; defaults quoted in the
 prose ("`key` (default value)") must be the code's defaults; and every module of
 ``sim.dynamics`` that states a mechanism must cite a source in its docstring.
@@ -15,8 +15,9 @@ from dataclasses import fields
 
 import pytest
 
-from sim import odd, state
+from sim import state
 from sim.dynamics import change
+from sim.views import odd
 
 DOC = odd.DOC_PATH.read_text(encoding="utf-8")
 DYNAMICS = sorted(p.stem for p in (odd.ROOT / "sim" / "dynamics").glob("*.py"))
@@ -45,7 +46,7 @@ def test_generated_sections_match_the_code() -> None:
     for name in odd.SECTIONS:
         assert name in found, f"docs/ODD.md has no generated section {name!r}; add its markers"
         assert found[name] == rendered[name], (
-            f"generated section {name!r} of docs/ODD.md is out of date: run `python -m sim.odd`"
+            f"generated section {name!r} of docs/ODD.md is out of date: run `python -m sim.views.odd`"
         )
 
 
@@ -53,7 +54,7 @@ def test_check_command_reports_up_to_date(tmp_path) -> None:
     doc = tmp_path / "ODD.md"
     doc.write_text(DOC, encoding="utf-8")
     assert odd.main(["--check", str(doc)]) == 0, (
-        "`python -m sim.odd --check` should pass on the committed doc"
+        "`python -m sim.views.odd --check` should pass on the committed doc"
     )
     stale = DOC.replace("| `org.n_staff` |", "| `org.n_staff_old` |", 1)
     doc.write_text(stale, encoding="utf-8")
@@ -101,7 +102,7 @@ def test_organisation_docstring_describes_every_field() -> None:
 
 def test_every_random_stream_is_described() -> None:
     missing = [name for name, _ in odd.streams() if name not in odd.STREAM_MEANINGS]
-    assert not missing, f"add the meaning of streams {missing} to sim.odd.STREAM_MEANINGS"
+    assert not missing, f"add the meaning of streams {missing} to sim.views.odd.STREAM_MEANINGS"
     assert len(odd.streams()) >= 10, "expected the purposes of sim.rng (ADOPT, THRESHOLD, ...) to be found"
 
 

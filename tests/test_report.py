@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.analysis.compare import Scenario, run_comparison
+from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
 from sim.cli import compose, report
-from sim.compare import Scenario, run_comparison
-from sim.report import write_report
-from sim.stats import mean_ci, paired_difference, replicates_needed
+from sim.views.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 SMALL = ["n_replicates=6", "org.n_staff=150", "n_steps=30"]

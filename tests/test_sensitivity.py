@@ -1,4 +1,4 @@
-"""Sensitivity designs (sim.sensitivity) and the EMA Workbench export (sim.ema), on tiny organisations.
+"""Sensitivity designs (sim.analysis.sensitivity) and the EMA Workbench export (sim.analysis.ema), tiny orgs.
 
 Every point of a design runs the same seeds (common random numbers), so a parameter the
 rule never reads leaves every outcome bit-for-bit unchanged and its Sobol indices are 0.
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import ema, sensitivity
+from sim.analysis import ema, sensitivity
 from sim.params import ConfigError, from_dict
 from sim.run import run_batch
 

@@ -57,7 +57,7 @@ def test_local_submitit_sweep_resumes_only_the_missing_job(tmp_path):
     assert json.loads((jobs[0] / "DONE").read_text()) == first[jobs[0]], "the finished job is not run again"
     assert (jobs[1] / "DONE").is_file(), "the missing job runs again"
     out = subprocess.run(
-        [sys.executable, "-m", "sim.collect", str(tmp_path), "--status"],
+        [sys.executable, "-m", "sim.analysis.collect", str(tmp_path), "--status"],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -3,7 +3,7 @@
 ``write_report(comparison, folder)`` writes ``report.html`` (self-contained: figures
 embedded, opens offline in any browser) and ``report.md`` with its figures beside it,
 plus the tables as CSV. Every number carries its 95% confidence interval; differences
-between scenarios are paired over common random numbers (``sim.compare``).
+between scenarios are paired over common random numbers (``sim.analysis.compare``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.compare import EARLY_STEP, OUTCOMES, Comparison  # noqa: E402
-from sim.stats import describe_effect, mean_ci  # noqa: E402
+from sim.analysis.compare import EARLY_STEP, OUTCOMES, Comparison  # noqa: E402
+from sim.analysis.stats import describe_effect, mean_ci  # noqa: E402
 
 COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 

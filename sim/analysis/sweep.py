@@ -9,7 +9,7 @@ whose configuration changed runs again. A failed job leaves ``ERROR.txt`` instea
 ``collect`` reads every job folder under a sweep folder (Hydra writes each job's
 overrides to ``<job>/.hydra/overrides.yaml``) into one table: one row per job x
 replicate, a column per overridden key, then the job's per-replicate summary. No Hydra
-import here, so the table can be rebuilt from a terminal: ``python -m sim.sweep <dir>``.
+import here, so the table can be rebuilt from a terminal: ``python -m sim.analysis.sweep <dir>``.
 """
 
 from __future__ import annotations
@@ -230,10 +230,10 @@ def write(report: SweepReport, sweep_dir: str | Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.sweep <sweep_dir>``: rebuild a sweep's table from its job folders."""
+    """``python -m sim.analysis.sweep <sweep_dir>``: rebuild a sweep's table from its job folders."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not Path(args[0]).is_dir():
-        print("usage: python -m sim.sweep <sweep_dir>", file=sys.stderr)
+        print("usage: python -m sim.analysis.sweep <sweep_dir>", file=sys.stderr)
         return 2
     report = collect(args[0])
     write(report, args[0])

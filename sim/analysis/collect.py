@@ -2,23 +2,23 @@
 
 Each job of ``changesim -m`` already writes its rows when it finishes: ``summary.parquet``
 (one row per replicate, with its seed), ``timeseries.parquet``, ``provenance.json`` and,
-last, ``DONE`` (``sim.sweep``; ``sim.run.Result.save``). ``collect`` streams those files
+last, ``DONE`` (``sim.analysis.sweep``; ``sim.run.Result.save``). ``collect`` streams those files
 into ``<sweep>/sweep_runs.parquet`` (and, on request, ``sweep_timeseries.parquet``) with an
 incremental ``pyarrow.parquet.ParquetWriter`` (row groups of up to 16 MB or 256 jobs), and in front of the
 job's own columns the swept parameters (typed as the job used them), the job's folder and
 the software versions from its provenance. Memory stays flat as the sweep grows: a first
 pass reads only the overrides and Parquet footers, to fix one schema; the second holds at
-most one row group's worth of jobs. ``sim.sweep.collect`` builds the same rows as one pandas table in
+most one row group's worth of jobs. ``sim.analysis.sweep.collect`` builds the same rows as one pandas table in
 memory, which is handier for small sweeps and is what the ``SweepTable`` callback writes.
 
 Sweeps are resumable because a job with a ``DONE`` written for the same configuration is
-skipped (``sim.sweep.is_done``), whichever launcher ran it, so re-running the sweep command
+skipped (``sim.analysis.sweep.is_done``), whichever launcher ran it, so re-running the sweep command
 into the same folder runs only what is missing; ``status`` says what that is. With the
 submitit launchers it also reads ``.submitit/``: a task that left no result pickle was
 killed (scancel, time limit, out of memory, node loss) and is reported with the last line
 of its stderr, even if it died before Hydra made its job folder.
 
-No Hydra import here: ``python -m sim.collect <sweep_dir> [--timeseries]`` works anywhere.
+No Hydra import here: ``python -m sim.analysis.collect <sweep_dir> [--timeseries]`` works anywhere.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from sim import sweep
+from sim.analysis import sweep
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on Hydra's config.yaml
 
@@ -256,7 +256,7 @@ def status(sweep_dir: str | Path, names: list[str] | None = None) -> SweepStatus
 
 
 def _params(job: JobFolder, summary_columns: set[str]) -> dict[str, Any]:
-    """Swept parameters of a job, typed as the job used them (``sim.sweep``'s rules)."""
+    """Swept parameters of a job, typed as the job used them (``sim.analysis.sweep``'s rules)."""
     config_path = job.path / ".hydra" / "config.yaml"
     config = (yaml.load(config_path.read_text(), Loader=_LOADER) or {}) if config_path.is_file() else {}
     params: dict[str, Any] = {}
@@ -391,8 +391,8 @@ def collect(sweep_dir: str | Path, timeseries: bool = False) -> Collected:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sim.collect <sweep_dir> [--timeseries] [--status]``; exit 1 if jobs are missing."""
-    parser = argparse.ArgumentParser(prog="python -m sim.collect", description=main.__doc__)
+    """``python -m sim.analysis.collect <sweep_dir> [--timeseries] [--status]``; exit 1 if any is missing."""
+    parser = argparse.ArgumentParser(prog="python -m sim.analysis.collect", description=main.__doc__)
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (hydra.sweep.dir)")
     parser.add_argument("--timeseries", action="store_true", help="also combine the time series")
     parser.add_argument("--status", action="store_true", help="only report done, failed and missing jobs")

@@ -9,8 +9,8 @@ only the text between marker comments such as ``<!-- BEGIN GENERATED: state -->`
 ``<!-- END GENERATED: state -->``; the prose around them is left alone.
 
 Usage:
-    python -m sim.odd            # rewrite the generated sections of docs/ODD.md
-    python -m sim.odd --check    # exit 1 if docs/ODD.md is out of date
+    python -m sim.views.odd            # rewrite the generated sections of docs/ODD.md
+    python -m sim.views.odd --check    # exit 1 if docs/ODD.md is out of date
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sim import agents, engine, org, rng, state
 from sim.dynamics import change
 from sim.params import ModelConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "ODD.md"
 BEGIN = "<!-- BEGIN GENERATED: {name} -->"
 END = "<!-- END GENERATED: {name} -->"
@@ -501,14 +501,14 @@ def render(path: str | Path = DOC_PATH, check: bool = False) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m sim.odd [--check] [path]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m sim.odd", description=__doc__.splitlines()[0])
+    """Command line: ``python -m sim.views.odd [--check] [path]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m sim.views.odd", description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default=str(DOC_PATH), help="the ODD Markdown file")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     args = parser.parse_args(argv)
     up_to_date = render(args.path, check=args.check)
     if args.check and not up_to_date:
-        print(f"{args.path} is out of date: run `python -m sim.odd`", file=sys.stderr)
+        print(f"{args.path} is out of date: run `python -m sim.views.odd`", file=sys.stderr)
         return 1
     print(f"{args.path}: {'up to date' if up_to_date else 'rewritten'}")
     return 0

@@ -1,17 +1,17 @@
 """The teaching app: watch a change spread, stick or fail, and pull the levers of the IHI framework.
 
-A Solara page built on Mesa's ``SolaraViz``: a preset picker (``sim.presets``) with a
+A Solara page built on Mesa's ``SolaraViz``: a preset picker (``sim.views.presets``) with a
 one-line story, sliders grouped by the five domains of the IHI Psychology of Change
 Framework, the power gradient and the organisation's size; Mesa's Step / Play / Reset and
-step counter; the hierarchy view (``sim.animate.OrgView``) and live plots of adoption by
+step counter; the hierarchy view (``sim.views.animate.OrgView``) and live plots of adoption by
 state, level and profession. Every browser session gets its own model. Organisations and
 their layouts are cached by configuration, so Reset never rebuilds a layout. Slider
 changes apply on Reset; choosing a preset applies at once.
 
-Run it with ``changesim app`` or ``python -m sim.app`` (serves http://127.0.0.1:8765/).
+Run it with ``changesim app`` or ``python -m sim.views.app`` (serves http://127.0.0.1:8765/).
 The launcher turns Solara's telemetry off and points its CDN at a closed loopback port,
 so the page loads only what Solara's proxy cache holds: fill it once with
-``python -m sim.app --fetch-assets`` (``npm pack`` from the npm registry).
+``python -m sim.views.app --fetch-assets`` (``npm pack`` from the npm registry).
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from sim import presets
-from sim.animate import AdoptionPlot, OrgView, SplitHistogram, ThresholdPlot, contact_share
-from sim.figures import hierarchy_layout
 from sim.model import ChangeModel, organisation_for
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
+from sim.views import presets
+from sim.views.animate import AdoptionPlot, OrgView, SplitHistogram, ThresholdPlot, contact_share
+from sim.views.figures import hierarchy_layout
 
 TITLE = "changesim: how a change spreads, sticks or fails"
 HOST, PORT = "127.0.0.1", 8765
@@ -606,13 +606,13 @@ def server_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def server_command(host: str = HOST, port: int = PORT) -> list[str]:
-    """The command that serves the app (``solara run sim.app``, production mode)."""
+    """The command that serves the app (``solara run sim.views.app``, production mode)."""
     return [
         sys.executable,
         "-m",
         "solara",
         "run",
-        "sim.app",
+        "sim.views.app",
         "--host",
         host,
         "--port",
@@ -650,7 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(
             f"error: the app's front-end assets are missing from {asset_cache()}: {', '.join(missing)}\n"
-            "fetch them once with: python -m sim.app --fetch-assets",
+            "fetch them once with: python -m sim.views.app --fetch-assets",
             file=sys.stderr,
         )
         return 2

@@ -1,16 +1,16 @@
 """Pictures of a run as it happens: the hierarchy view, live adoption plots, and GIF/MP4 export.
 
-``OrgView`` draws the organisation top to bottom (``sim.figures.hierarchy_layout``,
+``OrgView`` draws the organisation top to bottom (``sim.views.figures.hierarchy_layout``,
 computed once per organisation by the caller) with every person coloured by adoption
 state; ``AdoptionPlot`` draws adoption over time, by state or by group. Both keep one
 matplotlib ``Figure`` (Agg canvas, no pyplot) and redraw only what changes: the ties,
 axes and legend are rendered once into a background and each frame repaints the dots,
 lines and title on top of it (blitting), so a frame of 2,000 staff costs milliseconds.
-The teaching app (``sim.app``) shows the same pictures.
+The teaching app (``sim.views.app``) shows the same pictures.
 
 ``animate(scenario, out_path, n_steps, fps)`` runs a preset or config headless and writes
 the hierarchy view over time as a GIF (Pillow) or an MP4 (the ``ffmpeg`` program).
-Command line: ``python -m sim.animate --preset "co-design" --out co_design.gif``.
+Command line: ``python -m sim.views.animate --preset "co-design" --out co_design.gif``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from sim.figures import GROUP_COLOURS, STATE_COLOURS, STATE_LABELS, hierarchy_layout
 from sim.org import CROSS_ORG, LINE, PEER, TEAM, Organisation
 from sim.state import STATE_NAMES
+from sim.views.figures import GROUP_COLOURS, STATE_COLOURS, STATE_LABELS, hierarchy_layout
 
 FONT = 12
 """Base font size (points): readable on a projector at the app's image size."""
@@ -48,7 +48,7 @@ SHORT_LABELS = {
     "committed": "Committed (it matters to them)",
     "lapsed": "Lapsed (stopped again)",
 }
-"""State legend of the hierarchy view (``sim.figures.STATE_LABELS`` in fewer words)."""
+"""State legend of the hierarchy view (``sim.views.figures.STATE_LABELS`` in fewer words)."""
 
 
 def pretty(name: str) -> str:
@@ -461,7 +461,7 @@ class ThresholdPlot(_Blitted):
 
 def _scenario(scenario: Any) -> tuple[Any, int, str]:
     """(preset or config dict, steps worth watching, name) of what ``animate`` was given."""
-    from sim import presets
+    from sim.views import presets
 
     if isinstance(scenario, str):
         scenario = presets.get(scenario)
@@ -488,7 +488,7 @@ def frames(
 
     Left: the hierarchy view; right (``curve``): adoption by state so far.
     """
-    from sim import presets
+    from sim.views import presets
 
     scenario, default_steps, name = _scenario(scenario)
     n_steps = default_steps if n_steps is None else int(n_steps)
@@ -532,7 +532,7 @@ def animate(
     """Write the hierarchy view of a run over time as a GIF or MP4 (by ``out_path``'s suffix).
 
     Args:
-        scenario: a preset name, a ``sim.presets.Preset`` or a nested config dict.
+        scenario: a preset name, a ``sim.views.presets.Preset`` or a nested config dict.
         out_path: ``.gif`` (Pillow) or ``.mp4`` (needs the ``ffmpeg`` program).
         n_steps: steps to run (default: the preset's, or the config's ``n_steps``); the
             file has ``n_steps + 1`` frames (the start, then one per step).
@@ -667,8 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (or ``preset``), ``out``, ``n_steps``, ``fps``, ``seed``, ``curve``; any dotted key
     (``org.n_staff=300``) overrides the configuration. Returns the exit code.
     """
-    from sim import presets
     from sim.params import ConfigError
+    from sim.views import presets
 
     parser = argparse.ArgumentParser(
         prog="changesim animate",

@@ -59,8 +59,8 @@ def from_runs(
     """Experiments and outcomes from a table with one row per point x replicate.
 
     Args:
-        runs: e.g. ``sim.sensitivity`` ``runs.parquet`` (``point``) or a collected sweep
-            (``sim.collect``; pass ``point="job"``), with a ``seed`` column.
+        runs: e.g. ``sim.analysis.sensitivity`` ``runs.parquet`` (``point``) or a collected sweep
+            (``sim.analysis.collect``; pass ``point="job"``), with a ``seed`` column.
         parameters: the columns that are uncertainties (varied between points).
         outcomes: summary columns to export (default ``OUTCOMES`` found in ``runs``).
         point: the column that identifies a point.

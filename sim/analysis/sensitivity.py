@@ -14,14 +14,14 @@ confidence intervals (``SALib.analyze.sobol``, Saltelli et al. 2010; Sobol 2001)
 hypercubes, first-order indices by RBD-FAST (``SALib.analyze.rbd_fast``, Tissot and Prieur
 2012), which needs no special design. Outputs: ``indices.csv``, ``indices.png`` (bars with
 confidence whiskers), ``runs.parquet`` (one row per point x seed, every summary outcome),
-``provenance.json``; ``--ema`` adds an EMA Workbench archive (``sim.ema``).
+``provenance.json``; ``--ema`` adds an EMA Workbench archive (``sim.analysis.ema``).
 
 Points are spread over worker processes (one Numba thread each: one or two replicates
 per point leave Numba's threads idle, and separate processes scale on 2 cores), in
 chunks, with the organisation built once per worker unless an ``org.*`` key is sampled.
 
 Run: ``changesim sensitivity [default|path.yaml] [key=value ...] [--out DIR] [--jobs N] [--ema]``
-(or ``python -m sim.sensitivity``).
+(or ``python -m sim.analysis.sensitivity``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import yaml
 
 from sim.params import ConfigError, ModelConfig, from_dict
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "sensitivity"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
 METHODS = ("sobol", "lhs")
 RBD_HARMONICS = 10  # M of RBD-FAST (SALib's default)
 MAX_CHUNK = 128  # points per task: big enough to hide process hand-offs, small enough to balance 2 workers
@@ -419,7 +419,7 @@ def run(
         writer(tmp)
         tmp.replace(path)
         res.paths[name] = path
-    from sim.figures import save
+    from sim.views.figures import save
 
     res.paths["indices.png"] = save(figure(design, table, note), out / "indices.png")
     prov = {
@@ -431,7 +431,7 @@ def run(
     path.write_text(json.dumps(prov, indent=2, default=str))
     res.paths["provenance.json"] = path
     if ema:
-        from sim import ema as ema_mod
+        from sim.analysis import ema as ema_mod
 
         res.paths["ema"] = ema_mod.save_results(
             *ema_mod.from_runs(runs, design.names), out / "ema_results.tar.gz"

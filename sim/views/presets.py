@@ -3,8 +3,8 @@
 A ``Preset`` is a nested config dict (``sim.params`` keys), optionally with explicit
 per-person ``thresholds`` and ``initial_adopters`` arrays for the classic experiments
 that need them (Granovetter's riot; the frozen middle's resistant managers), the number
-of steps worth watching, and a one-line description. The teaching app (``sim.app``) and
-the animation writer (``sim.animate``) build their models with ``model_for``.
+of steps worth watching, and a one-line description. The teaching app (``sim.views.app``) and
+the animation writer (``sim.views.animate``) build their models with ``model_for``.
 
 The full-model presets share one calibrated base (``CALIBRATED``): a change that spreads
 slowly on its own, so the levers of the IHI Psychology of Change Framework show. "Help it

@@ -2,7 +2,7 @@
 
 Every scenario runs with the same replicate seeds, so replicate r of each scenario shares
 its people and its random draws wherever the mechanisms allow; a difference between two
-scenarios is then estimated seed by seed (``sim.stats.paired_difference``).
+scenarios is then estimated seed by seed (``sim.analysis.stats.paired_difference``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
 from sim.model import organisation_for
 from sim.org import CLINICAL, Organisation
 from sim.params import ModelConfig
 from sim.run import Result, run_batch
-from sim.stats import mean_ci, paired_difference, replicates_needed
 
 EARLY_STEP = 13  # a quarter of a year, in weeks
 
