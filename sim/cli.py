@@ -114,6 +114,17 @@ CLIConfig = schema(
             ),
         ),
         ("figures", bool, field(default=True, metadata={"help": "write PNG figures into the output folder"})),
+        (
+            "levers",
+            list[str],
+            field(
+                default_factory=list,
+                metadata={
+                    "help": "the leadership levers a scenario declares it sets on the common base "
+                    "(sim.levers; checked by tests/test_levers.py)"
+                },
+            ),
+        ),
     ],
     name="CLIConfig",
 )

@@ -115,6 +115,10 @@ def change_configs(draw) -> dict:
         "rule": draw(st.sampled_from(["frontline", "volunteers", "diagonal", "board"])),
         "fit_gain": draw(unit),
         "team_spread": draw(unit),
+        "voice": draw(st.one_of(st.just(0.0), st.floats(0.5, 20.0))),
+        "patient_share": draw(st.one_of(st.just(0.0), st.floats(0.0, 0.9))),
+        "patient_fit": draw(st.floats(0.0, 3.0)),
+        "patient_motivation": draw(unit),
     }
     relationships = {
         "trust_growth": draw(st.one_of(st.just(0.0), unit)),
@@ -126,6 +130,18 @@ def change_configs(draw) -> dict:
         "decision_level": draw(st.integers(0, 4)),
         "empowerment": draw(unit),
         "agency_min": draw(unit),
+        "failure_response": draw(unit),
+        "blame": draw(st.one_of(st.just(0.0), unit)),
+        "safety_gain": draw(st.one_of(st.just(0.0), unit)),
+        "courage_erosion": draw(st.one_of(st.just(0.0), unit)),
+    }
+    change = {
+        "evidence": draw(unit),
+        "complexity": draw(st.one_of(st.just(0.0), unit)),
+        "trialability": draw(unit),
+        "observability": draw(st.one_of(st.just(0.0), unit)),
+        "compatibility": draw(st.one_of(st.just(0.0), unit)),
+        "urgency": draw(st.one_of(st.just(0.0), unit)),
     }
     adaptation = {
         "p_test": draw(st.one_of(st.just(0.0), unit)),
@@ -161,6 +177,7 @@ def change_configs(draw) -> dict:
         "power": power,
         "adaptation": adaptation,
         "leadership": leadership,
+        "change": change,
         "n_steps": n_steps,
         "org_seed": draw(st.integers(0, 3)),
     }
@@ -177,6 +194,7 @@ STATE_ARRAYS = (
     "trust",
     "clinical_leader",
     "co_designer",
+    "courage",
 )
 
 
@@ -280,7 +298,7 @@ def test_full_model_batch_replicate_equals_single_run(cfg: dict, seed: int, n_re
     kind=st.sampled_from(["fraction", "count"]),
     mean=unit,
     sd=st.floats(0.01, 0.4),
-    p=st.floats(1e-3, 0.2),
+    p=st.one_of(st.just(0.0), st.floats(1e-3, 0.2)),
     gradient=st.one_of(st.just(0.0), st.floats(0.0, 2.0)),
     strategy=st.sampled_from(["random", "top", "frontline", "motivation", "hubs"]),
     n_steps=st.integers(1, 30),
@@ -346,9 +364,25 @@ BUSY = {
         "recognition": 0.05,
         "p_internalise": 0.1,
     },
-    "co_design": {"on": True, "share": 0.1, "rule": "diagonal"},
+    "co_design": {"on": True, "share": 0.1, "rule": "diagonal", "voice": 3.0, "patient_share": 0.2},
     "relationships": {"trust_growth": 0.1, "trust_erosion": 0.1, "compliance_visibility": 0.5},
-    "power": {"mode": "distributed", "empowerment": 0.5, "agency_min": 0.2},
+    "power": {
+        "mode": "distributed",
+        "empowerment": 0.5,
+        "agency_min": 0.2,
+        "failure_response": 0.3,
+        "blame": 0.1,
+        "safety_gain": 0.1,
+        "courage_erosion": 0.05,
+    },
+    "change": {
+        "evidence": 0.7,
+        "complexity": 0.5,
+        "trialability": 0.7,
+        "observability": 0.5,
+        "compatibility": 0.05,
+        "urgency": 0.3,
+    },
     "adaptation": {"p_test": 0.3, "change_quality": 0.4, "adapt": True, "p_abandon": 0.1},
     "leadership": {"tenure_years": 0.05, "clinical_credibility": 2.0, "career_path": True},
     "n_steps": 30,

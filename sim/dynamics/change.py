@@ -12,6 +12,7 @@ the IHI framework; the reference agents in ``sim.agents`` run the same phases):
 5. ``adaptation.test_cycles``: adopters test the change; belief, motivation, fit move.
 6. ``motivation.update_motivation``: crowding-out, recovery, recognition.
 7. ``relationships.update_trust``: joint work builds trust; directives erode it.
+8. ``power.update_courage``: directives erode psychological safety (courage).
 
 Co-design acts once, before the first step (``co_design``), by raising fit.
 """
@@ -26,6 +27,7 @@ from sim.dynamics.adaptation import test_cycles
 from sim.dynamics.adoption import apply, decide
 from sim.dynamics.leadership import churn, schedule
 from sim.dynamics.motivation import update_motivation
+from sim.dynamics.power import update_courage
 from sim.dynamics.relationships import update_trust
 from sim.org import CLINICAL, PROFESSIONS, Organisation
 
@@ -136,9 +138,11 @@ def change_step(
         allowed,
     )
     apply(t, state, next_state, t_adopted)
-    test_cycles(t, par, keys[4], keys[5], state, allowed, courage, belief, motivation, fit)
+    test_cycles(t, par, keys[4], keys[5], indptr, indices, trust, state, allowed, courage, belief, motivation,
+                fit)  # fmt: skip
     update_motivation(par, state, pressure, motivation, motivation0)
     update_trust(par, indptr, indices, tie_kind, state, pressure, trust)
+    update_courage(par, pressure, courage)
 
 
 @njit(cache=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.dynamics import layout as L
+
 
 @njit(cache=True, inline="always")
 def agency(mode, empowerment, authority_i, courage_i):
@@ -45,3 +47,18 @@ def may_act(mode, decision_level, empowerment, agency_min, i, level, manager, st
     if m < 0:
         return True
     return state[m] == 1 or state[m] == 2
+
+
+@njit(cache=True)
+def update_courage(par, pressure, courage):
+    """Phase 8, psychological safety under directives: c <- c - courage_erosion x c, clipped
+    (Edmondson 2019: fear follows command; a failed test's effect is in ``test_cycles``).
+    """
+    k = par[L.COURAGE_EROSION]
+    if k == 0.0:
+        return
+    for i in range(len(courage)):
+        x = pressure[i]
+        if x > 0.0:
+            c = courage[i] - k * x * courage[i]
+            courage[i] = min(max(c, 0.0), 1.0)
