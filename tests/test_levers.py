@@ -80,3 +80,20 @@ def test_non_levers_are_the_same_in_every_leadership_model() -> None:
         for key in shared:
             group, leaf = key.split(".")
             assert cfg[group][leaf] == BASE[group][leaf], f"{name}: {key} differs from the base"
+
+
+def test_hypothesis_is_derandomised_in_ci() -> None:
+    # CI=true selects the "ci" profile in tests/conftest.py: the same examples every run.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    code = "import conftest; from hypothesis import settings; print(settings.default.derandomize)"
+    env = {**os.environ, "CI": "true", "PYTHONPATH": f"{tests}{os.pathsep}{tests.parent}"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True", out.stderr
+    env.pop("CI")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
