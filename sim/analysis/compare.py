@@ -58,7 +58,9 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("committed", "Committed (owns the change) at the end"),
     Outcome("complying", "Complying (under mandate) at the end", better=""),
     Outcome("lapsed", "Lapsed at the end", better="lower"),
-    Outcome("t_50", "Weeks to 50% adoption (runs that got there)", percent=False, better="lower", censored=True),
+    Outcome(
+        "t_50", "Weeks to 50% adoption (runs that got there)", percent=False, better="lower", censored=True
+    ),
     Outcome("reached_50", "Runs in which adoption reached 50%", better="", binary=True),
 )
 

@@ -188,13 +188,15 @@ def rank_first(means: pd.DataFrame, order: list[str], outcomes: list[Outcome] | 
         for j, name in enumerate(order):
             x = float(credit[:, j].sum())
             lo, hi = wilson(x, n)
-            rows.append({"outcome": o.key, "scenario": name, "p_first": x / n, "lo": lo, "hi": hi,
-                         "n_points": n})  # fmt: skip
+            rows.append(
+                {"outcome": o.key, "scenario": name, "p_first": x / n, "lo": lo, "hi": hi, "n_points": n}
+            )
     return pd.DataFrame(rows)
 
 
-def pairwise(runs: pd.DataFrame, order: list[str], horizon: int,
-             outcomes: list[Outcome] | None = None) -> pd.DataFrame:  # fmt: skip
+def pairwise(
+    runs: pd.DataFrame, order: list[str], horizon: int, outcomes: list[Outcome] | None = None
+) -> pd.DataFrame:
     """For each outcome and ordered pair (a, b): share of points where a beats b.
 
     ``share`` counts a tie as half; ``share_clearly`` counts points where the paired
@@ -223,10 +225,21 @@ def pairwise(runs: pd.DataFrame, order: list[str], horizon: int,
                 else:
                     clear = np.zeros(len(dm), bool)
                 lo, hi = wilson(float(win.sum()), len(win))
-                rows.append({"outcome": o.key, "a": a, "b": b, "share": float(win.mean()), "lo": lo, "hi": hi,
-                             "share_clearly": float(clear.mean()), "mean_difference": float(
-                                 (mean[:, i] - mean[:, j]).mean() * (1 if o.better == "higher" else -1)),
-                             "n_points": len(win)})  # fmt: skip
+                rows.append(
+                    {
+                        "outcome": o.key,
+                        "a": a,
+                        "b": b,
+                        "share": float(win.mean()),
+                        "lo": lo,
+                        "hi": hi,
+                        "share_clearly": float(clear.mean()),
+                        "mean_difference": float(
+                            (mean[:, i] - mean[:, j]).mean() * (1 if o.better == "higher" else -1)
+                        ),
+                        "n_points": len(win),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -304,9 +317,12 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, max_dims: int = 3) -> Box | None:
 
     Cases of interest are ``y == 1``; the workbench keeps a box only if its density is at
     least 0.5 (inside it the winner loses more often than not). Among the boxes of the
-    peeling trajectory that restrict at most ``max_dims`` inputs, are at least that dense
-    and hold at least half of the cases (coverage >= 0.5), the densest (ties: the larger
-    coverage). None if there are fewer than 3 cases or non-cases, or no such box.
+    peeling trajectory that are at least that dense and hold at least half of the cases
+    (coverage >= 0.5), the densest (ties: the larger coverage). Restrictions that are not
+    significant (quasi-p value > 0.05 on both sides, a one-sided binomial test; Bryant and
+    Lempert 2010) are then dropped, so a box names only inputs that matter, at most
+    ``max_dims`` of them (the most significant). None if there are fewer than 3 cases or
+    non-cases, or no such box.
     """
     import logging
     import warnings
@@ -320,30 +336,47 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, max_dims: int = 3) -> Box | None:
     if y.sum() < 3 or (~y).sum() < 3:
         return None
     xf = x.astype(np.float64).reset_index(drop=True)
-    p = prim.Prim(xf, y.astype(np.int64), threshold=0.5, peel_alpha=0.05, paste_alpha=0.05, mass_min=0.05)
-    box = p.find_box()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the workbench's pandas deprecations
+        p = prim.Prim(xf, y.astype(np.int64), threshold=0.5, peel_alpha=0.05, paste_alpha=0.05, mass_min=0.05)
+        box = p.find_box()
     traj = box.peeling_trajectory
     init = p.box_init
     best, best_f = None, -1.0
     for i in range(len(traj)):
         lims = box.box_lims[i]
-        restricted = [c for c in xf.columns
-                      if lims[c].iloc[0] > init[c].iloc[0] or lims[c].iloc[1] < init[c].iloc[1]]  # fmt: skip
+        restricted = [
+            c for c in xf.columns if lims[c].iloc[0] > init[c].iloc[0] or lims[c].iloc[1] < init[c].iloc[1]
+        ]
         cov, den = float(traj["coverage"].iloc[i]), float(traj["density"].iloc[i])
-        if not restricted or len(restricted) > max_dims or den < 0.5 or cov < 0.5:
+        if not restricted or den < 0.5 or cov < 0.5:
             continue
         f = den + 1e-6 * cov
         if f > best_f:
-            best_f, best = f, (restricted, lims, cov, den)
+            best_f, best = f, (i, restricted, lims)
     if best is None:
         return None
-    restricted, lims, cov, den = best
+    i, restricted, lims = best
+    qp = {
+        c: min(v for v in box.qp[i].get(c, [0.0]) if v >= 0)
+        if any(v >= 0 for v in box.qp[i].get(c, [0.0]))
+        else 1.0
+        for c in restricted
+    }
+    restricted = sorted((c for c in restricted if qp[c] <= 0.05), key=lambda c: qp[c])[:max_dims]
+    if not restricted:
+        return None
     inside = np.ones(len(xf), bool)
     for c in restricted:
         inside &= ((xf[c] >= lims[c].iloc[0]) & (xf[c] <= lims[c].iloc[1])).to_numpy()
-    return Box("PRIM", [(c, _side(lims[c].iloc[0], xf[c].min()), _side(lims[c].iloc[1], xf[c].max()))
-                        for c in restricted],
-               float(y[inside].sum() / y.sum()), float(y[inside].mean()), float(y.mean()), int(inside.sum()))  # fmt: skip
+    return Box(
+        "PRIM",
+        [(c, _side(lims[c].iloc[0], xf[c].min()), _side(lims[c].iloc[1], xf[c].max())) for c in restricted],
+        float(y[inside].sum() / y.sum()),
+        float(y[inside].mean()),
+        float(y.mean()),
+        int(inside.sum()),
+    )
 
 
 def tree_box(x: pd.DataFrame, y: np.ndarray, depth: int = 2) -> Box | None:
@@ -407,8 +440,15 @@ def indices(unc: unc_mod.Uncertainty, u: np.ndarray, y: np.ndarray, seed: int = 
             from SALib.analyze import sobol
 
             si = sobol.analyze(unc.problem(), y, calc_second_order=False, seed=seed)
-            return pd.DataFrame({"input": names, "S1": si["S1"], "S1_conf": si["S1_conf"],
-                                 "ST": si["ST"], "ST_conf": si["ST_conf"]})  # fmt: skip
+            return pd.DataFrame(
+                {
+                    "input": names,
+                    "S1": si["S1"],
+                    "S1_conf": si["S1_conf"],
+                    "ST": si["ST"],
+                    "ST_conf": si["ST_conf"],
+                }
+            )
         from SALib.analyze import rbd_fast
 
         si = rbd_fast.analyze(unc.problem(), u, y, M=RBD_HARMONICS, seed=seed)
@@ -424,8 +464,9 @@ def sample(unc: unc_mod.Uncertainty) -> np.ndarray:
         if unc.design.method == "sobol":
             from SALib.sample import sobol
 
-            return sobol.sample(unc.problem(), unc.design.points, calc_second_order=False,
-                                seed=unc.design.sample_seed)  # fmt: skip
+            return sobol.sample(
+                unc.problem(), unc.design.points, calc_second_order=False, seed=unc.design.sample_seed
+            )
         from SALib.sample import latin
 
         return latin.sample(unc.problem(), unc.design.points, seed=unc.design.sample_seed)
@@ -463,8 +504,16 @@ class Robustness:
         return float(p[(p.outcome == outcome) & (p.a == a) & (p.b == b)].share.iloc[0])
 
 
-def analyse(unc: unc_mod.Uncertainty, order: list[str], titles: dict[str, str], u: np.ndarray,
-            design: pd.DataFrame, runs: pd.DataFrame, horizon: int, seconds: float = 0.0) -> Robustness:  # fmt: skip
+def analyse(
+    unc: unc_mod.Uncertainty,
+    order: list[str],
+    titles: dict[str, str],
+    u: np.ndarray,
+    design: pd.DataFrame,
+    runs: pd.DataFrame,
+    horizon: int,
+    seconds: float = 0.0,
+) -> Robustness:
     """Rank-first probabilities, pairwise shares, conditions and indices from the runs."""
     outs = ranked_outcomes()
     means = point_means(runs, horizon, outs)
@@ -480,21 +529,50 @@ def analyse(unc: unc_mod.Uncertainty, order: list[str], titles: dict[str, str], 
         loses = m < -1e-12
         for finder in (prim_box, tree_box):
             box = finder(x, loses)
-            row = {"outcome": o.key, "winner": winner, "method": "PRIM" if finder is prim_box else "decision tree",
-                   "share_loses": float(loses.mean()), "n_points": len(loses)}  # fmt: skip
+            row = {
+                "outcome": o.key,
+                "winner": winner,
+                "method": "PRIM" if finder is prim_box else "decision tree",
+                "share_loses": float(loses.mean()),
+                "n_points": len(loses),
+            }
             if box is None:
-                row |= {"found": False, "coverage": np.nan, "density": np.nan, "n_inside": 0, "limits": "[]",
-                        "words": _no_box(int(loses.sum()), len(loses))}  # fmt: skip
+                row |= {
+                    "found": False,
+                    "coverage": np.nan,
+                    "density": np.nan,
+                    "n_inside": 0,
+                    "limits": "[]",
+                    "words": _no_box(int(loses.sum()), len(loses)),
+                }
             else:
-                row |= {"found": True, "method": box.method, "coverage": box.coverage, "density": box.density,
-                        "n_inside": box.n_inside, "limits": json.dumps(box.limits), "words": box.words(unc)}  # fmt: skip
+                row |= {
+                    "found": True,
+                    "method": box.method,
+                    "coverage": box.coverage,
+                    "density": box.density,
+                    "n_inside": box.n_inside,
+                    "limits": json.dumps(box.limits),
+                    "words": box.words(unc),
+                }
             cond_rows.append(row)
         t = indices(unc, u, m, seed=unc.design.sample_seed)
         t.insert(0, "outcome", o.key)
         t.insert(1, "winner", winner)
         idx_rows.append(t)
-    return Robustness(unc, order, titles, design, runs, rf, pw, pd.DataFrame(cond_rows),
-                      pd.concat(idx_rows, ignore_index=True), winners, seconds)  # fmt: skip
+    return Robustness(
+        unc,
+        order,
+        titles,
+        design,
+        runs,
+        rf,
+        pw,
+        pd.DataFrame(cond_rows),
+        pd.concat(idx_rows, ignore_index=True),
+        winners,
+        seconds,
+    )
 
 
 def _no_box(k: int, n: int) -> str:
@@ -515,7 +593,9 @@ def provenance(command: str, extra: dict[str, Any] | None = None) -> dict[str, A
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
@@ -562,19 +642,36 @@ def run(
     design.insert(0, "point", np.arange(len(design)))
     seeds = unc.design.seed + np.arange(unc.design.replicates, dtype=np.int64)
     if progress:
-        print(f"robustness: {len(design)} points x {len(order)} models x {len(seeds)} replicates = "
-              f"{len(design) * len(order) * len(seeds):,} runs", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"robustness: {len(design)} points x {len(order)} models x {len(seeds)} replicates = "
+            f"{len(design) * len(order) * len(seeds):,} runs",
+            file=sys.stderr,
+            flush=True,
+        )
     runs = run_all(scenarios, base, unc, design.drop(columns="point"), seeds, jobs=jobs, progress=progress)
     seconds = time.perf_counter() - t0
     res = analyse(unc, order, titles, u, design, runs, horizons.pop(), seconds)
-    res.provenance = provenance(command, {
-        "uncertainty_file": str(unc.path.relative_to(unc_mod.ROOT)) if unc.path.is_relative_to(unc_mod.ROOT)
-        else str(unc.path), "calibration": unc.calibration_note or "none", "design": asdict(unc.design),
-        "n_points": len(design), "n_steps": int(base.n_steps), "n_models": len(order), "n_replicates": len(seeds), "n_runs": len(runs),
-        "seconds": round(seconds, 1), "jobs": jobs or os.cpu_count(), "scenarios": order,
-        "sample": "Latin hypercube (SALib.sample.latin)" if unc.design.method == "lhs"
-        else "Sobol sequence (SALib.sample.sobol)",
-    })  # fmt: skip
+    res.provenance = provenance(
+        command,
+        {
+            "uncertainty_file": str(unc.path.relative_to(unc_mod.ROOT))
+            if unc.path.is_relative_to(unc_mod.ROOT)
+            else str(unc.path),
+            "calibration": unc.calibration_note or "none",
+            "design": asdict(unc.design),
+            "n_points": len(design),
+            "n_steps": int(base.n_steps),
+            "n_models": len(order),
+            "n_replicates": len(seeds),
+            "n_runs": len(runs),
+            "seconds": round(seconds, 1),
+            "jobs": jobs or os.cpu_count(),
+            "scenarios": order,
+            "sample": "Latin hypercube (SALib.sample.latin)"
+            if unc.design.method == "lhs"
+            else "Sobol sequence (SALib.sample.sobol)",
+        },
+    )
     if out is not None:
         save(res, out)
     return res
@@ -591,8 +688,13 @@ def save(res: Robustness, out: str | Path) -> dict[str, Path]:
     """Write the tidy tables (CSV; the runs also as Parquet), the figure and provenance."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"rank_first.csv": res.rank_first, "pairwise.csv": res.pairwise,
-              "conditions.csv": res.conditions, "indices.csv": res.indices, "design.csv": res.design}  # fmt: skip
+    tables = {
+        "rank_first.csv": res.rank_first,
+        "pairwise.csv": res.pairwise,
+        "conditions.csv": res.conditions,
+        "indices.csv": res.indices,
+        "design.csv": res.design,
+    }
     for name, df in tables.items():
         res.paths[name] = _write(out / name, lambda p, d=df: d.to_csv(p, index=False))
     res.paths["runs.parquet"] = _write(out / "runs.parquet", lambda p: res.runs.to_parquet(p, index=False))
@@ -601,15 +703,23 @@ def save(res: Robustness, out: str | Path) -> dict[str, Path]:
 
     res.paths["robustness.png"] = save_fig(figure(res), out / "robustness.png")
     prov = res.provenance | {"titles": res.titles, "winners": res.winners}
-    res.paths["provenance.json"] = _write(out / "provenance.json",
-                                          lambda p: p.write_text(json.dumps(prov, indent=2, default=str)))  # fmt: skip
+    res.paths["provenance.json"] = _write(
+        out / "provenance.json", lambda p: p.write_text(json.dumps(prov, indent=2, default=str))
+    )
     return res.paths
 
 
 def load_saved(folder: str | Path) -> Robustness:
     """Read a saved robustness run back (for ``changesim report robustness=DIR``)."""
     folder = Path(folder)
-    need = ("rank_first.csv", "pairwise.csv", "conditions.csv", "indices.csv", "design.csv", "provenance.json")
+    need = (
+        "rank_first.csv",
+        "pairwise.csv",
+        "conditions.csv",
+        "indices.csv",
+        "design.csv",
+        "provenance.json",
+    )
     missing = [n for n in need if not (folder / n).is_file()]
     if missing:
         raise ConfigError(f"robustness={folder}: not a robustness run folder (missing {', '.join(missing)})")
@@ -618,28 +728,42 @@ def load_saved(folder: str | Path) -> Robustness:
     unc = unc_mod.load(unc_path if unc_path.is_file() else "default", overrides=prov.get("design"))
     runs = pd.read_parquet(folder / "runs.parquet") if (folder / "runs.parquet").is_file() else pd.DataFrame()
     return Robustness(
-        unc, list(prov["scenarios"]), dict(prov.get("titles", {})), pd.read_csv(folder / "design.csv"), runs,
-        pd.read_csv(folder / "rank_first.csv"), pd.read_csv(folder / "pairwise.csv"),
-        pd.read_csv(folder / "conditions.csv"), pd.read_csv(folder / "indices.csv"), dict(prov.get("winners", {})),
-        float(prov.get("seconds", 0.0)), prov,
-    )  # fmt: skip
+        unc,
+        list(prov["scenarios"]),
+        dict(prov.get("titles", {})),
+        pd.read_csv(folder / "design.csv"),
+        runs,
+        pd.read_csv(folder / "rank_first.csv"),
+        pd.read_csv(folder / "pairwise.csv"),
+        pd.read_csv(folder / "conditions.csv"),
+        pd.read_csv(folder / "indices.csv"),
+        dict(prov.get("winners", {})),
+        float(prov.get("seconds", 0.0)),
+        prov,
+    )
 
 
 def describe(res: Robustness) -> str:
     """The plain-text summary printed by ``changesim robustness``."""
     labels = {o.key: o.label for o in OUTCOMES}
     p = res.provenance
-    lines = [f"{p.get('n_points')} plausible sets of assumptions x {p.get('n_models')} models x "
-             f"{p.get('n_replicates')} replicates = {p.get('n_runs', 0):,} runs in {res.seconds:.0f} s"]  # fmt: skip
+    lines = [
+        f"{p.get('n_points')} plausible sets of assumptions x {p.get('n_models')} models x "
+        f"{p.get('n_replicates')} replicates = {p.get('n_runs', 0):,} runs in {res.seconds:.0f} s"
+    ]
     for o in ranked_outcomes():
         w = res.winners[o.key]
         pf = res.p_first(o.key, w)
-        lines.append(f"{labels[o.key]}: {res.titles.get(w, w)} ranks first under {100 * pf:.0f}% of plausible "
-                     "assumptions")  # fmt: skip
+        lines.append(
+            f"{labels[o.key]}: {res.titles.get(w, w)} ranks first under {100 * pf:.0f}% of plausible "
+            "assumptions"
+        )
         c = res.conditions[(res.conditions.outcome == o.key) & (res.conditions.method == "PRIM")].iloc[0]
         if bool(c.found):
-            lines.append(f"  it loses ({100 * c.share_loses:.0f}% of points) mostly where {c.words} "
-                         f"(coverage {100 * c.coverage:.0f}%, density {100 * c.density:.0f}%)")  # fmt: skip
+            lines.append(
+                f"  it loses ({100 * c.share_loses:.0f}% of points) mostly where {c.words} "
+                f"(coverage {100 * c.coverage:.0f}%, density {100 * c.density:.0f}%)"
+            )
         else:
             lines.append(f"  {c.words} ({100 * c.share_loses:.0f}% of points)")
     lines += [f"{k}: {v}" for k, v in res.paths.items()]

@@ -33,9 +33,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "configs" / "uncertainty"
 ASSUMPTION = "assumption"
 INTERVAL_COLUMNS = (
-    ("lo", "hi"), ("ci_lo", "ci_hi"), ("lower", "upper"), ("low", "high"), ("q025", "q975"),
-    ("q2.5", "q97.5"), ("q0.025", "q0.975"), ("hdi_lo", "hdi_hi"), ("ci_low", "ci_high"),
-)  # fmt: skip
+    ("lo", "hi"),
+    ("ci_lo", "ci_hi"),
+    ("lower", "upper"),
+    ("low", "high"),
+    ("q025", "q975"),
+    ("q2.5", "q97.5"),
+    ("q0.025", "q0.975"),
+    ("hdi_lo", "hdi_hi"),
+    ("ci_low", "ci_high"),
+)
 """Column pairs accepted as a fitted interval in the calibration file, first match wins."""
 NAME_COLUMNS = ("parameter", "key", "name")
 METHODS = ("lhs", "sobol")
@@ -242,7 +249,9 @@ def load(spec: str | Path = "default", overrides: dict[str, Any] | None = None) 
     design_data = dict(_keys(f"{where}: design", data.get("design"), set(Design.__dataclass_fields__)))
     for k, v in (overrides or {}).items():
         if k not in Design.__dataclass_fields__:
-            raise ConfigError(f"{where}: unknown design key {k!r}; allowed: {sorted(Design.__dataclass_fields__)}")
+            raise ConfigError(
+                f"{where}: unknown design key {k!r}; allowed: {sorted(Design.__dataclass_fields__)}"
+            )
         design_data[k] = v
     for k, v in design_data.items():
         if k == "method":
@@ -263,11 +272,10 @@ def load(spec: str | Path = "default", overrides: dict[str, Any] | None = None) 
     if cal_path is not None:
         if cal_path.is_file():
             fitted = read_calibration(cal_path)
-            note = f"fitted intervals read from {cal_path.relative_to(ROOT) if cal_path.is_relative_to(ROOT) else cal_path}"
+            shown = cal_path.relative_to(ROOT) if cal_path.is_relative_to(ROOT) else cal_path
+            note = f"fitted intervals read from {shown}"
         else:
-            note = (
-                f"calibration file {cal['file']} not found: calibrated parameters use their assumed ranges"
-            )
+            note = f"calibration file {cal['file']} not found: calibrated parameters use their assumed ranges"
 
     params = []
     for key, spec_ in (data.get("parameters") or {}).items():
@@ -289,9 +297,21 @@ def load(spec: str | Path = "default", overrides: dict[str, Any] | None = None) 
                 basis = f"assumed until calibrated (`{calibrated}`): calibration file not found"
         allowed = allowed_range(key)
         if allowed is not None and not (allowed[0] <= lo and hi <= allowed[1]):
-            raise ConfigError(f"{w}: [{lo}, {hi}] lies outside the allowed range [{allowed[0]}, {allowed[1]}]")
-        params.append(Assumption(key, lo, hi, str(spec_["source"]), isinstance(default, int),
-                                 calibrated, basis, comments.get(key, "")))  # fmt: skip
+            raise ConfigError(
+                f"{w}: [{lo}, {hi}] lies outside the allowed range [{allowed[0]}, {allowed[1]}]"
+            )
+        params.append(
+            Assumption(
+                key,
+                lo,
+                hi,
+                str(spec_["source"]),
+                isinstance(default, int),
+                calibrated,
+                basis,
+                comments.get(key, ""),
+            )
+        )
 
     levers = []
     for key, spec_ in (data.get("levers") or {}).items():
@@ -305,8 +325,16 @@ def load(spec: str | Path = "default", overrides: dict[str, Any] | None = None) 
         lo, hi = _pair(f"{w}.factor", spec_["factor"])
         if lo <= 0:
             raise ConfigError(f"{w}.factor: low {lo} must be positive (a factor on the model's setting)")
-        levers.append(Lever(key, lo, hi, str(spec_["source"]), comments.get(key, ""),
-                            str(spec_["when"]) if spec_.get("when") else None))  # fmt: skip
+        levers.append(
+            Lever(
+                key,
+                lo,
+                hi,
+                str(spec_["source"]),
+                comments.get(key, ""),
+                str(spec_["when"]) if spec_.get("when") else None,
+            )
+        )
     fixed = data.get("fixed") or {}
     if not isinstance(fixed, dict):
         raise ConfigError(f"{where}: fixed must be a mapping of key: reason")
@@ -319,8 +347,9 @@ def load(spec: str | Path = "default", overrides: dict[str, Any] | None = None) 
         raise ConfigError(f"{where}: {sorted(both)[0]} is listed both as a shared parameter and as a lever")
     if not params and not levers:
         raise ConfigError(f"{where}: no parameters or levers to sample")
-    return Uncertainty(params, levers, {str(k): str(v) for k, v in fixed.items()}, design, path,
-                       cal_path, note, comments)  # fmt: skip
+    return Uncertainty(
+        params, levers, {str(k): str(v) for k, v in fixed.items()}, design, path, cal_path, note, comments
+    )
 
 
 def _get_or_fail(key: str, where: str) -> None:
@@ -362,7 +391,9 @@ def flatten(cfg: ModelConfig) -> dict[str, Any]:
 def lever_keys(base: ModelConfig, scenarios: dict[str, ModelConfig]) -> dict[str, list[str]]:
     """For each scenario, the keys it sets differently from the common base (its levers)."""
     b = flatten(base)
-    return {name: sorted(k for k, v in flatten(cfg).items() if b.get(k) != v) for name, cfg in scenarios.items()}
+    return {
+        name: sorted(k for k, v in flatten(cfg).items() if b.get(k) != v) for name, cfg in scenarios.items()
+    }
 
 
 RUN_KEYS = frozenset({"n_steps", "seed", "n_replicates", "org_seed"})
@@ -405,7 +436,9 @@ def apply(cfg: ModelConfig, base: ModelConfig, unc: Uncertainty, row: dict[str, 
     is multiplied by the point's factor and clipped to the key's allowed range (integers
     rounded); a lever the model leaves at the base is left alone.
     """
-    out: dict[str, Any] = {a.key: (int(row[a.key]) if a.integer else float(row[a.key])) for a in unc.parameters}
+    out: dict[str, Any] = {
+        a.key: (int(row[a.key]) if a.integer else float(row[a.key])) for a in unc.parameters
+    }
     for lv in unc.levers:
         if not uses(cfg, base, lv):
             continue
@@ -448,14 +481,17 @@ def odd_tables(unc: Uncertainty | None = None) -> str:
         )
     rows += [
         "",
-        "**Lever strengths** (a factor on each model's own setting; log-uniform; clipped to the allowed range):",
+        "**Lever strengths** (a factor on each model's own setting; log-uniform; clipped to the allowed "
+        "range):",
         "",
         "| Lever | Factor range | Source | Meaning |",
         "|---|---|---|---|",
     ]
     for lv in unc.levers:
-        rows.append(f"| `{lv.key}` | x{_fmt(lv.low)} to x{_fmt(lv.high)} | {lv.source} | "
-                    f"{(lv.comment or meaning(lv.key)).replace('|', '/')} |")  # fmt: skip
+        rows.append(
+            f"| `{lv.key}` | x{_fmt(lv.low)} to x{_fmt(lv.high)} | {lv.source} | "
+            f"{(lv.comment or meaning(lv.key)).replace('|', '/')} |"
+        )
     if unc.fixed:
         rows += ["", "**Held at each model's setting** (part of the policy compared):", ""]
         rows += [f"- `{k}`: {v}" for k, v in unc.fixed.items()]

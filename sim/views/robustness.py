@@ -1,4 +1,4 @@
-"""The robustness figure: how often each model ranks first, who beats whom, what drives the margin, where the winner loses.
+"""The robustness figure: who ranks first, who beats whom, what drives the lead, where the winner loses.
 
 Four panels from a ``sim.analysis.robustness.Robustness``: (a) probability of ranking first
 on each outcome; (b) the share of plausible assumptions under which the row model beats the
@@ -46,7 +46,9 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
     for i in range(len(order)):
         for j in range(len(outs)):
             v = 100 * rf.iat[i, j]
-            ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8, color="white" if v < 55 else "black")
+            ax.text(
+                j, i, f"{v:.0f}", ha="center", va="center", fontsize=8, color="white" if v < 55 else "black"
+            )
     fig.colorbar(im, ax=ax, label="% of plausible assumptions")
     ax.set_title("(a) How often each model ranks first", loc="left", fontsize=10)
 
@@ -61,11 +63,19 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
     for i in range(len(order)):
         for j in range(len(order)):
             if i != j:
-                ax.text(j, i, f"{mat[i, j]:.0f}", ha="center", va="center", fontsize=8,
-                        color="white" if mat[i, j] < 55 else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{mat[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if mat[i, j] < 55 else "black",
+                )
     fig.colorbar(im, ax=ax, label="% of plausible assumptions")
-    ax.set_title(f"(b) Row model beats column model: {labels.get(outcome, outcome).lower()}", loc="left",
-                 fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"(b) Row model beats column model: {labels.get(outcome, outcome).lower()}", loc="left", fontsize=10
+    )
 
     ax = axes[1, 0]
     winner = res.winners[outcome]
@@ -90,8 +100,10 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
     fig.suptitle(
         f"Robustness of the ranking: {p.get('n_points', len(res.design))} plausible sets of assumptions x "
         f"{len(order)} models x {p.get('n_replicates', '?')} replicates (common random numbers)",
-        fontsize=12, x=0.01, ha="left",
-    )  # fmt: skip
+        fontsize=12,
+        x=0.01,
+        ha="left",
+    )
     return fig
 
 
@@ -117,7 +129,9 @@ def _box_panel(ax: Any, res: Any, outcome: str, winner: str, input_label: Any) -
     m = margin(point_means(res.runs, horizon, [o]), o, res.order, winner)
     loses = m < -1e-12
     x, y = res.design[dims[0]].to_numpy(), res.design[dims[1]].to_numpy()
-    ax.scatter(x[~loses], y[~loses], s=14, color=HOLDS, label=f"{_short(res.titles.get(winner, winner), 30)} leads")
+    ax.scatter(
+        x[~loses], y[~loses], s=14, color=HOLDS, label=f"{_short(res.titles.get(winner, winner), 30)} leads"
+    )
     ax.scatter(x[loses], y[loses], s=18, color=LOSES, marker="^", label="another model leads")
     lim = {d[0]: (d[1], d[2]) for d in limits}
     if found and any(d in lim for d in dims):
@@ -127,9 +141,15 @@ def _box_panel(ax: Any, res: Any, outcome: str, winner: str, input_label: Any) -
         y0, y1 = y.min() if y0 is None else y0, y.max() if y1 is None else y1
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="black", lw=1.5, ls="--"))
         c = cond.iloc[0]
-        ax.text(0.01, 0.99, f"PRIM box: coverage {100 * c.coverage:.0f}%, density {100 * c.density:.0f}%"
-                + (f" ({len(limits)} inputs; 2 shown)" if len(limits) > 2 else ""),
-                transform=ax.transAxes, va="top", fontsize=8)  # fmt: skip
+        ax.text(
+            0.01,
+            0.99,
+            f"PRIM box: coverage {100 * c.coverage:.0f}%, density {100 * c.density:.0f}%"
+            + (f" ({len(limits)} inputs; 2 shown)" if len(limits) > 2 else ""),
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+        )
     ax.set_xlabel(_short(input_label(dims[0], res.unc), 60), fontsize=8)
     ax.set_ylabel(_short(input_label(dims[1], res.unc), 60), fontsize=8)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
