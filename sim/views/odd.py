@@ -446,6 +446,7 @@ def stream_table() -> str:
 
 # --- the document ---------------------------------------------------------------------
 
+
 def uncertainty_tables() -> str:
     """The plausible ranges of ``configs/uncertainty/default.yaml`` (``sim.analysis.uncertainty``)."""
     from sim.analysis.uncertainty import odd_tables
