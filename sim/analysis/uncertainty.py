@@ -19,6 +19,7 @@ fixed. ``odd_tables`` renders the ranges for docs/ODD.md.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,15 +361,12 @@ def _get_or_fail(key: str, where: str) -> None:
 
 
 def _line_comments(text: str) -> dict[str, str]:
-    """``# comment`` after each ``range:``/``factor:`` line, keyed by its parameter (for the ODD)."""
+    """The ``# comment`` after each ``key: {...}`` line of parameters and levers (for the ODD)."""
     out: dict[str, str] = {}
-    current = None
     for line in text.splitlines():
-        stripped = line.strip()
-        if line.startswith("  ") and not line.startswith("    ") and stripped.endswith(":"):
-            current = stripped[:-1]
-        elif current and (stripped.startswith("range:") or stripped.startswith("factor:")) and "#" in line:
-            out[current] = line.split("#", 1)[1].strip()
+        m = re.match(r"^  ([\w.]+):\s*\{.*\}\s*#\s*(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip()
     return out
 
 
