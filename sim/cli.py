@@ -418,6 +418,22 @@ def report(argv: Sequence[str]) -> int:
     return 0
 
 
+BENCH_SCRIPT = CONFIG_DIR.parent / "experiments" / "e09_benchmark" / "bench_peers.py"
+
+
+def bench(argv: list[str]) -> int:
+    """``changesim bench``: run the peer benchmark script of experiment e09 in a fresh process.
+
+    The benchmarks live with their experiment, outside the runtime package; this entry
+    only starts ``experiments/e09_benchmark/bench_peers.py`` with the same arguments.
+    """
+    import subprocess
+
+    if not BENCH_SCRIPT.is_file():
+        raise ConfigError(f"the benchmark script {BENCH_SCRIPT} is missing; run changesim bench from a clone")
+    return subprocess.run([sys.executable, str(BENCH_SCRIPT), *argv], check=False).returncode
+
+
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
@@ -430,9 +446,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
         return animate_main(argv)
     if name == "bench":
-        from sim.bench_peers import main as bench_peers
-
-        return bench_peers(argv)
+        return bench(argv)
     if name == "sensitivity":
         from sim.analysis.sensitivity import main as sensitivity_main
 

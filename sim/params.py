@@ -422,7 +422,7 @@ class ModelConfig:
     adaptation: AdaptationParams = field(default_factory=AdaptationParams)
     leadership: LeadershipParams = field(default_factory=LeadershipParams)
     n_steps: int = _f(104, "number of steps (weeks by convention)", range=(0, 1_000_000))
-    seed: int = _f(0, "seed of the first replicate; replicate k uses seed + k", range=(0, 2**63 - 1))
+    seed: int = _f(0, "seed of replicate 0; replicate k > 0 uses a hash of (seed, k)", range=(0, 2**63 - 1))
     n_replicates: int = _f(1, "number of replicates", range=(1, 10_000_000))
     org_seed: int = _f(
         -1,

@@ -144,7 +144,7 @@ def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray
     r = cfg.n_replicates if n_replicates is None else int(n_replicates)
     if r < 1:
         raise ConfigError(f"n_replicates={r} must be at least 1")
-    return cfg.seed + np.arange(r, dtype=np.int64)
+    return rng.replicate_seeds(cfg.seed, r)
 
 
 def run(
@@ -198,7 +198,8 @@ def run_batch(
     """Run many replicates of one scenario on the fast path (parallel over replicates).
 
     Args:
-        seeds: explicit replicate seeds; else ``config.seed + range(n_replicates)``.
+        seeds: explicit replicate seeds; else ``rng.replicate_seeds(config.seed, n_replicates)``
+            (replicate 0 is the seed itself, the others hashed from (seed, k)).
         n_replicates: number of replicates (else ``config.n_replicates``).
         Other arguments as ``run``; ``thresholds`` and ``initial_adopters`` apply to
         every replicate.

@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from sim import cli
 from sim.analysis import sweep
 from sim.params import ConfigError, ModelConfig
+from sim.rng import replicate_seeds
 from sim.run import run_batch
 from sim.views import figures
 
@@ -151,7 +152,7 @@ def test_single_run_writes_outputs_and_summary(tmp_path):
     summary = pd.read_parquet(out / "summary.parquet")
     assert len(summary) == 3, "one summary row per replicate"
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["config"]["org"]["n_staff"] == 100 and prov["seeds"] == [0, 1, 2]
+    assert prov["config"]["org"]["n_staff"] == 100 and prov["seeds"] == list(replicate_seeds(0, 3))
     assert "Final adoption" in p.stdout and "95% CI" in p.stdout and str(out) in p.stdout, p.stdout
     assert "Time to 50% adoption" in p.stdout
 
@@ -248,7 +249,11 @@ def test_multirun_writes_one_tidy_table(sweep_run):
     assert len(table) == 4 * 2, "one row per job x replicate"
     assert set(table["dynamics"]) == {"threshold", "bass"}, "a swept group gives its option's name"
     assert set(table["config.seed"]) == {0, 1}, "the swept seed (first seed of each job)"
-    assert sorted(table["seed"]) == [0, 0, 1, 1, 1, 1, 2, 2], "replicate k of a job uses its seed + k"
+    expected = sorted(int(s) for b in (0, 1) for s in replicate_seeds(b, 2) for _ in range(2))
+    assert sorted(table["seed"]) == expected, "replicate k of a job uses the hash of (its seed, k)"
+    assert table.groupby("config.seed")["seed"].apply(set).pipe(lambda s: not (s[0] & s[1])), (
+        "jobs with base seeds 0 and 1 share no replicate seed"
+    )
     assert (table["org.n_staff"] == 100).all() and table["org.n_staff"].dtype.kind == "i", "typed values"
     for col in ("job", "replicate", "final_frac_adopted", "t_50"):
         assert col in table.columns, f"{col} column expected"

@@ -11,6 +11,7 @@ import pytest
 from sim.analysis.compare import Scenario, run_comparison
 from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
 from sim.cli import compose, report
+from sim.rng import replicate_seeds
 from sim.views.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,7 +40,7 @@ def test_comparison_pairs_scenarios_on_common_seeds() -> None:
     comp = _comparison()
     assert set(comp.outcomes.scenario) == {"command_and_control", "help_it_happen", "ics_partnership"}
     for name, res in comp.results.items():
-        assert list(res.seeds) == list(range(6)), f"{name} should run seeds 0..5 like the others"
+        assert list(res.seeds) == list(replicate_seeds(0, 6)), f"{name}: the same 6 seeds as the others"
     diff = comp.differences("command_and_control")
     assert set(diff.scenario) == {"help_it_happen", "ics_partnership"}, (
         "differences are against the reference"

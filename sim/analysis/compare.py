@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim import rng
 from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
 from sim.model import organisation_for
 from sim.org import CLINICAL, Organisation
@@ -148,7 +149,7 @@ def clinician_groups() -> tuple[str, ...]:
 
 def run_comparison(scenarios: list[Scenario], n_replicates: int = 30, seed: int = 0) -> Comparison:
     """Run every scenario on the same seeds; scenarios with equal org settings share one organisation."""
-    seeds = seed + np.arange(n_replicates, dtype=np.int64)
+    seeds = rng.replicate_seeds(seed, n_replicates)
     orgs: dict[str, Organisation] = {}
     results = {}
     for s in scenarios:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim import rng
 from sim.params import ConfigError, ModelConfig, from_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
@@ -85,7 +86,7 @@ class Design:
     @property
     def seeds(self) -> np.ndarray:
         """The common replicate seeds every point runs."""
-        return self.seed + np.arange(self.seeds_per_point, dtype=np.int64)
+        return rng.replicate_seeds(self.seed, self.seeds_per_point)
 
     def problem(self) -> dict[str, Any]:
         """The SALib problem dict."""

@@ -160,7 +160,8 @@ def collect(sweep_dir: str | Path) -> SweepReport:
     group gives its option's name, e.g. ``dynamics`` = ``bass``), ``job`` (the job's
     folder), then the job's summary columns (``replicate``, ``seed``, ``final_frac_adopted``,
     ...). An override named like a summary column is prefixed ``config.``: ``config.seed``
-    is the job's first seed, ``seed`` the replicate's own (replicate k uses seed + k).
+    is the job's first seed, ``seed`` the replicate's own (replicate 0 uses the job's seed,
+    replicate k a hash of (seed, k): ``sim.rng.replicate_seed``).
     """
     sweep_dir = Path(sweep_dir)
     report = SweepReport(table=pd.DataFrame())
