@@ -186,7 +186,9 @@ class ChangeStaffMember(StaffMember):
         self.t_adopted = -1
         self.belief = self._par(L.NEWCOMER_BELIEF)
         self.motivation = self.motivation0
-        appoint = rng.uniform_py(model.keys[L.K_PIPELINE], t, self.index) < self._par(L.P_CLINICAL_APPOINTMENT)
+        appoint = rng.uniform_py(model.keys[L.K_PIPELINE], t, self.index) < self._par(
+            L.P_CLINICAL_APPOINTMENT
+        )
         self.clinical_leader = 1 if appoint else 0
         for _, e in self.contacts():
             model.state.trust[e] = self._par(L.TRUST_NEW)
@@ -269,7 +271,10 @@ class ChangeStaffMember(StaffMember):
             if prob >= 1.0 or (prob > 0.0 and rng.uniform_py(model.keys[L.K_ADOPT], t, self.index) < prob):
                 nxt = COMMITTED
             elif self.pressure > 0.0 and self._par(L.P_COMPLY) > 0.0:
-                if rng.uniform_py(model.keys[L.K_LAPSE], t, self.index) < self._par(L.P_COMPLY) * self.pressure:
+                if (
+                    rng.uniform_py(model.keys[L.K_LAPSE], t, self.index)
+                    < self._par(L.P_COMPLY) * self.pressure
+                ):
                     nxt = COMMITTED if self.co_designer == 1 else COMPLYING
         elif s == COMPLYING:
             p_int = self._par(L.P_INTERNALISE)

@@ -143,7 +143,9 @@ def simulate(indptr, indices, weight, people, rule, key, n_steps, groups, counts
         for d in range(n_cols):
             counts[0, groups[i, d], state[i]] += 1
     pure_network = rule.p_spontaneous == 0.0 and (rule.rule == THRESHOLD or rule.rule == CASCADE)
-    front = Frontier(np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8), np.full(n, -1, np.int64))
+    front = Frontier(
+        np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8), np.full(n, -1, np.int64)
+    )
     n_prev = 0
     n_open = 0
     for i in range(n):
@@ -155,8 +157,8 @@ def simulate(indptr, indices, weight, people, rule, key, n_steps, groups, counts
             n_open += 1
     for t in range(1, n_steps + 1):
         counts[t] = counts[t - 1]
-        n_new = kernel_step(t, indptr, indices, weight, people, rule, key, front, n_prev, pure_network and t > 1,
-                            n_open)  # fmt: skip
+        frontier = pure_network and t > 1
+        n_new = kernel_step(t, indptr, indices, weight, people, rule, key, front, n_prev, frontier, n_open)
         n_open -= n_new
         for k in range(n_new):
             i = front.new[k]

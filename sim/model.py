@@ -76,7 +76,11 @@ class ChangeModel(mesa.Model):
         self._keys = layout.stream_keys(np.array([seed]))[0]
         self.keys = [int(k) for k in self._keys]
         self.arrays = org_arrays(self.org)
-        self.reverse, self.clinician, self.senior = self.arrays.reverse, self.arrays.clinician, self.arrays.senior
+        self.reverse, self.clinician, self.senior = (
+            self.arrays.reverse,
+            self.arrays.clinician,
+            self.arrays.senior,
+        )
         self._scratch = scratch(self.org.n_staff)
         self.threshold_kind = THRESHOLD_KINDS[cfg.dynamics.threshold_kind]
         self._rule = rule_of(cfg.dynamics) if not self.full_model else None

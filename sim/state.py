@@ -215,7 +215,9 @@ def scratch(n_staff: int, n_replicates: int | None = None) -> Scratch:
 
 def frontier(n_staff: int) -> Frontier:
     """Work space of the classic rules for one replicate (``stamp`` starts at -1)."""
-    return Frontier(*(np.full(n_staff, -1 if a.name == "stamp" else 0, dtype=a.dtype) for a in FRONTIER_ARRAYS))
+    return Frontier(
+        *(np.full(n_staff, -1 if a.name == "stamp" else 0, dtype=a.dtype) for a in FRONTIER_ARRAYS)
+    )
 
 
 def replicate(bundle, r):

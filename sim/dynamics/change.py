@@ -119,5 +119,13 @@ def simulate_change_batch(par, keys, org, people, scratch, n_steps, groups, coun
     """
     for r in prange(keys.shape[0]):
         simulate_change(
-            par, keys[r], org, replicate(people, r), replicate(scratch, r), n_steps, groups, counts[r], extra[r]
+            par,
+            keys[r],
+            org,
+            replicate(people, r),
+            replicate(scratch, r),
+            n_steps,
+            groups,
+            counts[r],
+            extra[r],
         )

@@ -39,7 +39,12 @@ def update_motivation(par, people):
     recog = par[L.RECOGNITION]
     if crowd == 0.0 and rec == 0.0 and recog == 0.0:
         return
-    state, pressure, motivation, motivation0 = people.state, people.pressure, people.motivation, people.motivation0
+    state, pressure, motivation, motivation0 = (
+        people.state,
+        people.pressure,
+        people.motivation,
+        people.motivation0,
+    )
     for i in range(len(state)):
         m = motivation[i]
         x = pressure[i]
