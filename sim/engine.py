@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.constants import COMMITTED
 from sim.dynamics.contagion import (
     CASCADE,
     THRESHOLD,
@@ -33,7 +34,7 @@ from sim.dynamics.contagion import (
     is_adopted,
 )
 from sim.rng import uniform_nb
-from sim.state import COMMITTED, Frontier, replicate
+from sim.state import Frontier, replicate
 
 
 @njit(cache=True)

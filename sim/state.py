@@ -16,13 +16,18 @@ import numpy as np
 from numba.extending import overload
 
 from sim import rng
-from sim.org import CLINICAL, PROFESSIONS, Organisation
+from sim.constants import (  # noqa: F401  adoption states, declared once there (AdoptionState)
+    CLINICAL,
+    COMMITTED,
+    COMPLYING,
+    LAPSED,
+    N_STATES,
+    NOT_ADOPTED,
+    PROFESSIONS,
+    STATE_NAMES,
+)
+from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig
-
-# Adoption states (module-level integers, so Numba kernels fold them in as constants).
-NOT_ADOPTED, COMPLYING, COMMITTED, LAPSED = 0, 1, 2, 3
-STATE_NAMES: tuple[str, ...] = ("not_adopted", "complying", "committed", "lapsed")
-N_STATES = len(STATE_NAMES)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import layout as L
 from sim.rng import uniform_nb
-from sim.state import COMMITTED, COMPLYING
 
 
 @njit(cache=True)

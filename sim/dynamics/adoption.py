@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING, LAPSED, NO_POWER, NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.dynamics.motivation import readiness
 from sim.dynamics.power import agency, may_act
 from sim.dynamics.relationships import exposure
 from sim.rng import uniform_nb
-from sim.state import COMMITTED, COMPLYING, LAPSED, NOT_ADOPTED
 
 
 @njit(cache=True, inline="always")
@@ -38,7 +38,7 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
     f = 1.0 + readiness_weight * (2.0 * r - 1.0)
     if f < 0.0:
         f = 0.0
-    if mode == L.NO_POWER:
+    if mode == NO_POWER:
         return f
     return agency(mode, empowerment, authority_i, courage_i) / agency_ref * f
 

@@ -13,8 +13,8 @@ from collections import namedtuple
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.params import DynamicsParams
-from sim.state import COMMITTED, COMPLYING
 
 # Rules and threshold kinds (codes shared with sim.engine and sim.agents).
 THRESHOLD, BASS, CASCADE = 0, 1, 2

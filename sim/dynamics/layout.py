@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import rng
+from sim.constants import POWER_MODES  # noqa: F401  re-exported: layout.POWER_MODES
 from sim.params import ModelConfig
 
 # Random streams of the full model, in the order of the ``keys`` vector.
@@ -58,9 +59,8 @@ _NAMES = (
 )
 SLOT = {name: k for k, name in enumerate(_NAMES)}
 N_SLOTS = len(_NAMES)
-# Power modes: the codes of the power_mode slot (read as int(par[POWER_MODE]) in kernels).
-NO_POWER, CENTRALISED, DISTRIBUTED = 0, 1, 2
-POWER_MODES = {"none": NO_POWER, "centralised": CENTRALISED, "distributed": DISTRIBUTED}
+# Power modes: the codes of the power_mode slot (kernels read int(par[POWER_MODE]) and
+# compare with sim.constants.NO_POWER, CENTRALISED, DISTRIBUTED).
 
 # Slot indices as module constants, so Numba folds them in.
 THRESHOLD_COUNT = SLOT["threshold_count"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.rng import uniform_nb
-from sim.state import NOT_ADOPTED
 
 LEAD_ORGANISATION = 0  # code of the organisation a mandate applies to when its scope is "lead"
 

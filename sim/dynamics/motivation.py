@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import layout as L
-from sim.state import COMMITTED, COMPLYING
 
 
 @njit(cache=True, inline="always")

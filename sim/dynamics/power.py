@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from sim.dynamics.layout import CENTRALISED, DISTRIBUTED, NO_POWER
-from sim.state import COMMITTED, COMPLYING
+from sim.constants import CENTRALISED, COMMITTED, COMPLYING, DISTRIBUTED, NO_POWER
 
 
 @njit(cache=True, inline="always")

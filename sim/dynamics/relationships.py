@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING, LINE
 from sim.dynamics import layout as L
-from sim.org import LINE
-from sim.state import COMMITTED, COMPLYING
 
 
 @njit(cache=True, inline="always")
