@@ -54,7 +54,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sim import rng, run, run_batch
+from sim import rng, run, run_batch, scenarios
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import CASCADE, FRACTION, Rule
 from sim.engine import simulate, weights
@@ -82,16 +82,10 @@ P_TRANSMIT = 0.2  # independent cascade: R0 about 2 on ~10 ties, final size ~80%
 N_SEEDS_MIN = 5  # 1% of staff, at least 5 (one seed at n=100 often spreads nowhere)
 STEP_CAP = 1000  # the threshold and cascade runs stop at their fixed point long before
 Z = 4.0  # two-sided false-failure rate 6e-5 per comparison
-CHANGE_CONFIG: dict[str, Any] = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-    "power": {"mode": "distributed"},
-    "co_design": {"on": True},
-}
+# The calibrated base (configs/scenario/change_base.yaml), power distributed and co-design on.
+CHANGE_CONFIG: dict[str, Any] = scenarios.merge(
+    scenarios.calibrated_base(), {"power": {"mode": "distributed"}, "co_design": {"on": True}}
+)
 CHANGE_STEPS = 26  # half a year of weeks; the rule is not a pure network rule, so every step runs
 REFERENCE_STEPS = {100: 10, 1_000: 5, 10_000: 3, 100_000: 2, 1_000_000: 1}
 FAST_REPEATS = {100: 21, 1_000: 21, 10_000: 15, 100_000: 7, 1_000_000: 3}

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim import rng
+from sim import rng, scenarios
 from sim.params import ConfigError, ModelConfig, from_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
@@ -69,6 +69,7 @@ class Design:
 
     parameters: list[Parameter]
     base: dict[str, Any] = field(default_factory=dict)
+    scenario: str | None = None  # a configs/scenario/ name under ``base`` (its parameters; base wins)
     method: str = "sobol"
     n: int = 512
     second_order: bool = False
@@ -148,6 +149,8 @@ def design_from_dict(data: dict[str, Any]) -> Design:
         params.append(Parameter(name, low, high, integer=isinstance(default, int)))
     if not params:
         raise ConfigError("sensitivity: no parameters to sample")
+    if data.get("scenario") is not None:
+        data["base"] = scenarios.merge(scenarios.parameters(data["scenario"]), data.get("base") or {})
     design = Design(parameters=params, **data)
     if design.method not in METHODS:
         raise ConfigError(f"sensitivity: method={design.method!r}; choose one of {list(METHODS)}")
