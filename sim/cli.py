@@ -438,9 +438,89 @@ def report(argv: Sequence[str]) -> int:
     return 0
 
 
+def _leadership_scenarios(names: Sequence[str], overrides: Sequence[str]) -> dict[str, ModelConfig]:
+    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    return {name: compose([f"scenario={name}", *overrides])[0] for name in names}
+
+
+ROBUSTNESS_KEYS = ("uncertainty", "points", "replicates", "method", "seed", "sample_seed", "scenarios", "out",
+                   "jobs")  # fmt: skip
+
+
+def robustness(argv: Sequence[str]) -> int:
+    """``changesim robustness [uncertainty=default] [points=N] [replicates=R] [method=lhs|sobol]
+    [scenarios=a,b] [out=DIR] [jobs=N] [key=value ...]``.
+
+    Samples the plausible ranges of ``configs/uncertainty/<uncertainty>.yaml``, runs every
+    leadership model at each point on common seeds and writes the rank-first probabilities,
+    pairwise shares, PRIM conditions, indices, figure and provenance into ``out``. Other
+    ``key=value`` overrides apply to every model (``org.n_staff=500``).
+    """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
+
+    opts, overrides = _split_args(argv, ROBUSTNESS_KEYS)
+    design = {k: opts[k] for k in ("points", "replicates", "method", "seed", "sample_seed") if k in opts}
+    for k in design:
+        if k != "method":
+            try:
+                design[k] = int(design[k])
+            except ValueError:
+                raise ConfigError(f"{k}={design[k]!r} must be an integer") from None
+    unc = unc_mod.load(opts.get("uncertainty", "default"), design)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    scenarios = _leadership_scenarios(names, overrides)
+    base = compose(["scenario=change_base", *overrides])[0]
+    titles = {n: dict(LEADERSHIP_MODELS).get(n, n.replace("_", " ").capitalize()) for n in names}
+    out = Path(opts.get("out") or Path("outputs") / "robustness" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    try:
+        jobs = int(opts.get("jobs", 0))
+    except ValueError:
+        raise ConfigError(f"jobs={opts['jobs']!r} must be an integer") from None
+    command = " ".join(["changesim robustness", *argv]).strip()
+    res = rob.run(unc, scenarios, base, titles, out=out, jobs=jobs, command=command)
+    print(rob.describe(res))
+    return 0
+
+
+def _split_args(argv: Sequence[str], keys: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    opts: dict[str, str] = {}
+    overrides = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(f"argument {arg!r} is not key=value")
+        if key in keys:
+            opts[key] = value
+        else:
+            overrides.append(arg)
+    return opts, overrides
+
+
+BENCH_SCRIPT = CONFIG_DIR.parent / "experiments" / "e09_benchmark" / "bench_peers.py"
+
+
+def bench(argv: list[str]) -> int:
+    """``changesim bench``: run the peer benchmark script of experiment e09 in a fresh process.
+
+    The benchmarks live with their experiment, outside the runtime package; this entry
+    only starts ``experiments/e09_benchmark/bench_peers.py`` with the same arguments.
+    """
+    import subprocess
+
+    if not BENCH_SCRIPT.is_file():
+        raise ConfigError(f"the benchmark script {BENCH_SCRIPT} is missing; run changesim bench from a clone")
+    return subprocess.run([sys.executable, str(BENCH_SCRIPT), *argv], check=False).returncode
+
+
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
+    if name == "robustness":
+        return robustness(argv)
     if name == "app":
         from sim.views.app import main as app_main
 
@@ -450,9 +530,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
         return animate_main(argv)
     if name == "bench":
-        from sim.bench_peers import main as bench_peers
-
-        return bench_peers(argv)
+        return bench(argv)
     if name == "sensitivity":
         from sim.analysis.sensitivity import main as sensitivity_main
 
@@ -464,7 +542,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "app", "animate", "bench", "sensitivity", "collect")
+SUBCOMMANDS = ("report", "robustness", "app", "animate", "bench", "sensitivity", "collect")
 """``changesim <name> ...`` runs these instead of a Hydra run."""
 
 

@@ -91,7 +91,7 @@ def provenance(argv: Sequence[str] | None = None, **extra: Any) -> dict[str, Any
         argv: the command line (default ``sys.argv``).
         **extra: caller's keys (``config``, ``seeds``, ``design``, ...), added last.
     """
-    from sim import __version__
+    from sim._version import __version__
 
     mach = machine()
     return {

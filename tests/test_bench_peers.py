@@ -1,7 +1,7 @@
 """The peer benchmark's tools run the same rules as changesim.
 
-``python -m sim.bench_peers`` times changesim against NDlib, Mesa 3, EoN and a plain C
-loop. Those times mean something only if every tool computes the same thing, so this
+``python experiments/e09_benchmark/bench_peers.py`` times changesim against NDlib, Mesa 3,
+EoN and a plain C loop. Those times mean something only if every tool computes the same thing, so this
 smoke test runs the quick mode's correctness checks at 1,000 staff, once for each peer,
 skipping peers that are not installed (``pip install 'changesim[bench]'``). Each check
 raises ``Disagreement`` naming the rule, the network and the two tools that differ.
@@ -14,8 +14,8 @@ import shutil
 
 import pytest
 
-from sim import bench
-from sim import bench_peers as bp
+import bench
+import bench_peers as bp
 
 # Peer -> (the implementations it adds, the package that provides them).
 PEERS = {

@@ -27,15 +27,9 @@ import pandas as pd
 from sim.model import organisation_for
 from sim.params import from_dict
 from sim.run import run_batch
+from sim.scenarios import calibrated_base
 
-BASE = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-}
+BASE = calibrated_base()  # configs/scenario/change_base.yaml, its parameters
 # England-like mix (rounded): acute, mental health and community trusts; councils' adult
 # social care; large independent and voluntary providers. (kind, number, mean head-count)
 SECTORS = (

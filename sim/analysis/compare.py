@@ -36,11 +36,20 @@ class Scenario:
 
 @dataclass
 class Outcome:
-    """One outcome measure: its key, plain-language label and whether higher is better."""
+    """One outcome measure: its key, plain-language label and which direction is better.
+
+    ``better`` is ``higher``, ``lower`` or ``""`` (descriptive only: not used to rank the
+    models). ``censored`` outcomes are NaN where the event never happened (time to 50%);
+    to rank them a run that never got there counts as the horizon plus one week.
+    ``binary`` outcomes are 0/1 per run and get a Wilson interval of the share of runs.
+    """
 
     key: str
     label: str
     percent: bool = True
+    better: str = "higher"
+    censored: bool = False
+    binary: bool = False
 
 
 OUTCOMES: tuple[Outcome, ...] = (
@@ -48,10 +57,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("peak", "Peak adoption"),
     Outcome("sustained", "Adoption at the end (sustained)"),
     Outcome("committed", "Committed (owns the change) at the end"),
-    Outcome("complying", "Complying (under mandate) at the end"),
-    Outcome("lapsed", "Lapsed at the end"),
-    Outcome("t_50", "Weeks to 50% adoption (runs that got there)", percent=False),
-    Outcome("reached_50", "Runs in which adoption reached 50%"),
+    Outcome("complying", "Complying (under mandate) at the end", better=""),
+    Outcome("lapsed", "Lapsed at the end", better="lower"),
+    Outcome(
+        "t_50", "Weeks to 50% adoption (runs that got there)", percent=False, better="lower", censored=True
+    ),
+    Outcome("reached_50", "Runs in which adoption reached 50%", better="", binary=True),
 )
 
 

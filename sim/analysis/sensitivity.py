@@ -42,13 +42,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim import rng
+from sim import rng, scenarios
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
 METHODS = ("sobol", "lhs")
+FIGURE_DPI = 160  # as sim.views.figures.DPI (analysis never imports the views)
 RBD_HARMONICS = 10  # M of RBD-FAST (SALib's default)
 MAX_CHUNK = 128  # points per task: big enough to hide process hand-offs, small enough to balance 2 workers
 
@@ -69,6 +70,7 @@ class Design:
 
     parameters: list[Parameter]
     base: dict[str, Any] = field(default_factory=dict)
+    scenario: str | None = None  # a configs/scenario/ name under ``base`` (its parameters; base wins)
     method: str = "sobol"
     n: int = 512
     second_order: bool = False
@@ -148,6 +150,8 @@ def design_from_dict(data: dict[str, Any]) -> Design:
         params.append(Parameter(name, low, high, integer=isinstance(default, int)))
     if not params:
         raise ConfigError("sensitivity: no parameters to sample")
+    if data.get("scenario") is not None:
+        data["base"] = scenarios.merge(scenarios.parameters(data["scenario"]), data.get("base") or {})
     design = Design(parameters=params, **data)
     if design.method not in METHODS:
         raise ConfigError(f"sensitivity: method={design.method!r}; choose one of {list(METHODS)}")
@@ -427,15 +431,13 @@ def run(
     for name, writer in (
         ("indices.csv", lambda p: table.to_csv(p, index=False)),
         ("runs.parquet", lambda p: runs.to_parquet(p, index=False)),
+        ("indices.png", lambda p: figure(design, table, note).savefig(p, format="png", dpi=FIGURE_DPI)),
     ):
         path = out / name
         tmp = path.with_name(path.name + ".tmp")
         writer(tmp)
         tmp.replace(path)
         res.paths[name] = path
-    from sim.views.figures import save
-
-    res.paths["indices.png"] = save(figure(design, table, note), out / "indices.png")
     prov = provenance(
         design=asdict(design), n_points=len(x), n_runs=n_runs, seconds=round(seconds, 2),
         jobs=jobs or os.cpu_count(), salib=_version("SALib"),

@@ -4,7 +4,8 @@ The state-variable tables come from ``sim.state.STAFF_ATTRIBUTES`` and
 ``TIE_ATTRIBUTES``, the organisation's arrays from the ``Attributes`` section of
 ``sim.org.Organisation``'s docstring, the parameter tables from the field metadata of
 ``sim.params.ModelConfig``, the phase lists from the docstrings of ``sim.engine`` and
-``sim.dynamics.change``, and the random streams from ``sim.rng``. ``render`` rewrites
+``sim.dynamics.change``, the random streams from ``sim.rng``, and the plausible ranges of
+the assumptions from ``configs/uncertainty/default.yaml``. ``render`` rewrites
 only the text between marker comments such as ``<!-- BEGIN GENERATED: state -->`` and
 ``<!-- END GENERATED: state -->``; the prose around them is left alone.
 
@@ -445,11 +446,20 @@ def stream_table() -> str:
 
 # --- the document ---------------------------------------------------------------------
 
+
+def uncertainty_tables() -> str:
+    """The plausible ranges of ``configs/uncertainty/default.yaml`` (``sim.analysis.uncertainty``)."""
+    from sim.analysis.uncertainty import odd_tables
+
+    return odd_tables()
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "state": state_table,
     "parameters": parameter_tables,
     "phases": phase_lists,
     "streams": stream_table,
+    "uncertainty": uncertainty_tables,
 }
 """Name of each generated section -> the function that renders its body."""
 

@@ -1,9 +1,9 @@
 """Chassis benchmark: the changesim kernels against plain C, idiomatic Mesa 3, scale, batch and cache.
 
-Run ``python -m sim.bench [--quick] [--out results/benchmark]``. It writes ``chassis.csv``
-(one row per measurement) and ``chassis.md`` (tables, targets and the machine) into the
-output folder; ``--quick`` runs small sizes only (a smoke test, under 30 s) and writes
-``chassis_quick.*`` instead.
+Run ``python experiments/e09_benchmark/bench.py [--quick] [--out results/benchmark]``
+(``make bench``). It writes ``chassis.csv`` (one row per measurement) and ``chassis.md``
+(tables, targets and the machine) into the output folder; ``--quick`` runs small sizes
+only (a smoke test, under 30 s) and writes ``chassis_quick.*`` instead.
 
 Protocol (``/work/shared/research/perf.md``): implementations compared with each other
 run interleaved (round-robin) in one process, after an untimed warm-up round, with
@@ -44,7 +44,8 @@ from sim.org import Organisation, random_graph, synthetic
 from sim.params import ModelConfig, from_dict
 from sim.state import State, initial_state
 
-C_SOURCE = Path(__file__).parent / "bench_c" / "threshold.c"
+C_SOURCE = Path(__file__).resolve().parent / "threshold.c"
+PROG = "python experiments/e09_benchmark/bench.py"
 N_STEPS = 100
 MEAN_DEGREE = 10.0
 # Thresholds clip(N(0.18, sd)): sd 0.05 gives a global cascade; sd 0 (0.18 for all)
@@ -127,7 +128,7 @@ def interleaved(runs: dict[str, Timed], repeats: int, warmup: int = 1) -> dict[s
 
 
 def compile_c(build_dir: Path) -> ctypes.CDLL | None:
-    """Compile ``bench_c/threshold.c`` with the system ``cc -O3 -march=native``; None without cc."""
+    """Compile ``threshold.c`` (beside this file) with ``cc -O3 -march=native``; None without cc."""
     cc = shutil.which("cc")
     if cc is None:
         return None
@@ -752,11 +753,11 @@ def write(rows: list[Row], info: dict[str, str], out: Path, stem: str, command: 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the tables."""
-    ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only (smoke test, < 30 s)")
     ap.add_argument("--out", default="results/benchmark", help="output folder")
     a = ap.parse_args(argv)
-    command = "python -m sim.bench" + (" --quick" if a.quick else "") + f" --out {a.out}"
+    command = PROG + (" --quick" if a.quick else "") + f" --out {a.out}"
     load0 = os.getloadavg()[0]
     t_start = time.perf_counter()
     rows: list[Row] = []
