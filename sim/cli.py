@@ -481,7 +481,10 @@ def robustness(argv: Sequence[str]) -> int:
     except ValueError:
         raise ConfigError(f"jobs={opts['jobs']!r} must be an integer") from None
     command = " ".join(["changesim robustness", *argv]).strip()
-    res = rob.run(unc, scenarios, base, titles, out=out, jobs=jobs, command=command)
+    from sim.views.robustness import write
+
+    res = rob.run(unc, scenarios, base, titles, jobs=jobs, command=command)
+    write(res, out)
     print(rob.describe(res))
     return 0
 

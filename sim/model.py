@@ -16,6 +16,7 @@ import numpy as np
 
 from sim import rng
 from sim.agents import CHANGE_PHASES, ChangeStaffMember, StaffMember
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
 from sim.engine import kernel_step, weights
@@ -95,8 +96,8 @@ class ChangeModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "frac_adopted": lambda m: float(m.state.adopted().mean()),
-                "frac_committed": lambda m: float((m.state.state == 2).mean()),
-                "frac_complying": lambda m: float((m.state.state == 1).mean()),
+                "frac_committed": lambda m: float((m.state.state == COMMITTED).mean()),
+                "frac_complying": lambda m: float((m.state.state == COMPLYING).mean()),
                 "mean_motivation": lambda m: float(m.state.motivation.mean()),
             }
         )

@@ -289,3 +289,15 @@ def test_a_core_module_importing_a_view_is_a_violation(graph):
     bad = layer_violations(broken, lines)
     assert any(v.startswith("sim.run (core) imports sim.views.figures") for v in bad), bad
     assert any(v.startswith("sim.analysis.compare (analysis) imports sim.views.report") for v in bad), bad
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/helpers.py or tests/conftest.py, not in a test module."""
+    tests = Path(__file__).resolve().parent
+    bad = [
+        f"{path.name} imports {mod} at line {line}"
+        for path in sorted(tests.glob("test_*.py"))
+        for mod, _, line in imported_names(path.read_text(), path.stem, False)
+        if mod.split(".")[0].startswith("test_")
+    ]
+    assert not bad, "a test module imports another (shared code: tests/helpers.py):\n" + "\n".join(bad)

@@ -622,7 +622,7 @@ def run(
     command: str = "changesim robustness",
     progress: bool = True,
 ) -> Robustness:
-    """Sample the ranges, run every model at every point on common seeds, analyse, write.
+    """Sample the ranges, run every model at every point on common seeds, analyse, write the tables.
 
     Raises:
         ConfigError: a lever without a range (``uncertainty.check_levers``) or models that
@@ -685,7 +685,7 @@ def _write(path: Path, writer: Any) -> Path:
 
 
 def save(res: Robustness, out: str | Path) -> dict[str, Path]:
-    """Write the tidy tables (CSV; the runs also as Parquet), the figure and provenance."""
+    """Write the tidy tables (CSV; the runs also as Parquet) and provenance (the figure: ``sim.views``)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -698,10 +698,6 @@ def save(res: Robustness, out: str | Path) -> dict[str, Path]:
     for name, df in tables.items():
         res.paths[name] = _write(out / name, lambda p, d=df: d.to_csv(p, index=False))
     res.paths["runs.parquet"] = _write(out / "runs.parquet", lambda p: res.runs.to_parquet(p, index=False))
-    from sim.views.figures import save as save_fig
-    from sim.views.robustness import figure
-
-    res.paths["robustness.png"] = save_fig(figure(res), out / "robustness.png")
     prov = res.provenance | {"titles": res.titles, "winners": res.winners}
     res.paths["provenance.json"] = _write(
         out / "provenance.json", lambda p: p.write_text(json.dumps(prov, indent=2, default=str))

@@ -10,6 +10,7 @@ colour-blind-safe cividis map and the Okabe-Ito palette.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,3 +155,13 @@ def _box_panel(ax: Any, res: Any, outcome: str, winner: str, input_label: Any) -
     ax.set_ylabel(_short(input_label(dims[1], res.unc), 60), fontsize=8)
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     ax.set_title("(d) Where the usual winner loses (scenario discovery)", loc="left", fontsize=10)
+
+
+def write(res: Any, out: str | Path) -> dict[str, Path]:
+    """Write a robustness run's tables and provenance (``sim.analysis.robustness.save``) and its figure."""
+    from sim.analysis.robustness import save
+    from sim.views.figures import save as save_fig
+
+    paths = save(res, out)
+    paths["robustness.png"] = save_fig(figure(res), Path(out) / "robustness.png")
+    return paths
