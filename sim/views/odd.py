@@ -204,9 +204,10 @@ def organisation_arrays() -> list[dict[str, str]]:
 def _writers() -> dict[str, list[str]]:
     """Numba kernels that assign to each array, found in the source of the engines.
 
-    A function "writes" ``x`` when it assigns to an element ``x[...] = ...``; the kernels
-    name their array arguments after the state attributes, so this lists which phase
-    changes which state variable.
+    A function "writes" ``x`` when it assigns to an element ``x[...] = ...`` or
+    ``bundle.x[...] = ...``; the kernels name their arrays after the state attributes
+    (the fields of ``sim.state.People``), so this lists which phase changes which state
+    variable.
     """
     out: dict[str, list[str]] = {}
     modules = ["sim.engine"] + [
@@ -227,11 +228,19 @@ def _writers() -> dict[str, list[str]]:
                 elif isinstance(node, ast.AugAssign):
                     targets = [node.target]
                 for tgt in targets:
-                    if isinstance(tgt, ast.Subscript) and isinstance(tgt.value, ast.Name):
-                        where = f"{short}.{fn.name}"
-                        lst = out.setdefault(tgt.value.id, [])
-                        if where not in lst:
-                            lst.append(where)
+                    if not isinstance(tgt, ast.Subscript):
+                        continue
+                    arr = tgt.value
+                    if isinstance(arr, ast.Attribute) and isinstance(arr.value, ast.Name):
+                        array_name = arr.attr
+                    elif isinstance(arr, ast.Name):
+                        array_name = arr.id
+                    else:
+                        continue
+                    where = f"{short}.{fn.name}"
+                    lst = out.setdefault(array_name, [])
+                    if where not in lst:
+                        lst.append(where)
     return out
 
 
