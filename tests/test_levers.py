@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from sim import scenarios
 from sim.cli import CONFIG_DIR, LEADERSHIP_MODELS, compose
 from sim.levers import LEVER_KEYS, SETTING_KEYS, undeclared
 
@@ -35,6 +36,7 @@ def test_every_leadership_model_of_the_report_is_built_on_the_base() -> None:
 def test_scenario_changes_only_its_declared_levers(name: str) -> None:
     cfg, cli = compose([f"scenario={name}"])
     declared = cli["levers"]
+    assert declared == scenarios.levers(name), "the Hydra-free reader (sim.scenarios) sees other levers"
     unknown = [k for k in declared if k not in LEVER_KEYS | SETTING_KEYS]
     assert not unknown, f"{name}: declares {unknown}, which are not levers in sim/levers.py"
     bad = undeclared(BASE, cfg.to_dict(), declared)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import layout as L
 from sim.rng import uniform_nb
 
@@ -56,8 +57,7 @@ def persuade(i, y, weight, indptr, indices, trust, belief):
 
 
 @njit(cache=True)
-def test_cycles(t, par, key_test, key_outcome, indptr, indices, trust, state, allowed, courage, belief,
-                motivation, fit):  # fmt: skip
+def test_cycles(t, par, keys, org, people, scratch):
     """Phase 5, tests: each adopter with decision rights runs a test with chance p_test.
 
     success ~ Bernoulli(s_i), s_i = clip(change_quality + fit_i - complexity (1 - fit_i), 0, 1)
@@ -80,8 +80,12 @@ def test_cycles(t, par, key_test, key_outcome, indptr, indices, trust, state, al
     target = full_fit(quality, complexity)
     seen = lr * par[L.PERSUASION]
     response, blame, gain = par[L.FAILURE_RESPONSE], par[L.BLAME], par[L.SAFETY_GAIN]
+    key_test, key_outcome = keys[L.K_TEST], keys[L.K_OUTCOME]
+    state, allowed, courage = people.state, scratch.allowed, people.courage
+    belief, motivation, fit = people.belief, people.motivation, people.fit
+    indptr, indices, trust = org.indptr, org.indices, people.trust
     for i in range(len(state)):
-        if not (state[i] == 1 or state[i] == 2) or allowed[i] == 0:
+        if not (state[i] == COMPLYING or state[i] == COMMITTED) or allowed[i] == 0:
             continue
         if uniform_nb(key_test, t, i) >= p:
             continue

@@ -6,10 +6,11 @@ that need them (Granovetter's riot; the frozen middle's resistant managers), the
 of steps worth watching, and a one-line description. The teaching app (``sim.views.app``) and
 the animation writer (``sim.views.animate``) build their models with ``model_for``.
 
-The full-model presets share one calibrated base (``CALIBRATED``): a change that spreads
-slowly on its own, so the levers of the IHI Psychology of Change Framework show. "Help it
-happen" and "make it happen" are the two ways of leading change that Greenhalgh et al.
-(2004) contrast (and that "let it happen" leaves to chance).
+The full-model presets share one calibrated base (``CALIBRATED``, read from
+``configs/scenario/change_base.yaml``): a change that spreads slowly on its own, so the
+levers of the IHI Psychology of Change Framework show. "Help it happen" and "make it
+happen" are the two ways of leading change that Greenhalgh et al. (2004) contrast (and
+that "let it happen" leaves to chance).
 
 Example:
     ``model = model_for(get("co-design"), seed=3); model.step()``
@@ -24,34 +25,29 @@ from typing import Any
 
 import numpy as np
 
-CALIBRATED: dict[str, Any] = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-}
-"""Base of every full-model preset (rule ``change``): weekly steps, moderate trust."""
+from sim import scenarios
+
+CALIBRATED: dict[str, Any] = scenarios.calibrated_base()
+"""Base of every full-model preset (rule ``change``): ``configs/scenario/change_base.yaml``."""
 
 HELP_IT_HAPPEN: dict[str, Any] = {
     "seeding": {"strategy": "motivation"},
     "co_design": {"on": True},
-    "power": {"mode": "distributed"},
-    "motivation": {"recognition": 0.02, "p_internalise": 0.05},
+    "motivation": {"recognition": 0.02},
     "relationships": {"trust_growth": 0.02},
     "adaptation": {"adapt": True},
+    "power": {"mode": "distributed", "failure_response": 1.0},
 }
-"""Overlay: start with the willing, co-design, distribute power, recognise, adapt."""
+"""Overlay of leadership levers (sim.levers) on the calibrated base: start with the willing,
+co-design, distribute power, meet failure as learning, recognise, adapt."""
 
 MAKE_IT_HAPPEN: dict[str, Any] = {
     "seeding": {"strategy": "top"},
     "mandate": {"on": True, "end": 52, "strength": 0.8},
-    "motivation": {"crowding": 0.02},
-    "power": {"mode": "centralised"},
-    "relationships": {"trust_erosion": 0.01},
+    "power": {"mode": "centralised", "failure_response": 0.0},
 }
-"""Overlay: start at the top, mandate for a year, decide centrally."""
+"""Overlay of leadership levers (sim.levers) on the calibrated base: start at the top,
+mandate for a year, decide centrally (as the base does), meet failure with blame."""
 
 FULL_MODEL_WEEKS = 104
 """Steps worth watching in the full-model presets: two years of weeks."""
@@ -61,16 +57,8 @@ CLASSROOM_STAFF = 500
 professions to show, small enough to see every person and to step in real time."""
 
 
-def merge(base: Mapping[str, Any], *overlays: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep merge of nested config dicts: later overlays win, key by key; inputs are not changed."""
-    out: dict[str, Any] = {k: merge(v) if isinstance(v, Mapping) else v for k, v in base.items()}
-    for overlay in overlays:
-        for k, v in overlay.items():
-            if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-                out[k] = merge(out[k], v)
-            else:
-                out[k] = merge(v) if isinstance(v, Mapping) else v
-    return out
+merge = scenarios.merge
+"""Deep merge of nested config dicts (``sim.scenarios.merge``)."""
 
 
 @dataclass
