@@ -305,7 +305,7 @@ def input_label(name: str, unc: unc_mod.Uncertainty | None = None) -> str:
 
 def _meaning(key: str, unc: unc_mod.Uncertainty | None = None) -> str:
     if unc is not None and unc.comments.get(key):
-        return unc.comments[key]
+        return unc.comments[key].split(" (")[0].split(";")[0]
     try:
         return unc_mod.meaning(key) or key
     except ConfigError:
@@ -582,7 +582,7 @@ def _no_box(k: int, n: int) -> str:
         return f"it falls behind at only {k} of {n} points, too few to describe where"
     if n - k < 3:
         return f"it falls behind almost everywhere ({k} of {n} points)"
-    return "no region of the assumptions where it falls behind more often than not"
+    return "PRIM found no region holding half of those cases inside which it falls behind more often than not"
 
 
 def provenance(command: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
