@@ -15,6 +15,8 @@ from sim.org import PROFESSIONS, Organisation
 from sim.state import STATE_NAMES
 
 DIMENSIONS = ("all", "level", "profession", "organisation")
+STEP_COLUMNS = ("t_10", "t_50", "t_90")
+"""Summary columns that hold the step a level was first reached: nullable, missing if never."""
 
 
 def group_matrix(org: Organisation, by_group: bool = True) -> tuple[np.ndarray, list[tuple[str, str]]]:
@@ -91,18 +93,22 @@ def timeseries(
     return pd.DataFrame(data)
 
 
-def first_step_at_least(series: np.ndarray, level: float) -> np.ndarray:
-    """(R,) first step at which ``series[r, t] >= level``; -1 where never."""
+def first_step_at_least(series: np.ndarray, level: float) -> pd.arrays.IntegerArray:
+    """(R,) first step at which ``series[r, t] >= level``; missing (``pd.NA``) where never.
+
+    "Never reached" is a missing value, not a number: a sentinel such as -1 would be
+    averaged into a mean without a word. Parquet stores it as null, CSV as an empty field.
+    """
     hit = series >= level
-    first = hit.argmax(axis=1)
-    return np.where(hit.any(axis=1), first, -1)
+    return pd.arrays.IntegerArray(hit.argmax(axis=1).astype(np.int64), mask=~hit.any(axis=1))
 
 
 def summary(counts: np.ndarray, seeds: np.ndarray) -> pd.DataFrame:
     """One row per replicate: final shares, peak, and when adoption reached 10/50/90%.
 
     Columns: replicate, seed, final_frac_<state>, final_frac_adopted, peak_frac_adopted,
-    t_peak, t_10, t_50, t_90 (steps; -1 = never reached).
+    t_peak, t_10, t_50, t_90 (steps, nullable ``Int64``: missing where never reached, so
+    ``mean`` and ``median`` cover the runs that got there and ``count`` says how many did).
     """
     total = counts[:, 0, 0, :].sum(axis=1).astype(np.float64)
     overall = counts[:, :, 0, :].astype(np.float64) / total[:, None, None]

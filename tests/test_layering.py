@@ -225,6 +225,22 @@ def test_layers_import_only_downwards(graph):
     assert not bad, "imports against the layering (core < analysis < views < cli):\n" + "\n".join(bad)
 
 
+EDGE_FRAMEWORKS = ("hydra", "omegaconf", "matplotlib", "solara", "ipyvuetify", "ipywidgets", "PIL")
+"""Configuration, plotting and app frameworks: the analysis, views and the CLI may use them, the core not."""
+
+
+def test_the_core_imports_no_configuration_plotting_or_app_framework(graph):
+    _, _, raw = graph
+    bad = [
+        f"{m} imports {mod} at line {line}"
+        for m, found in sorted(raw.items())
+        if layer(m) == "core"
+        for mod, _, line in found
+        if mod.split(".")[0] in EDGE_FRAMEWORKS
+    ]
+    assert not bad, "the model core must run without these frameworks:\n" + "\n".join(bad)
+
+
 def test_nothing_in_sim_imports_experiments(graph):
     _, _, raw = graph
     bench_modules = {p.stem for p in (ROOT / "experiments").rglob("*.py")}

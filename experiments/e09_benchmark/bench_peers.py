@@ -56,13 +56,12 @@ import numpy as np
 
 from sim import rng, run, run_batch, scenarios
 from sim.dynamics import change, layout
-from sim.dynamics.contagion import CASCADE, FRACTION
+from sim.dynamics.contagion import CASCADE, FRACTION, Rule
 from sim.engine import simulate, weights
 from sim.model import ChangeModel
 from sim.org import Organisation, random_graph, synthetic
 from sim.params import ModelConfig, from_dict
-from sim.run import _change_static
-from sim.state import initial_state
+from sim.state import initial_state, org_arrays, scratch
 
 import bench  # the chassis benchmark beside this file (its runners, clock and C loop)
 from bench import Case, Timed, _clock
@@ -309,11 +308,14 @@ def _changesim_cascade(case: Case, seed: int = 0, clock: Clock = _clock) -> Time
 
     def go() -> tuple[float, float, Out]:
         state, t_adopted = st.state.copy(), st.t_adopted.copy()
+        people = st.people()._replace(state=state, t_adopted=t_adopted)
         counts = np.zeros((STEP_CAP + 1, 1, 4), np.int32)
+        rule = Rule(CASCADE, FRACTION, 0.0, 0.0, P_TRANSMIT)
         w, c, _ = clock(
-            lambda: simulate(org.indptr, org.indices, case.weight, st.threshold, state, t_adopted, CASCADE,
-                             FRACTION, 0.0, 0.0, P_TRANSMIT, key, STEP_CAP, groups, counts)
-        )  # fmt: skip
+            lambda: simulate(
+                org.indptr, org.indices, case.weight, people, rule, key, STEP_CAP, groups, counts
+            )
+        )
         return w, c, _out(np.isin(state, (1, 2)), _steps(counts[:, 0, :]))
 
     return go
@@ -437,23 +439,19 @@ def change_config() -> ModelConfig:
 
 def _change_kernel(org: Organisation, cfg: ModelConfig, n_steps: int) -> Timed:
     """The full model's fast path for one replicate (as ``run`` calls it), stepping timed alone."""
-    static, par = _change_static(org), layout.pack(cfg)
-    keys = change.stream_keys(np.array([0]))[0]
+    arrays, par = org_arrays(org), layout.pack(cfg)
+    keys = layout.stream_keys(np.array([0]))[0]
     groups = np.zeros((org.n_staff, 1), np.int64)
 
     def go() -> tuple[float, float, Any]:
         t0 = time.perf_counter()
         st = initial_state(org, cfg, 0)
         build = time.perf_counter() - t0
-        arrays = (
-            st.state, st.t_adopted, st.threshold, st.motivation, st.motivation0, st.belief, st.fit,
-            st.pressure, st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
-            st.co_designer,
-        )  # fmt: skip
+        people, work = st.people(), scratch(org.n_staff)
         counts = np.zeros((n_steps + 1, 1, 4), np.int32)
         extra = np.empty((n_steps + 1, 3))
         w, c, _ = _clock(
-            lambda: change.simulate_change(par, keys, *static, *arrays, n_steps, groups, counts, extra)
+            lambda: change.simulate_change(par, keys, arrays, people, work, n_steps, groups, counts, extra)
         )
         return w, c, (_out(st.adopted(), n_steps, build), st)
 

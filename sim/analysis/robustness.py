@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import OrderedDict
@@ -586,30 +584,10 @@ def _no_box(k: int, n: int) -> str:
 
 
 def provenance(command: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Package version, git commit and whether the tree was modified, date, machine, command."""
-    from sim import __version__
+    """The shared record of ``sim.provenance`` (version, commit, time, machine) plus ``command``."""
+    from sim.provenance import provenance as record
 
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    commit = git("rev-parse", "HEAD")
-    modified = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
-    return {
-        "changesim": __version__,
-        "git_commit": commit or "unknown (not a git checkout)",
-        "git_modified": modified,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.node()} ({platform.system()} {platform.machine()}, {os.cpu_count()} cores)",
-        "python": platform.python_version(),
-        "command": command,
-    } | (extra or {})
+    return record(**(extra or {}), command=command)
 
 
 def run(

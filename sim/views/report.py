@@ -445,6 +445,16 @@ def _appendix(comp: Comparison, diff: pd.DataFrame, need: pd.DataFrame, referenc
     ]
 
 
+def machine_words(m: Any) -> str:
+    """'host (Linux-6.1-x86_64, 2 cores; Python 3.11.9, NumPy 2.4.6, Numba 0.61.2)' from a machine record."""
+    if not isinstance(m, dict):
+        return str(m or "unknown")
+    return (
+        f"{m.get('hostname', '?')} ({m.get('platform', '?')}, {m.get('cpu_count', '?')} cores; Python "
+        f"{m.get('python', '?')}, NumPy {m.get('numpy', '?')}, Numba {m.get('numba', '?')})"
+    )
+
+
 def _provenance_blocks(prov: dict[str, Any], rob: Any) -> list[Block]:
     modified = prov.get("git_modified")
     state = "unknown" if modified is None else ("modified (uncommitted changes)" if modified else "clean")
@@ -663,7 +673,8 @@ def write_report(
         robustness: a ``sim.analysis.robustness.Robustness`` over the same models, or None.
         provenance: version, commit, date, machine and command (default: gathered now).
     """
-    from sim.analysis.robustness import provenance as gather
+    from sim.provenance import provenance as gather
+    from sim.provenance import write as write_provenance
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -675,7 +686,7 @@ def write_report(
         raise ConfigError(
             f"robustness run compares {list(robustness.order)}, the report {names}: they must match"
         )
-    prov = provenance or gather(command)
+    prov = provenance or gather(command=command, seeds=[int(s) for s in comp.seeds])
     blocks, tables = build(comp, reference, robustness, prov, title)
     paths: dict[str, Path] = {}
     for b in blocks:
@@ -688,7 +699,7 @@ def write_report(
     (folder / "configs.json").write_text(
         json.dumps({s.name: s.config.to_dict() for s in comp.scenarios}, indent=2)
     )
-    (folder / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+    paths["provenance"] = write_provenance(folder / "provenance.json", prov)
     paths["md"] = folder / "report.md"
     paths["md"].write_text(to_markdown(blocks))
     paths["html"] = folder / "report.html"
