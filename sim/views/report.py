@@ -39,6 +39,8 @@ from sim.views.wording import (
     weeks,
 )
 
+COLOURS = rf.OKABE_ITO
+"""The models' colours (Okabe and Ito 2008, colour-blind safe); experiments' figures use them too."""
 DEFAULT_REFERENCE = "let_it_happen"
 HEADLINE_OUTCOME = "sustained"
 HEADLINES = {
