@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.org import PROFESSIONS, Organisation
 from sim.state import STATE_NAMES
 
@@ -87,7 +88,7 @@ def timeseries(
     flat = frac.reshape(n_rows, s)
     for k, name in enumerate(STATE_NAMES):
         data[f"frac_{name}"] = flat[:, k]
-    data["frac_adopted"] = flat[:, 1] + flat[:, 2]
+    data["frac_adopted"] = flat[:, COMPLYING] + flat[:, COMMITTED]
     for name, arr in (extra or {}).items():
         data[name] = np.repeat(np.asarray(arr, dtype=np.float64).reshape(r * t1), len(present))
     return pd.DataFrame(data)
@@ -112,7 +113,7 @@ def summary(counts: np.ndarray, seeds: np.ndarray) -> pd.DataFrame:
     """
     total = counts[:, 0, 0, :].sum(axis=1).astype(np.float64)
     overall = counts[:, :, 0, :].astype(np.float64) / total[:, None, None]
-    adopted = overall[:, :, 1] + overall[:, :, 2]
+    adopted = overall[:, :, COMPLYING] + overall[:, :, COMMITTED]
     out = {"replicate": np.arange(len(seeds)), "seed": np.asarray(seeds, dtype=np.int64)}
     for k, name in enumerate(STATE_NAMES):
         out[f"final_frac_{name}"] = overall[:, -1, k]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim import rng
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import rule_of
 from sim.engine import simulate, simulate_batch, weights
@@ -79,7 +80,7 @@ class Result:
     def frac_adopted(self) -> np.ndarray:
         """(R, T+1) share of all staff complying or committed."""
         c = self.counts[:, :, 0, :]
-        return (c[:, :, 1] + c[:, :, 2]) / c[:, :1, :].sum(axis=2)
+        return (c[:, :, COMPLYING] + c[:, :, COMMITTED]) / c[:, :1, :].sum(axis=2)
 
     @cached_property
     def provenance(self) -> dict[str, Any]:

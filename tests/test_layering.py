@@ -19,6 +19,7 @@ counted (every submodule has it, and it is not a choice the module makes).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -317,3 +318,16 @@ def test_no_test_module_imports_another():
         if mod.split(".")[0].startswith("test_")
     ]
     assert not bad, "a test module imports another (shared code: tests/helpers.py):\n" + "\n".join(bad)
+
+
+def test_the_readme_architecture_names_every_core_module():
+    """The README's layer diagram stays true: each module of the core appears in it."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Architecture")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    words = set(re.findall(r"[A-Za-z_]+", section))
+    core = sorted(
+        p.stem for p in SIM.glob("*.py") if not p.stem.startswith("_") and f"sim.{p.stem}" not in EDGE
+    )
+    missing = [m for m in core if m not in words]
+    assert not missing, f"README.md 'Architecture' does not place these core modules in a layer: {missing}"
