@@ -19,6 +19,7 @@ whole sweep (``sim.analysis.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import sys
@@ -394,43 +395,43 @@ def scenario_description(name: str) -> str:
     return " ".join(x for x in lines if x)
 
 
+REPORT_KEYS = ("scenarios", "reference", "out", "robustness", "robustness_points", "robustness_replicates")
+
+
 def report(argv: Sequence[str]) -> int:
-    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [key=value ...]``.
+    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [robustness=run|off|DIR]
+    [robustness_points=N] [robustness_replicates=R] [key=value ...]``.
 
     Runs each scenario (default: the seven leadership models) on common seeds and writes a
-    self-contained HTML report and its Markdown twin. Other ``key=value`` overrides apply to
-    every scenario (e.g. ``n_replicates=50 org.n_staff=2000``).
+    self-contained HTML report and its Markdown twin. Differences are against ``reference``
+    (default: let it happen). ``robustness=run`` (the default) also samples the plausible
+    ranges of ``configs/uncertainty/default.yaml`` (``robustness_points`` x
+    ``robustness_replicates``, default 40 x 4: a quick look; ``changesim robustness`` runs the
+    full design) so that each headline carries the share of plausible assumptions under which
+    it holds; ``robustness=DIR`` reads a saved ``changesim robustness`` run instead;
+    ``robustness=off`` skips it. Other ``key=value`` overrides apply to every scenario (e.g.
+    ``n_replicates=50 org.n_staff=2000``).
     """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
     from sim.analysis.compare import Scenario, run_comparison
-    from sim.views.report import write_report
+    from sim.views.report import DEFAULT_REFERENCE, write_report
 
     titles = dict(LEADERSHIP_MODELS)
-    names = [n for n, _ in LEADERSHIP_MODELS]
-    reference = names[0]
-    out = None
-    overrides = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key == "scenarios":
-            names = [v for v in value.split(",") if v]
-        elif key == "reference":
-            reference = value
-        elif key == "out":
-            out = Path(value)
-        else:
-            overrides.append(arg)
-    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-    for name in [*names, reference]:
-        if name not in known:
-            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    opts, overrides = _split_args(argv, REPORT_KEYS)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    reference = opts.get("reference") or (DEFAULT_REFERENCE if DEFAULT_REFERENCE in names else names[0])
+    configs = _leadership_scenarios(names, overrides)
     if reference not in names:
         raise ConfigError(f"reference={reference!r} must be one of the compared scenarios {names}")
-    scenarios = []
-    for name in names:
-        cfg, _ = compose([f"scenario={name}", *overrides])
-        title = titles.get(name, name.replace("_", " ").capitalize())
-        scenarios.append(Scenario(name, title, scenario_description(name), cfg))
-    out = out or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    mode = opts.get("robustness", "run")
+    if mode not in ("run", "off") and not Path(mode).is_dir():
+        raise ConfigError(f"robustness={mode!r}: use run, off, or the folder of a `changesim robustness` run")
+    scenarios = [
+        Scenario(n, titles.get(n, n.replace("_", " ").capitalize()), scenario_description(n), configs[n])
+        for n in names
+    ]
+    out = Path(opts.get("out") or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     t0 = time.perf_counter()
     base = scenarios[0].config
     print(
@@ -438,13 +439,34 @@ def report(argv: Sequence[str]) -> int:
         flush=True,
     )
     comp = run_comparison(scenarios, n_replicates=base.n_replicates, seed=base.seed)
-    command = "changesim report " + " ".join(argv) if argv else "changesim report"
-    paths = write_report(comp, out, reference=reference, command=command.strip())
+    res = None
+    if mode == "run":
+        design = {}
+        for key, field_ in (("robustness_points", "points"), ("robustness_replicates", "replicates")):
+            try:
+                design[field_] = int(opts.get(key, {"points": 40, "replicates": 4}[field_]))
+            except ValueError:
+                raise ConfigError(f"{key}={opts[key]!r} must be an integer") from None
+        unc = unc_mod.load("default", design)
+        common = compose(["scenario=change_base", *overrides])[0]
+        res = rob.run(unc, configs, common, {s.name: s.title for s in scenarios},
+                      command="(within) " + " ".join(["changesim report", *argv]).strip())  # fmt: skip
+    elif mode != "off":
+        res = rob.load_saved(mode)
+    command = " ".join(["changesim report", *argv]).strip()
+    paths = write_report(comp, out, reference=reference, command=command, robustness=res)
     table = comp.table()
     for s in scenarios:
         row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
         print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
               f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+    if res is not None:
+        w = res.winners.get("sustained")
+        if w is not None:
+            n = int(res.rank_first.n_points.iloc[0])
+            share = 100 * res.p_first("sustained", w)
+            print(f"  Robustness: {res.titles.get(w, w)} ranks first on sustained adoption under "
+                  f"{share:.0f}% of {n} plausible sets of assumptions")  # fmt: skip
     print(f"Report: {paths['html']} (and {paths['md'].name}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
@@ -556,8 +578,84 @@ def _subcommand(name: str, argv: list[str]) -> int:
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "robustness", "app", "animate", "bench", "sensitivity", "collect")
-"""``changesim <name> ...`` runs these instead of a Hydra run."""
+SUBCOMMANDS: dict[str, str] = {
+    "report": "compare the leadership models on common seeds: an HTML report with 95% intervals",
+    "robustness": "which leadership model wins across the plausible ranges of the assumptions",
+    "sensitivity": "global sensitivity analysis (Sobol or Latin hypercube) of one outcome",
+    "app": "serve the teaching app in the browser (offline, http://127.0.0.1:8765)",
+    "animate": "write an animated GIF or MP4 of a change spreading through the hierarchy",
+    "collect": "combine the finished jobs of a sweep folder into one Parquet table",
+    "bench": "speed against peer diffusion tools (experiments/e09_benchmark)",
+}
+"""``changesim <name> ...`` runs these instead of a Hydra run (one line each for ``--help``)."""
+
+_KEY_VALUE_SUBCOMMANDS = {"report": report, "robustness": robustness}
+"""Subcommands that take ``key=value`` words, whose ``--help`` is their docstring."""
+
+
+def subcommand_lines() -> str:
+    """The subcommands, one line each, as ``changesim --help`` lists them."""
+    width = max(map(len, SUBCOMMANDS))
+    return "\n".join(f"changesim {name:<{width}}  {line}" for name, line in SUBCOMMANDS.items())
+
+
+OmegaConf.register_new_resolver("subcommands", subcommand_lines, replace=True)
+
+
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
+    """Every settable dotted key of the schema ``cls`` -> its field type (open mappings end a path)."""
+    out: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        key = f"{prefix}{f.name}"
+        out[key] = hints[f.name]
+        if is_dataclass(default):
+            out.update(_schema_keys(type(default), key + "."))
+    return out
+
+
+def _groups() -> set[str]:
+    """The config groups of ``configs/config.yaml``'s defaults list (``org``, ``scenario``, ...)."""
+    import yaml
+
+    defaults = yaml.safe_load((CONFIG_DIR / "config.yaml").read_text()).get("defaults", [])
+    names = {str(k).removeprefix("optional ") for d in defaults if isinstance(d, dict) for k in d}
+    return {n for n in names if not n.startswith("override ")}
+
+
+def unknown_key_message(override: str) -> str | None:
+    """A one-line refusal of an override whose key is not in the schema, with a suggestion.
+
+    ``dynamics.treshold_mean=0.5`` gives ``unknown key dynamics.treshold_mean; did you
+    mean dynamics.threshold_mean? Keys of dynamics: rule, threshold_kind, ...``. None
+    for a known key, a config group (``org=ward``), Hydra's own keys (``hydra.*``) and
+    additions or deletions (``+key=``, ``~key``), which Hydra checks itself.
+    """
+    import difflib
+
+    key, sep, _ = override.partition("=")
+    if not sep or not key or key[0] in "+~" or key.startswith("hydra") or "/" in key or "@" in key:
+        return None
+    keys = _schema_keys(CLIConfig)
+    if key in keys or key in _groups():
+        return None
+    parts = key.split(".")
+    for i in range(1, len(parts)):  # below an open mapping (org.profession_mix.nurse) any key goes
+        if _is_optional_mapping(keys.get(".".join(parts[:i]))):
+            return None
+    group = ".".join(parts[:-1])
+    siblings = sorted(k for k in keys if k.rpartition(".")[0] == group) if group in keys else []
+    pool = siblings or sorted(set(keys) | _groups())
+    close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+    msg = f"unknown key {key}"
+    if close:
+        msg += f"; did you mean {close[0]}?"
+    if siblings:
+        msg += f" Keys of {group}: {', '.join(k.rpartition('.')[2] for k in siblings)}"
+    elif group and group not in keys:
+        msg += f" ({parts[0]} is not a group; groups: {', '.join(sorted(_groups()))})"
+    return msg
 
 
 def main() -> None:
@@ -570,10 +668,19 @@ def main() -> None:
         )
         sys.exit(2)
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        name, argv = sys.argv[1], sys.argv[2:]
+        if name in _KEY_VALUE_SUBCOMMANDS and ({"-h", "--help"} & set(argv)):
+            print(inspect.getdoc(_KEY_VALUE_SUBCOMMANDS[name]))
+            sys.exit(0)
         try:
-            sys.exit(_subcommand(sys.argv[1], sys.argv[2:]))
+            sys.exit(_subcommand(name, argv))
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    for arg in sys.argv[1:]:
+        msg = None if arg.startswith("-") else unknown_key_message(arg)
+        if msg:
+            print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
