@@ -1,0 +1,468 @@
+"""``changesim calibrate``: fit the model to an observed diffusion, likelihood-free (ABC-SMC).
+
+The simulator is changesim's own fast engine (``sim.run.run_batch``) on the observed
+network, one step per observation period (a month for the Medical Innovation data),
+nobody adopted at step 0 except those the data say were. Parameters named in the
+calibration config get uniform priors; every other key is fixed at the config's value.
+pyabc's ABC-SMC (Toni et al. 2009; Klinger, Rickert and Hasenauer 2018) accepts
+parameters whose simulations come close to the data on three blocks of individual-level
+statistics (``sim.analysis.calibrate_stats``): adoption curves per site, exposure at
+adoption (Valente's network thresholds) and the hazard of adoption by exposure. The
+distance is a weighted Euclidean norm, each statistic scaled by its spread in the last
+generation (pyabc's adaptive distance), each block's weights summing to its config weight.
+
+Exact likelihoods run alongside as a cross-check and baseline
+(``sim.analysis.calibrate_hazard``). The output folder holds ``abc.db`` (pyabc's
+database: rerunning the same command resumes it), ``posterior.parquet``,
+``posterior_summary.csv``, ``posterior_correlation.csv``, ``likelihood.csv``,
+``attribution.csv``, ``predictive.parquet``, ``fig_posterior_predictive.png``,
+``provenance.json`` and ``DONE`` last; with ``loo=true`` also ``validation.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import calibrate_hazard as hz
+from sim.analysis.calibrate_stats import Network, curves, summaries, summary_names, weighted_quantile
+from sim.observed import ObservedDiffusion, medical_innovation_paths, read_observed
+from sim.params import ConfigError, ModelConfig, from_dict
+from sim.run import run_batch
+
+BLOCKS: tuple[str, ...] = ("curve", "exposure", "hazard")
+"""Blocks of summary statistics a distance can weigh."""
+
+
+@dataclass
+class DataSpec:
+    """The observed diffusion (``sim.observed``)."""
+
+    people: str | None = None  # people CSV; None = the committed Medical Innovation data
+    ties: str | None = None  # ties CSV; None with people=None = the Medical Innovation ties
+    n_steps: int | None = 17  # observation window in steps; None = the latest adoption
+    tie_kinds: list[str] | None = None  # kinds of tie to use; None = all
+
+
+@dataclass
+class Budget:
+    """How much simulation ABC-SMC may spend."""
+
+    population: int = 500  # accepted particles per generation
+    max_simulations: int = 12_000  # stop after a generation once this many simulations ran in total
+    max_generations: int = 12  # at most this many generations
+    min_epsilon: float = 0.0  # stop once the acceptance threshold falls below this
+    n_predictive: int = 300  # posterior draws simulated for the predictive check and attribution
+
+
+@dataclass
+class CalibrationSpec:
+    """One calibration: data, model, parameters with priors, statistics, budget."""
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, list[float]] = field(default_factory=dict)
+    summaries: dict[str, float] = field(default_factory=lambda: dict.fromkeys(BLOCKS, 1.0))
+    covariates: list[str] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
+    quick_budget: Budget = field(
+        default_factory=lambda: Budget(population=100, max_simulations=1500, max_generations=4, n_predictive=60)
+    )
+    quick: bool = False
+    n_procs: int = 2
+    seed: int = 0
+    loo: bool = False
+    loo_budget: Budget = field(default_factory=lambda: Budget(population=300, max_simulations=6000))
+    n_draws: int = 400
+    out: str | None = None
+    name: str = "calibration"
+
+    def active_budget(self) -> Budget:
+        """The budget in force (``quick_budget`` in quick mode)."""
+        return self.quick_budget if self.quick else self.budget
+
+    def digest(self) -> str:
+        """Hash of everything that changes the fit (not ``out``, ``loo`` or ``n_procs``)."""
+        d = asdict(self)
+        for k in ("out", "loo", "n_procs", "loo_budget", "n_draws"):
+            d.pop(k)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """{"dynamics": {"p_spontaneous": [0, 1]}} -> {"dynamics.p_spontaneous": [0, 1]}."""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out |= _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    return out
+
+
+def spec_from_dict(d: dict[str, Any]) -> CalibrationSpec:
+    """A checked ``CalibrationSpec`` from a nested dict; unknown keys are named.
+
+    ``parameters`` may be nested as in the YAML (``dynamics: {p_spontaneous: [0, 0.3]}``)
+    or flat with dotted keys; it is stored flat.
+    """
+    d = dict(d)
+    if "parameters" in d:
+        d["parameters"] = _flatten(d["parameters"])
+    spec = _build(CalibrationSpec, d, "")
+    for block, w in spec.summaries.items():
+        if block not in BLOCKS:
+            raise ConfigError(f"summaries.{block} is not a block of statistics; choose from {list(BLOCKS)}")
+        if not (isinstance(w, (int, float)) and w >= 0):
+            raise ConfigError(f"summaries.{block}={w!r} must be a weight >= 0")
+    if not any(w > 0 for w in spec.summaries.values()):
+        raise ConfigError("summaries: at least one block needs a positive weight")
+    if not spec.parameters:
+        raise ConfigError("parameters: name at least one model key to fit, e.g. dynamics.p_spontaneous: [0, 0.2]")
+    short = [k.split(".")[-1] for k in spec.parameters]
+    if len(set(short)) != len(short):
+        raise ConfigError(f"parameters {list(spec.parameters)}: the last parts of the keys must differ")
+    base = from_dict(spec.model)
+    for key, rng in spec.parameters.items():
+        if not (isinstance(rng, (list, tuple)) and len(rng) == 2 and rng[0] < rng[1]):
+            raise ConfigError(f"parameters.{key}={rng!r} must be a prior range [low, high] with low < high")
+        for v in rng:
+            from_dict(base, **{key: float(v)})  # the model's own range check names the key
+    for b in (spec.budget, spec.quick_budget, spec.loo_budget):
+        if b.population < 10 or b.max_simulations < b.population or b.max_generations < 1 or b.n_predictive < 1:
+            raise ConfigError(
+                f"budget {asdict(b)}: population >= 10, max_simulations >= population, "
+                "max_generations >= 1 and n_predictive >= 1"
+            )
+    if spec.n_procs < 1:
+        raise ConfigError(f"n_procs={spec.n_procs} must be at least 1")
+    return spec
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for k, v in (data or {}).items():
+        key = f"{prefix}{k}"
+        if k not in known:
+            raise ConfigError(f"unknown key {key!r}; allowed keys here: {sorted(known)}")
+        f = known[k]
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        kwargs[k] = _build(type(default), v, f"{key}.") if is_dataclass(default) else v
+    return cls(**kwargs)
+
+
+def load_data(spec: CalibrationSpec) -> ObservedDiffusion:
+    """Read the spec's data (the Medical Innovation files by default) and check covariates."""
+    people, ties = spec.data.people, spec.data.ties
+    if people is None:
+        people, default_ties = medical_innovation_paths()
+        ties = default_ties if ties is None else ties
+    obs = read_observed(people, ties, n_steps=spec.data.n_steps, tie_kinds=spec.data.tie_kinds)
+    missing = [c for c in spec.covariates if c not in obs.covariates.columns]
+    if missing:
+        raise ConfigError(
+            f"covariates {missing} are not columns of {Path(str(people)).name}; "
+            f"numeric columns there: {list(obs.covariates.columns)}"
+        )
+    return obs
+
+
+class Simulator:
+    """changesim on an observed network: parameters -> adoption steps of every person.
+
+    The organisation and the fixed part of the configuration are built once; each call
+    only overrides the fitted keys (``sim.run.run_batch`` with a prebuilt organisation).
+    """
+
+    def __init__(self, spec: CalibrationSpec, obs: ObservedDiffusion):
+        base = {"seeding": {"strategy": "none", "n_seeds": 0}} | spec.model
+        self.base: ModelConfig = from_dict(base, n_steps=obs.n_steps)
+        self.obs = obs
+        first = np.flatnonzero(obs.t_adopted == 0)
+        self.initial = first if len(first) else None
+
+    def run(self, values: dict[str, float], seeds: np.ndarray, obs: ObservedDiffusion | None = None) -> np.ndarray:
+        """(R, n) adoption steps (-1 = not adopted) for one parameter point, one run per seed."""
+        o = self.obs if obs is None else obs
+        first = np.flatnonzero(o.t_adopted == 0)
+        cfg = from_dict(self.base, **{k: float(v) for k, v in values.items()})
+        res = run_batch(cfg, org=o.org, seeds=seeds, by_group=False,
+                        initial_adopters=first if len(first) else None)  # fmt: skip
+        return res.t_adopted.astype(np.int64)
+
+
+def flat_summaries(t_adopted: np.ndarray, net: Network, names: dict[str, list[str]], blocks: list[str]) -> dict:
+    """One replicate's statistics as a flat {name: value} dict (pyabc's format)."""
+    s = summaries(t_adopted, net)
+    return {n: float(v) for b in blocks for n, v in zip(names[b], s[b][0], strict=True)}
+
+
+def fit_abc(
+    spec: CalibrationSpec, obs: ObservedDiffusion, db: Path, budget: Budget, progress: bool = True
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run (or resume) ABC-SMC; return the last generation (dotted keys + ``weight``) and run facts."""
+    import pyabc
+
+    sim = Simulator(spec, obs)
+    net = Network.of(obs.org, obs.n_steps)
+    names = summary_names(net, obs.site_names)
+    blocks = [b for b in BLOCKS if spec.summaries.get(b, 0) > 0]
+    short = {k.split(".")[-1]: k for k in spec.parameters}
+
+    def model(par: dict) -> dict:
+        seed = np.random.randint(0, 2**62)
+        t = sim.run({short[k]: par[k] for k in short}, np.array([seed]))
+        return flat_summaries(t[0], net, names, blocks)
+
+    observed = flat_summaries(obs.t_adopted, net, names, blocks)
+    fixed = {n: spec.summaries[b] / len(names[b]) for b in blocks for n in names[b]}
+    distance = pyabc.AdaptivePNormDistance(
+        p=2, scale_function=pyabc.distance.std, fixed_weights=fixed, max_scale_weight_ratio=100
+    )
+    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", lo, hi - lo) for k, (lo, hi) in
+                                  ((s, spec.parameters[d]) for s, d in short.items())})  # fmt: skip
+    sampler = (
+        pyabc.sampler.SingleCoreSampler()
+        if spec.n_procs == 1
+        else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=spec.n_procs)
+    )
+    logging.getLogger("ABC").setLevel(logging.INFO if progress else logging.WARNING)
+    for noisy in ("Sampler", "Epsilon", "Distance", "Acceptor", "ABC.Distance"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    np.random.seed(spec.seed)
+    abc = pyabc.ABCSMC(model, prior, distance, population_size=budget.population, sampler=sampler)
+    url = f"sqlite:///{db}"
+    resumed = db.exists()
+    if resumed:
+        abc.load(url, 1)
+    else:
+        abc.new(url, observed)
+    t0 = time.perf_counter()
+    history = abc.run(
+        minimum_epsilon=budget.min_epsilon,
+        max_nr_populations=budget.max_generations,
+        max_total_nr_simulations=budget.max_simulations,
+    )
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    post = df.rename(columns=short).reset_index(drop=True)
+    post["weight"] = np.asarray(w) / np.sum(w)
+    facts = {
+        "generations": int(history.max_t + 1),
+        "total_simulations": int(history.total_nr_simulations),
+        "final_epsilon": float(history.get_all_populations()["epsilon"].iloc[-1]),
+        "seconds_this_run": round(time.perf_counter() - t0, 1),
+        "resumed": resumed,
+        "effective_sample_size": float(1.0 / np.sum(post["weight"] ** 2)),
+    }
+    return post, facts
+
+
+def posterior_tables(post: pd.DataFrame, spec: CalibrationSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Weighted summary (mean, sd, median, 95% interval, prior) and correlation of the posterior."""
+    w = post["weight"].to_numpy()
+    rows = []
+    for key, (lo, hi) in spec.parameters.items():
+        v = post[key].to_numpy()
+        mean = float(np.sum(w * v))
+        q = weighted_quantile(v, w, np.array([0.025, 0.05, 0.5, 0.95, 0.975]))
+        rows.append({"parameter": key, "mean": mean, "sd": float(np.sqrt(np.sum(w * (v - mean) ** 2))),
+                     "q2.5": q[0], "q5": q[1], "median": q[2], "q95": q[3], "q97.5": q[4],
+                     "prior_lo": lo, "prior_hi": hi})  # fmt: skip
+    keys = list(spec.parameters)
+    x = post[keys].to_numpy()
+    c = np.cov(x.T, aweights=w) if len(keys) > 1 else np.array([[np.var(x)]])
+    sd = np.sqrt(np.diag(np.atleast_2d(c)))
+    corr = np.atleast_2d(c) / np.outer(sd, sd)
+    return pd.DataFrame(rows), pd.DataFrame(corr, index=keys, columns=keys).rename_axis("parameter")
+
+
+def draw_posterior(post: pd.DataFrame, spec: CalibrationSpec, k: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``k`` parameter points resampled from the weighted posterior."""
+    idx = rng.choice(len(post), size=k, p=post["weight"].to_numpy())
+    return post.iloc[idx][list(spec.parameters)].reset_index(drop=True)
+
+
+def predict(sim: Simulator, draws: pd.DataFrame, obs: ObservedDiffusion, seed: int) -> np.ndarray:
+    """(R, n) posterior-predictive adoption steps on ``obs``'s network, one run per draw."""
+    out = np.empty((len(draws), obs.n_people), dtype=np.int64)
+    for r, row in enumerate(draws.itertuples(index=False)):
+        out[r] = sim.run(dict(zip(draws.columns, row, strict=True)), np.array([seed + r]), obs)[0]
+    return out
+
+
+def attribution(sim: Simulator, draws: pd.DataFrame, obs: ObservedDiffusion, seed: int) -> pd.DataFrame:
+    """How much adoption the fitted model owes to contagion: the network switched off.
+
+    For each posterior draw, the same seed runs on the observed network and on the same
+    people with no ties (outside influence only). The contagion share is
+    1 - adopted without ties / adopted with ties, by the end of the window.
+    """
+    alone = hz_without_ties(obs)
+    with_net = (predict(sim, draws, obs, seed) >= 0).mean(axis=1)
+    without = (predict(sim, draws, alone, seed) >= 0).mean(axis=1)
+    share = 1.0 - without / np.maximum(with_net, 1e-12)
+    rows = []
+    for name, v in (("adopted_with_network", with_net), ("adopted_without_network", without),
+                    ("contagion_share", share)):  # fmt: skip
+        rows.append({"quantity": name, "mean": v.mean(), "q2.5": np.quantile(v, 0.025),
+                     "median": np.median(v), "q97.5": np.quantile(v, 0.975)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def hz_without_ties(obs: ObservedDiffusion) -> ObservedDiffusion:
+    """The same people with no ties at all (outside influence only)."""
+    from sim.observed import build
+
+    site_names = np.array(obs.site_names, dtype=object)
+    return build(site_of=site_names[obs.site], person_id=obs.person_id, t_adopted=obs.t_adopted,
+                 profession=obs.org.profession, covariates=obs.covariates, tie_from=np.zeros(0, np.int64),
+                 tie_to=np.zeros(0, np.int64), tie_kind=np.zeros(0, dtype=object), n_steps=obs.n_steps,
+                 sources=obs.sources)  # fmt: skip
+
+
+def likelihood_table(obs: ObservedDiffusion, covariates: list[str]) -> pd.DataFrame:
+    """The exact-likelihood fits: exposure-logit, external-only logit, changesim's Bass rule."""
+    parts = []
+    for label, fit in (
+        ("exposure_logit", hz.fit_logit(obs, covariates, with_exposure=True)),
+        ("external_only_logit", hz.fit_logit(obs, covariates, with_exposure=False)),
+    ):
+        t = fit.table()
+        t.insert(0, "model", label)
+        t["loglik"] = fit.loglik
+        parts.append(t)
+    b = hz.fit_bass_rule(obs)
+    t = b.table()
+    t.insert(0, "model", "changesim_bass_rule_mle")
+    t["loglik"] = b.loglik
+    parts.append(t)
+    return pd.concat(parts, ignore_index=True)
+
+
+def provenance(spec: CalibrationSpec, argv: list[str], facts: dict[str, Any]) -> dict[str, Any]:
+    """Version, git commit (and whether the tree was modified), date, command and spec."""
+    from sim import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    commit, modified = None, None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()  # fmt: skip
+        modified = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                       capture_output=True, text=True, timeout=10).stdout.strip())  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {
+        "changesim": __version__,
+        "git_commit": commit,
+        "git_modified": modified,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["changesim", "calibrate", *argv]),
+        "spec": asdict(spec),
+        "spec_digest": spec.digest(),
+        "python": sys.version.split()[0],
+        **facts,
+    }
+
+
+def _write(df: pd.DataFrame, path: Path, index: bool = False) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".parquet":
+        df.to_parquet(tmp, index=index)
+    else:
+        df.to_csv(tmp, index=index, float_format="%.6g")
+    tmp.replace(path)
+
+
+def calibrate(spec: CalibrationSpec, argv: list[str] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run a calibration end to end into ``spec.out``; returns the tables it wrote.
+
+    Data and configuration are checked before anything is written; every file is
+    written to a temporary name and renamed; ``DONE`` comes last.
+    """
+    obs = load_data(spec)
+    out = Path(spec.out or f"outputs/calibrate/{spec.name}")
+    budget = spec.active_budget()
+    say = print if progress else (lambda *a, **k: None)
+    prov_path = out / "provenance.json"
+    if prov_path.exists():
+        old = json.loads(prov_path.read_text()).get("spec_digest")
+        if old != spec.digest():
+            raise ConfigError(f"{out} holds a calibration of a different configuration; choose another out=")
+    if (out / "abc.db").exists() and not prov_path.exists():
+        raise ConfigError(f"{out}/abc.db exists without provenance.json; choose another out=")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "DONE").unlink(missing_ok=True)
+    prov_path.write_text(json.dumps({"spec_digest": spec.digest(), "status": "running"}))
+    adopted = (obs.t_adopted >= 0).mean()
+    say(f"changesim calibrate: {obs.n_people} people in {obs.n_sites} sites, {obs.org.n_ties} ties, "
+        f"{obs.n_steps} steps, {adopted:.0%} adopted; fitting {', '.join(spec.parameters)} by ABC-SMC "
+        f"(population {budget.population}, up to {budget.max_simulations:,} simulations, "
+        f"{spec.n_procs} process{'es' if spec.n_procs > 1 else ''}) into {out}")  # fmt: skip
+    post, facts = fit_abc(spec, obs, out / "abc.db", budget, progress)
+    summary, corr = posterior_tables(post, spec)
+    rng = np.random.default_rng(spec.seed)
+    sim = Simulator(spec, obs)
+    draws = draw_posterior(post, spec, budget.n_predictive, rng)
+    pred = predict(sim, draws, obs, spec.seed + 1_000_003)
+    attr = attribution(sim, draws, obs, spec.seed + 2_000_003)
+    lik = likelihood_table(obs, spec.covariates)
+    net = Network.of(obs.org, obs.n_steps)
+    pc = curves(pred, net)
+    predictive = pd.DataFrame(
+        [(r, obs.site_names[s], t, pc[r, s, t]) for r in range(pc.shape[0]) for s in range(pc.shape[1])
+         for t in range(pc.shape[2])],
+        columns=["draw", "site", "step", "frac_adopted"],
+    )  # fmt: skip
+    post_out = post.copy()
+    post_out["generation"] = facts["generations"] - 1
+    _write(post_out, out / "posterior.parquet")
+    _write(summary, out / "posterior_summary.csv")
+    _write(corr, out / "posterior_correlation.csv", index=True)
+    _write(lik, out / "likelihood.csv")
+    _write(attr, out / "attribution.csv")
+    _write(predictive, out / "predictive.parquet")
+    from sim.views.calibration import posterior_predictive_figure
+
+    posterior_predictive_figure(obs, pc, out / "fig_posterior_predictive.png",
+                                note=f"{spec.name}: {len(pc)} posterior draws; bands 50% and 90%")  # fmt: skip
+    tables: dict[str, Any] = {"posterior": post, "summary": summary, "correlation": corr, "likelihood": lik,
+                              "attribution": attr, "facts": facts}  # fmt: skip
+    if spec.loo:
+        from sim.analysis.calibrate_validate import leave_one_site_out
+
+        val = leave_one_site_out(spec, obs, out, progress=progress)
+        _write(val, out / "validation.csv")
+        tables["validation"] = val
+    tmp = prov_path.with_name("provenance.json.tmp")
+    tmp.write_text(json.dumps(provenance(spec, argv or [], facts), indent=2, default=str))
+    tmp.replace(prov_path)
+    (out / "DONE").write_text("")
+    for _, row in summary.iterrows():
+        say(f"  {row['parameter']:28s} posterior median {row['median']:.3g} "
+            f"(95% interval {row['q2.5']:.3g} to {row['q97.5']:.3g})")  # fmt: skip
+    cs = attr.set_index("quantity").loc["contagion_share"]
+    say(f"  share of adoption owed to contagion: {cs['median']:.0%} (95% interval {cs['q2.5']:.0%} to "
+        f"{cs['q97.5']:.0%}); {facts['total_simulations']:,} simulations, {facts['generations']} generations")
+    say(f"Wrote {out}/ (posterior_summary.csv, fig_posterior_predictive.png, ...)")
+    return tables
+
+
+def main(cfg: dict[str, Any], argv: list[str]) -> int:
+    """Entry of ``changesim calibrate`` once the CLI has composed the config into a dict."""
+    spec = spec_from_dict(cfg)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    calibrate(spec, argv)
+    return 0
