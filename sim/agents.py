@@ -10,8 +10,6 @@ require identical trajectories, step by step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 
 from sim import rng
@@ -19,9 +17,6 @@ from sim.dynamics import layout as L
 from sim.dynamics.contagion import BASS, CASCADE, COUNT, THRESHOLD
 from sim.org import PROFESSIONS
 from sim.state import COMMITTED, COMPLYING, LAPSED, NOT_ADOPTED
-
-if TYPE_CHECKING:
-    from sim.model import ChangeModel
 
 
 def _array_property(name: str, doc: str) -> property:
@@ -47,7 +42,8 @@ class StaffMember(mesa.Agent):
     adoption = _array_property("state", "Adoption state code (sim.state.STATE_NAMES).")
     t_adopted = _array_property("t_adopted", "Step of the latest adoption, -1 if never.")
 
-    def __init__(self, model: ChangeModel, index: int) -> None:
+    def __init__(self, model: mesa.Model, index: int) -> None:
+        # ``model`` is a ``sim.model.ChangeModel``; the model imports the agents, never the reverse.
         super().__init__(model)
         self.index = index
         self._adopt_next = False
@@ -72,7 +68,7 @@ class StaffMember(mesa.Agent):
     @property
     def cell(self):
         """My cell in the model's Mesa network space (``ChangeModel.space``)."""
-        return self.model.space._cells[self.index]
+        return self.model.space[self.index]
 
     @property
     def adopted(self) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.constants import COMMITTED
 from sim.dynamics.contagion import (
     CASCADE,
     THRESHOLD,
@@ -33,8 +34,6 @@ from sim.dynamics.contagion import (
     is_adopted,
 )
 from sim.rng import uniform_nb
-
-COMMITTED = 2
 
 
 @njit(cache=True)

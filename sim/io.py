@@ -5,7 +5,7 @@ a chain, no line authority crosses an organisation's boundary) and raise ``Confi
 naming the node or file line and the problem. They then renumber the staff level by
 level, as the synthetic builders do, and write the same arrays (``sim.org.Organisation``),
 so every engine and table treats a user's organisation like a generated one. Nothing
-here runs per step.
+here runs per step. ``build`` makes the organisation a config names, generated or read.
 """
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ from sim.org import (
     Organisation,
     _team_pairs,
     build_csr,
+    complete,
     default_level_names,
+    ics,
+    random_graph,
+    synthetic,
 )
-from sim.params import ConfigError
+from sim.params import ConfigError, OrgParams
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("staff_id", "manager_id", "profession")
 """Columns an org-chart CSV must have; ``organisation`` and ``org_kind`` are optional."""
@@ -530,3 +534,21 @@ def _tie_kinds(
             orgs = sorted({org_names[organisation[u[k]]], org_names[organisation[v[k]]]})
             raise ConfigError(f"{which_tie(k)} {problem} (kind {TIE_KINDS[kind[k]]!r}, organisations {orgs})")
     return np.where(given, kind, inferred).astype(np.uint8)
+
+
+def build(params: OrgParams, seed: int = 0) -> Organisation:
+    """Build the organisation that ``params.kind`` names (the one entry point configs use).
+
+    It lives here, above ``sim.org``, because ``kind: csv`` reads a file: ``sim.org``
+    generates organisations and never imports this module (no import cycle).
+    """
+    params.validate()
+    if params.kind == "synthetic":
+        return synthetic(params, seed)
+    if params.kind == "ics":
+        return ics(params, seed)
+    if params.kind == "complete":
+        return complete(params.n_staff)
+    if params.kind == "random":
+        return random_graph(params.n_staff, params.mean_degree, seed)
+    return from_csv(params.path, p_team_tie=params.p_team_tie)

@@ -19,8 +19,9 @@ from sim.agents import CHANGE_PHASES, ChangeStaffMember, StaffMember
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
 from sim.engine import kernel_step, weights
+from sim.io import build
 from sim.metrics import group_matrix
-from sim.org import Organisation, build
+from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.state import N_STATES, initial_state
 

@@ -5,7 +5,8 @@ per-staff attributes are NumPy arrays, and ties are an undirected graph stored a
 (both directions present) with a kind per stored tie. The synthetic builders write these
 arrays directly (vectorised, no Python loop per tie), so they scale to a million staff;
 ``to_networkx`` produces the NetworkX view on request, and ``from_networkx`` /
-``from_csv`` (in ``sim.io``) convert a user's organisation once.
+``from_csv`` (in ``sim.io``) convert a user's organisation once; ``sim.io.build`` builds
+whichever of these a config names.
 
 Structure follows the design card: a line-management tree (board -> directors ->
 managers -> team leads -> frontline), teams whose members are densely tied (a pure tree
@@ -23,24 +24,17 @@ import networkx as nx
 import numpy as np
 
 from sim import rng
-from sim.params import OrgParams
-
-PROFESSIONS: tuple[str, ...] = (
-    "doctor",
-    "nurse",
-    "ahp",
-    "manager",
-    "admin",
-    "social_care",
-    "other",
+from sim.constants import (  # noqa: F401  declared once there, re-exported as sim.org.PEER etc.
+    CLINICAL,
+    CROSS_ORG,
+    LINE,
+    ORG_KINDS,
+    PEER,
+    PROFESSIONS,
+    TEAM,
+    TIE_KINDS,
 )
-"""Profession codes; ``ahp`` = allied health professional. ``other`` is the default for
-staff whose profession a user's graph does not give."""
-
-CLINICAL: tuple[str, ...] = ("doctor", "nurse", "ahp")
-ORG_KINDS: tuple[str, ...] = ("nhs_trust", "local_authority", "independent", "voluntary")
-TIE_KINDS: tuple[str, ...] = ("line", "team", "peer", "cross_org")
-LINE, TEAM, PEER, CROSS_ORG = 0, 1, 2, 3
+from sim.params import OrgParams
 
 # Frontline profession mix by kind of organisation (shares, normalised on use). Assumed
 # plausible shapes, not calibrated: nurses dominate an NHS trust's workforce, social care
@@ -459,22 +453,6 @@ def _flat(n: int, indptr, indices, tie_kind, name: str) -> Organisation:
         org_kinds=["nhs_trust"],
         level_names=["frontline"],
     )
-
-
-def build(params: OrgParams, seed: int = 0) -> Organisation:
-    """Build the organisation that ``params.kind`` names (the one entry point configs use)."""
-    params.validate()
-    if params.kind == "synthetic":
-        return synthetic(params, seed)
-    if params.kind == "ics":
-        return ics(params, seed)
-    if params.kind == "complete":
-        return complete(params.n_staff)
-    if params.kind == "random":
-        return random_graph(params.n_staff, params.mean_degree, seed)
-    from sim.io import from_csv
-
-    return from_csv(params.path, p_team_tie=params.p_team_tie)
 
 
 def join(parts: list[Organisation], n_spanners: int, ties_per_pair: int, seed: int) -> Organisation:

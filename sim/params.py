@@ -14,6 +14,8 @@ import math
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from sim.constants import ORG_KINDS, PROFESSIONS
+
 
 class ConfigError(ValueError):
     """A configuration value is not allowed; the message names the key and what is."""
@@ -107,8 +109,6 @@ class OrgParams:
 
     def check(self, key: str = "org") -> None:
         """Cross-field checks."""
-        from sim.org import ORG_KINDS, PROFESSIONS
-
         if self.kind == "ics":
             if len(self.partner_kinds) != len(self.partner_shares):
                 raise ConfigError(

@@ -86,7 +86,7 @@ class Result:
     @cached_property
     def provenance(self) -> dict[str, Any]:
         """Configuration, seeds, engine and software versions, as plain data."""
-        from sim import __version__
+        from sim._version import __version__
 
         return {
             "changesim": __version__,

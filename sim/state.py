@@ -14,13 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import rng
+from sim.constants import (  # noqa: F401  adoption states, declared once there (AdoptionState)
+    COMMITTED,
+    COMPLYING,
+    LAPSED,
+    N_STATES,
+    NOT_ADOPTED,
+    STATE_NAMES,
+)
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig
-
-# Adoption states.
-NOT_ADOPTED, COMPLYING, COMMITTED, LAPSED = 0, 1, 2, 3
-STATE_NAMES: tuple[str, ...] = ("not_adopted", "complying", "committed", "lapsed")
-N_STATES = len(STATE_NAMES)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from sim.params import ConfigError, ModelConfig, from_dict
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
 METHODS = ("sobol", "lhs")
+FIGURE_DPI = 160  # as sim.views.figures.DPI (analysis never imports the views)
 RBD_HARMONICS = 10  # M of RBD-FAST (SALib's default)
 MAX_CHUNK = 128  # points per task: big enough to hide process hand-offs, small enough to balance 2 workers
 
@@ -414,15 +415,13 @@ def run(
     for name, writer in (
         ("indices.csv", lambda p: table.to_csv(p, index=False)),
         ("runs.parquet", lambda p: runs.to_parquet(p, index=False)),
+        ("indices.png", lambda p: figure(design, table, note).savefig(p, format="png", dpi=FIGURE_DPI)),
     ):
         path = out / name
         tmp = path.with_name(path.name + ".tmp")
         writer(tmp)
         tmp.replace(path)
         res.paths[name] = path
-    from sim.views.figures import save
-
-    res.paths["indices.png"] = save(figure(design, table, note), out / "indices.png")
     prov = {
         "changesim": __version__, "design": asdict(design), "n_points": len(x), "n_runs": n_runs,
         "seconds": round(seconds, 2), "jobs": jobs or os.cpu_count(), "python": platform.python_version(),
