@@ -465,7 +465,12 @@ def calibrate(argv: list[str]) -> int:
             cfg = hydra_compose(config_name=name, overrides=list(argv))
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(f"calibrate {' '.join(argv)}: {str(e).splitlines()[0]}") from None
-    return calibrate_main(OmegaConf.to_container(cfg, resolve=True), [name, *argv] if name != "default" else argv)
+    from sim.views.calibration import posterior_predictive_figure
+
+    command = [name, *argv] if name != "default" else argv
+    return calibrate_main(
+        OmegaConf.to_container(cfg, resolve=True), command, draw=posterior_predictive_figure
+    )
 
 
 def _subcommand(name: str, argv: list[str]) -> int:

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.constants import PEER, PROFESSIONS
 from sim.io import _assemble, _read
-from sim.org import PEER, PROFESSIONS, Organisation
+from sim.org import Organisation
 from sim.params import ConfigError
 
 PEOPLE_COLUMNS: tuple[str, ...] = ("site", "id", "adopted")
@@ -282,9 +283,7 @@ def _read_observed_ties(
         present = set(kind)
         missing = [k for k in tie_kinds if k not in present]
         if missing:
-            raise ConfigError(
-                f"{name}: no ties of kind {missing}; kinds in the file: {sorted(present)}"
-            )
+            raise ConfigError(f"{name}: no ties of kind {missing}; kinds in the file: {sorted(present)}")
         keep = np.isin(kind, list(tie_kinds))
         u, v, kind = u[keep], v[keep], kind[keep]
     return u, v, kind

@@ -25,10 +25,10 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import rng
 from sim.analysis import calibrate_hazard as hz
 from sim.analysis.calibrate_stats import Network, curves, summaries, summary_names, weighted_quantile
+from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
+from sim.engine import simulate, weights
 from sim.observed import ObservedDiffusion, medical_innovation_paths, read_observed
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.run import run_batch
+from sim.state import N_STATES, initial_states
 
 BLOCKS: tuple[str, ...] = ("curve", "exposure", "hazard")
 """Blocks of summary statistics a distance can weigh."""
@@ -78,7 +82,9 @@ class CalibrationSpec:
     covariates: list[str] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
     quick_budget: Budget = field(
-        default_factory=lambda: Budget(population=100, max_simulations=1500, max_generations=4, n_predictive=60)
+        default_factory=lambda: Budget(
+            population=100, max_simulations=1500, max_generations=4, n_predictive=60
+        )
     )
     quick: bool = False
     n_procs: int = 2
@@ -129,18 +135,27 @@ def spec_from_dict(d: dict[str, Any]) -> CalibrationSpec:
     if not any(w > 0 for w in spec.summaries.values()):
         raise ConfigError("summaries: at least one block needs a positive weight")
     if not spec.parameters:
-        raise ConfigError("parameters: name at least one model key to fit, e.g. dynamics.p_spontaneous: [0, 0.2]")
+        raise ConfigError(
+            "parameters: name at least one model key to fit, e.g. dynamics.p_spontaneous: [0, 0.2]"
+        )
     short = [k.split(".")[-1] for k in spec.parameters]
     if len(set(short)) != len(short):
         raise ConfigError(f"parameters {list(spec.parameters)}: the last parts of the keys must differ")
     base = from_dict(spec.model)
-    for key, rng in spec.parameters.items():
-        if not (isinstance(rng, (list, tuple)) and len(rng) == 2 and rng[0] < rng[1]):
-            raise ConfigError(f"parameters.{key}={rng!r} must be a prior range [low, high] with low < high")
-        for v in rng:
+    for key, bounds in spec.parameters.items():
+        if not (isinstance(bounds, (list, tuple)) and len(bounds) == 2 and bounds[0] < bounds[1]):
+            raise ConfigError(
+                f"parameters.{key}={bounds!r} must be a prior range [low, high] with low < high"
+            )
+        for v in bounds:
             from_dict(base, **{key: float(v)})  # the model's own range check names the key
     for b in (spec.budget, spec.quick_budget, spec.loo_budget):
-        if b.population < 10 or b.max_simulations < b.population or b.max_generations < 1 or b.n_predictive < 1:
+        if (
+            b.population < 10
+            or b.max_simulations < b.population
+            or b.max_generations < 1
+            or b.n_predictive < 1
+        ):
             raise ConfigError(
                 f"budget {asdict(b)}: population >= 10, max_simulations >= population, "
                 "max_generations >= 1 and n_predictive >= 1"
@@ -182,28 +197,68 @@ def load_data(spec: CalibrationSpec) -> ObservedDiffusion:
 class Simulator:
     """changesim on an observed network: parameters -> adoption steps of every person.
 
-    The organisation and the fixed part of the configuration are built once; each call
-    only overrides the fitted keys (``sim.run.run_batch`` with a prebuilt organisation).
+    The organisation and the fixed part of the configuration are built once. For the
+    classic rules (threshold, bass, cascade) each call sets the fitted keys on one
+    configuration object and calls the kernel exactly as ``sim.run.run_batch`` does
+    (same initial state, same random streams; ``tests/test_calibrate.py`` holds the two
+    to identical results), skipping the per-call validation that costs twice the
+    simulation at this size. The full ``change`` rule goes through ``run_batch``.
     """
 
     def __init__(self, spec: CalibrationSpec, obs: ObservedDiffusion):
         base = {"seeding": {"strategy": "none", "n_seeds": 0}} | spec.model
         self.base: ModelConfig = from_dict(base, n_steps=obs.n_steps)
+        self.cfg: ModelConfig = from_dict(self.base)  # mutated per call (fitted keys only)
         self.obs = obs
-        first = np.flatnonzero(obs.t_adopted == 0)
-        self.initial = first if len(first) else None
+        self._groups: dict[int, np.ndarray] = {}
 
-    def run(self, values: dict[str, float], seeds: np.ndarray, obs: ObservedDiffusion | None = None) -> np.ndarray:
+    def configure(self, values: dict[str, float]) -> ModelConfig:
+        """The configuration with the fitted keys set (ranges were checked on the priors)."""
+        for key, v in values.items():
+            *path, last = key.split(".")
+            node: Any = self.cfg
+            for p in path:
+                node = getattr(node, p)
+            setattr(node, last, float(v))
+        return self.cfg
+
+    def run(
+        self, values: dict[str, float], seeds: np.ndarray, obs: ObservedDiffusion | None = None
+    ) -> np.ndarray:
         """(R, n) adoption steps (-1 = not adopted) for one parameter point, one run per seed."""
         o = self.obs if obs is None else obs
         first = np.flatnonzero(o.t_adopted == 0)
-        cfg = from_dict(self.base, **{k: float(v) for k, v in values.items()})
-        res = run_batch(cfg, org=o.org, seeds=seeds, by_group=False,
-                        initial_adopters=first if len(first) else None)  # fmt: skip
-        return res.t_adopted.astype(np.int64)
+        initial = first if len(first) else None
+        cfg = self.configure(values)
+        seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+        if cfg.dynamics.rule == "change":
+            res = run_batch(cfg, org=o.org, seeds=seeds, by_group=False, initial_adopters=initial)
+            return res.t_adopted.astype(np.int64)
+        d = cfg.dynamics
+        rule = (
+            RULES[d.rule],
+            THRESHOLD_KINDS[d.threshold_kind],
+            d.p_spontaneous,
+            d.q_imitation,
+            d.p_transmit,
+        )
+        keys = rng.keys(seeds, rng.ADOPT)
+        n = o.n_people
+        groups = self._groups.setdefault(n, np.zeros((n, 1), dtype=np.int64))
+        out = np.empty((len(seeds), n), dtype=np.int64)
+        counts = np.zeros((o.n_steps + 1, 1, N_STATES), dtype=np.int32)
+        for r in range(len(seeds)):
+            st = initial_states(o.org, cfg, seeds[r : r + 1], None, initial, tie_rows=False)
+            counts[:] = 0
+            simulate(o.org.indptr, o.org.indices, weights(o.org, st.row(0)), st.threshold[0], st.state[0],
+                     st.t_adopted[0], *rule, keys[r], o.n_steps, groups, counts)  # fmt: skip
+            out[r] = st.t_adopted[0]
+        return out
 
 
-def flat_summaries(t_adopted: np.ndarray, net: Network, names: dict[str, list[str]], blocks: list[str]) -> dict:
+def flat_summaries(
+    t_adopted: np.ndarray, net: Network, names: dict[str, list[str]], blocks: list[str]
+) -> dict:
     """One replicate's statistics as a flat {name: value} dict (pyabc's format)."""
     s = summaries(t_adopted, net)
     return {n: float(v) for b in blocks for n, v in zip(names[b], s[b][0], strict=True)}
@@ -288,7 +343,9 @@ def posterior_tables(post: pd.DataFrame, spec: CalibrationSpec) -> tuple[pd.Data
     return pd.DataFrame(rows), pd.DataFrame(corr, index=keys, columns=keys).rename_axis("parameter")
 
 
-def draw_posterior(post: pd.DataFrame, spec: CalibrationSpec, k: int, rng: np.random.Generator) -> pd.DataFrame:
+def draw_posterior(
+    post: pd.DataFrame, spec: CalibrationSpec, k: int, rng: np.random.Generator
+) -> pd.DataFrame:
     """``k`` parameter points resampled from the weighted posterior."""
     idx = rng.choice(len(post), size=k, p=post["weight"].to_numpy())
     return post.iloc[idx][list(spec.parameters)].reset_index(drop=True)
@@ -358,10 +415,11 @@ def provenance(spec: CalibrationSpec, argv: list[str], facts: dict[str, Any]) ->
     root = Path(__file__).resolve().parents[2]
     commit, modified = None, None
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()  # fmt: skip
-        modified = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                       capture_output=True, text=True, timeout=10).stdout.strip())  # fmt: skip
+        git = ["git", "-C", str(root)]
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                check=True).stdout.strip()  # fmt: skip
+        status = [*git, "status", "--porcelain", "--untracked-files=no"]
+        modified = bool(subprocess.run(status, capture_output=True, text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
     return {
@@ -386,11 +444,24 @@ def _write(df: pd.DataFrame, path: Path, index: bool = False) -> None:
     tmp.replace(path)
 
 
-def calibrate(spec: CalibrationSpec, argv: list[str] | None = None, progress: bool = True) -> dict[str, Any]:
+def calibrate(
+    spec: CalibrationSpec,
+    argv: list[str] | None = None,
+    progress: bool = True,
+    draw: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     """Run a calibration end to end into ``spec.out``; returns the tables it wrote.
 
     Data and configuration are checked before anything is written; every file is
     written to a temporary name and renamed; ``DONE`` comes last.
+
+    Args:
+        spec: the calibration.
+        argv: the command line, for the provenance.
+        progress: print progress (pyabc's generations) and the result.
+        draw: ``draw(obs, predicted_curves, path, note=...)`` writes the posterior
+            predictive figure (``sim.views.calibration.posterior_predictive_figure``;
+            passed in because analysis code does not import the views).
     """
     obs = load_data(spec)
     out = Path(spec.out or f"outputs/calibrate/{spec.name}")
@@ -434,10 +505,9 @@ def calibrate(spec: CalibrationSpec, argv: list[str] | None = None, progress: bo
     _write(lik, out / "likelihood.csv")
     _write(attr, out / "attribution.csv")
     _write(predictive, out / "predictive.parquet")
-    from sim.views.calibration import posterior_predictive_figure
-
-    posterior_predictive_figure(obs, pc, out / "fig_posterior_predictive.png",
-                                note=f"{spec.name}: {len(pc)} posterior draws; bands 50% and 90%")  # fmt: skip
+    if draw is not None:
+        draw(obs, pc, out / "fig_posterior_predictive.png",
+             note=f"{spec.name}: {len(pc)} posterior draws; bands 50% and 90%")  # fmt: skip
     tables: dict[str, Any] = {"posterior": post, "summary": summary, "correlation": corr, "likelihood": lik,
                               "attribution": attr, "facts": facts}  # fmt: skip
     if spec.loo:
@@ -454,15 +524,16 @@ def calibrate(spec: CalibrationSpec, argv: list[str] | None = None, progress: bo
         say(f"  {row['parameter']:28s} posterior median {row['median']:.3g} "
             f"(95% interval {row['q2.5']:.3g} to {row['q97.5']:.3g})")  # fmt: skip
     cs = attr.set_index("quantity").loc["contagion_share"]
-    say(f"  share of adoption owed to contagion: {cs['median']:.0%} (95% interval {cs['q2.5']:.0%} to "
-        f"{cs['q97.5']:.0%}); {facts['total_simulations']:,} simulations, {facts['generations']} generations")
+    say(
+        f"  share of adoption owed to contagion: {cs['median']:.0%} (95% interval {cs['q2.5']:.0%} to "
+        f"{cs['q97.5']:.0%}); {facts['total_simulations']:,} simulations, {facts['generations']} generations"
+    )
     say(f"Wrote {out}/ (posterior_summary.csv, fig_posterior_predictive.png, ...)")
     return tables
 
 
-def main(cfg: dict[str, Any], argv: list[str]) -> int:
+def main(cfg: dict[str, Any], argv: list[str], draw: Callable[..., Any] | None = None) -> int:
     """Entry of ``changesim calibrate`` once the CLI has composed the config into a dict."""
     spec = spec_from_dict(cfg)
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    calibrate(spec, argv)
+    calibrate(spec, argv, draw=draw)
     return 0

@@ -137,7 +137,8 @@ class BassRuleFit:
         """Estimates with standard errors and 95% Wald intervals."""
         est = np.array([self.p, self.q])
         se = np.sqrt(np.diag(self.cov))
-        return pd.DataFrame({"term": ["dynamics.p_spontaneous", "dynamics.q_imitation"], "coef": est, "se": se,
+        terms = ["dynamics.p_spontaneous", "dynamics.q_imitation"]
+        return pd.DataFrame({"term": terms, "coef": est, "se": se,
                              "ci_lo": est - 1.959964 * se, "ci_hi": est + 1.959964 * se})  # fmt: skip
 
 

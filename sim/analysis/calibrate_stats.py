@@ -178,8 +178,8 @@ def crps_ensemble(samples: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return term1 - term2 / 2.0
 
 
-def brier_by_step(pred_t: np.ndarray, observed_t: np.ndarray, n_steps: int) -> float:
-    """Mean Brier score of "adopted by the end of step m", over people and steps 1..T.
+def brier_by_step(pred_t: np.ndarray, observed_t: np.ndarray, n_steps: int) -> np.ndarray:
+    """(n,) each person's Brier score of "adopted by the end of step m", averaged over m = 1..T.
 
     The forecast probability is the share of the ensemble adopted by step m.
 
@@ -189,11 +189,11 @@ def brier_by_step(pred_t: np.ndarray, observed_t: np.ndarray, n_steps: int) -> f
     """
     p = adopted_by(pred_t, n_steps)[:, 1:, :].mean(axis=0)
     y = adopted_by(observed_t, n_steps)[0, 1:, :]
-    return float(((p - y) ** 2).mean())
+    return ((p - y) ** 2).mean(axis=0)
 
 
-def log_score(pred_t: np.ndarray, observed_t: np.ndarray, n_steps: int, pseudo: float = 0.5) -> float:
-    """Mean negative log probability of each person's observed adoption step.
+def log_score(pred_t: np.ndarray, observed_t: np.ndarray, n_steps: int, pseudo: float = 0.5) -> np.ndarray:
+    """(n,) each person's negative log probability of their observed adoption step.
 
     The forecast is the ensemble's distribution over the T + 1 outcomes (steps 1..T, not
     adopted), with ``pseudo`` added to every count (Jeffreys smoothing), so an outcome the
@@ -204,7 +204,7 @@ def log_score(pred_t: np.ndarray, observed_t: np.ndarray, n_steps: int, pseudo: 
     cat_obs = np.where(observed_t < 0, n_steps, observed_t - 1).clip(0, n_steps)
     r = pred_t.shape[0]
     hits = (cat_pred == cat_obs[None, :]).sum(axis=0)
-    return float(-np.log((hits + pseudo) / (r + pseudo * k)).mean())
+    return -np.log((hits + pseudo) / (r + pseudo * k))
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -> np.ndarray:

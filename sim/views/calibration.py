@@ -53,5 +53,7 @@ def posterior_predictive_figure(
     for ax in axes[::cols]:
         ax.set_ylabel("share adopted")
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle("Observed adoption against the posterior predictive" + (f"\n{note}" if note else ""), fontsize=10)
+    fig.suptitle(
+        "Observed adoption against the posterior predictive" + (f"\n{note}" if note else ""), fontsize=10
+    )
     return save(fig, path)
