@@ -35,7 +35,11 @@ GLOBAL_GROUPS = ("scenario", "experiment")
 TINY = ["org.n_staff=60", "n_steps=3", "n_replicates=2"]
 
 
-NOT_GROUPS = {"hydra", "sensitivity"}  # Hydra's own launchers; designs read by sim.analysis.sensitivity
+NOT_GROUPS = {
+    "hydra",
+    "sensitivity",
+    "calibration",
+}  # Hydra's launchers; designs read by sensitivity; calibrate presets
 
 
 def group_options() -> list[tuple[str, str]]:

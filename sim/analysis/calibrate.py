@@ -100,9 +100,13 @@ class CalibrationSpec:
         return self.quick_budget if self.quick else self.budget
 
     def digest(self) -> str:
-        """Hash of everything that changes the fit (not ``out``, ``loo`` or ``n_procs``)."""
+        """Hash of what defines the fit: data, model, priors, statistics, seed.
+
+        Budgets are left out, so rerunning into the same folder with a larger budget
+        resumes the database rather than refusing it.
+        """
         d = asdict(self)
-        for k in ("out", "loo", "n_procs", "loo_budget", "n_draws"):
+        for k in ("out", "loo", "n_procs", "loo_budget", "n_draws", "budget", "quick_budget", "quick"):
             d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
