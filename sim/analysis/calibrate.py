@@ -304,16 +304,21 @@ def fit_abc(
     abc = pyabc.ABCSMC(model, prior, distance, population_size=budget.population, sampler=sampler)
     url = f"sqlite:///{db}"
     resumed = db.exists()
+    done = 0
     if resumed:
-        abc.load(url, 1)
+        history = abc.load(url, 1)
+        done = int(history.max_t) + 1
     else:
         abc.new(url, observed)
     t0 = time.perf_counter()
-    history = abc.run(
-        minimum_epsilon=budget.min_epsilon,
-        max_nr_populations=budget.max_generations,
-        max_total_nr_simulations=budget.max_simulations,
-    )
+    # pyabc counts generations from where a resumed run stops, simulations from the start.
+    left = budget.max_generations - done
+    if left > 0 and (not resumed or history.total_nr_simulations < budget.max_simulations):
+        history = abc.run(
+            minimum_epsilon=budget.min_epsilon,
+            max_nr_populations=left,
+            max_total_nr_simulations=budget.max_simulations,
+        )
     df, w = history.get_distribution(m=0, t=history.max_t)
     post = df.rename(columns=short).reset_index(drop=True)
     post["weight"] = np.asarray(w) / np.sum(w)
