@@ -56,6 +56,10 @@ def collect() -> None:
         summaries.append(s)
     shutil.copy2(RUNS / "threshold" / "validation.csv", RESULTS / "validation.csv")
     summary = pd.concat(summaries, ignore_index=True)
+    # Monthly chances as weekly ones (changesim's scenarios step weekly): 1 - (1 - p)^(12/52).
+    per_step = summary["parameter"].str.split(".").str[-1].str.match(r"^[pq]_")
+    for col in ("median", "q2.5", "q97.5"):
+        summary[f"weekly_{col}"] = (1 - (1 - summary[col]) ** (12 / 52)).where(per_step)
     summary["source"] = (
         "ABC-SMC posterior, Medical Innovation data (Coleman, Katz and Menzel 1966), 1 step = 1 month"
     )
