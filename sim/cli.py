@@ -19,6 +19,7 @@ whole sweep (``sim.analysis.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 import time
@@ -39,11 +40,15 @@ from omegaconf import DictConfig, OmegaConf
 from sim import __version__
 from sim.analysis import sweep
 from sim.params import ConfigError, ModelConfig, from_dict
+from sim.provenance import command_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The repository's ``configs/`` folder (the package is installed editable)."""
 DATA_DIR = Path(__file__).resolve().parent / "data"
 """Data files bundled with the package, reached from configs as ``${pkg_data:name}``."""
+
+log = logging.getLogger("changesim")
+"""Writes each job's ``changesim.log`` (Hydra's job logging; the terminal gets prints)."""
 
 OUTPUT_FORMATS = ("parquet", "csv")
 ENGINES = ("kernel", "agents")
@@ -113,7 +118,14 @@ CLIConfig = schema(
                 },
             ),
         ),
-        ("figures", bool, field(default=True, metadata={"help": "write PNG figures into the output folder"})),
+        (
+            "figures",
+            typing.Optional[bool],  # noqa: UP045 (OmegaConf reads typing.Optional, not bool | None)
+            field(
+                default=None,
+                metadata={"help": "write PNG figures (default: for one run yes, in a sweep no)"},
+            ),
+        ),
     ],
     name="CLIConfig",
 )
@@ -210,20 +222,27 @@ def task(cfg: DictConfig) -> dict[str, Any]:
     out = Path(hc.runtime.output_dir)
     label = hc.job.override_dirname or "(defaults)"
     t0 = time.perf_counter()
+    log.info("%s (changesim %s) in %s", command_line(), __version__, out)
     try:
         model, cli = split_config(cfg)
-        stamp = {"changesim": __version__, "config": model, "cli": cli}
+        # Figures change no number: a sweep re-run with figures=true still skips finished jobs.
+        kept = {k: v for k, v in cli.items() if k != "figures"}
+        stamp = {"changesim": __version__, "config": model, "cli": kept}
         if multirun and sweep.is_done(out, stamp):
+            log.info("skipped: already done with this config")
             print(f"skipped {label}: already done with this config ({out})", flush=True)
             return {"status": "skipped", "output_dir": str(out)}
         sweep.start(out)
         model_cfg, cli = to_model_config(cfg)
         if multirun:
             _share_cores(hc)
+        if cli.get("figures") is None:  # a sweep's figures cost more than its runs (2 MB a job)
+            cli["figures"] = not multirun
         text = run_and_save(model_cfg, cli, out)
         elapsed = time.perf_counter() - t0
         sweep.finish(out, stamp, seconds=round(elapsed, 3))
     except ConfigError as e:
+        log.error("error: %s", e)
         sweep.fail(out, f"error: {e}\n")
         if not multirun:
             print(f"error: {e}", file=sys.stderr)
@@ -231,11 +250,13 @@ def task(cfg: DictConfig) -> dict[str, Any]:
         print(f"FAILED {label}: {e}", flush=True)
         return {"status": "failed", "output_dir": str(out), "error": str(e)}
     except Exception as e:
+        log.exception("failed")
         sweep.fail(out, traceback.format_exc())
         if not multirun:
             raise
         print(f"FAILED {label}: {type(e).__name__}: {e} (traceback in {out / sweep.ERROR})", flush=True)
         return {"status": "failed", "output_dir": str(out), "error": repr(e)}
+    log.info("done in %.1f s\n%s", elapsed, text)
     if multirun:
         first = text.splitlines()[1] if len(text.splitlines()) > 1 else text
         print(f"done {label} in {elapsed:.1f} s: {first.strip()}", flush=True)
@@ -293,8 +314,7 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
         )
     else:
         lines.append(f"Final adoption: {_pct(final[0])} of staff (one replicate: set n_replicates for a CI).")
-    t50 = s["t_50"].to_numpy()
-    hit = t50[t50 >= 0]
+    hit = s["t_50"].dropna().to_numpy(dtype=np.int64)
     if len(hit) == 0:
         lines.append("Time to 50% adoption: not reached within the run.")
     elif r == 1:
@@ -418,6 +438,71 @@ def report(argv: Sequence[str]) -> int:
     return 0
 
 
+def _leadership_scenarios(names: Sequence[str], overrides: Sequence[str]) -> dict[str, ModelConfig]:
+    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    return {name: compose([f"scenario={name}", *overrides])[0] for name in names}
+
+
+ROBUSTNESS_KEYS = ("uncertainty", "points", "replicates", "method", "seed", "sample_seed", "scenarios", "out",
+                   "jobs")  # fmt: skip
+
+
+def robustness(argv: Sequence[str]) -> int:
+    """``changesim robustness [uncertainty=default] [points=N] [replicates=R] [method=lhs|sobol]
+    [scenarios=a,b] [out=DIR] [jobs=N] [key=value ...]``.
+
+    Samples the plausible ranges of ``configs/uncertainty/<uncertainty>.yaml``, runs every
+    leadership model at each point on common seeds and writes the rank-first probabilities,
+    pairwise shares, PRIM conditions, indices, figure and provenance into ``out``. Other
+    ``key=value`` overrides apply to every model (``org.n_staff=500``).
+    """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
+
+    opts, overrides = _split_args(argv, ROBUSTNESS_KEYS)
+    design = {k: opts[k] for k in ("points", "replicates", "method", "seed", "sample_seed") if k in opts}
+    for k in design:
+        if k != "method":
+            try:
+                design[k] = int(design[k])
+            except ValueError:
+                raise ConfigError(f"{k}={design[k]!r} must be an integer") from None
+    unc = unc_mod.load(opts.get("uncertainty", "default"), design)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    scenarios = _leadership_scenarios(names, overrides)
+    base = compose(["scenario=change_base", *overrides])[0]
+    titles = {n: dict(LEADERSHIP_MODELS).get(n, n.replace("_", " ").capitalize()) for n in names}
+    out = Path(opts.get("out") or Path("outputs") / "robustness" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    try:
+        jobs = int(opts.get("jobs", 0))
+    except ValueError:
+        raise ConfigError(f"jobs={opts['jobs']!r} must be an integer") from None
+    command = " ".join(["changesim robustness", *argv]).strip()
+    from sim.views.robustness import write
+
+    res = rob.run(unc, scenarios, base, titles, jobs=jobs, command=command)
+    write(res, out)
+    print(rob.describe(res))
+    return 0
+
+
+def _split_args(argv: Sequence[str], keys: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    opts: dict[str, str] = {}
+    overrides = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(f"argument {arg!r} is not key=value")
+        if key in keys:
+            opts[key] = value
+        else:
+            overrides.append(arg)
+    return opts, overrides
+
+
 BENCH_SCRIPT = CONFIG_DIR.parent / "experiments" / "e09_benchmark" / "bench_peers.py"
 
 
@@ -476,6 +561,8 @@ def calibrate(argv: list[str]) -> int:
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
+    if name == "robustness":
+        return robustness(argv)
     if name == "app":
         from sim.views.app import main as app_main
 
@@ -499,7 +586,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "app", "animate", "bench", "sensitivity", "collect", "calibrate")
+SUBCOMMANDS = ("report", "robustness", "app", "animate", "bench", "sensitivity", "collect", "calibrate")
 """``changesim <name> ...`` runs these instead of a Hydra run."""
 
 

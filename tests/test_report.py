@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def test_report_files_and_plain_language(tmp_path: Path) -> None:
     assert "http://" not in html and "https://" not in html, "the page must open offline: no external links"
     for name in ("outcomes_summary.csv", "differences.csv", "replicates_needed.csv", "configs.json"):
         assert (tmp_path / name).is_file(), f"{name} missing"
+    prov = json.loads(paths["provenance"].read_text())
+    for key in ("changesim", "git_commit", "git_modified", "created", "command", "machine", "seeds"):
+        assert key in prov, f"the report's provenance.json should record {key}"
 
 
 def test_report_command_rejects_an_unknown_scenario(tmp_path: Path) -> None:

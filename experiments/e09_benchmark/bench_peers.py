@@ -54,15 +54,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sim import rng, run, run_batch
+from sim import rng, run, run_batch, scenarios
 from sim.dynamics import change, layout
-from sim.dynamics.contagion import CASCADE, FRACTION
+from sim.dynamics.contagion import CASCADE, FRACTION, Rule
 from sim.engine import simulate, weights
 from sim.model import ChangeModel
 from sim.org import Organisation, random_graph, synthetic
 from sim.params import ModelConfig, from_dict
-from sim.run import _change_static
-from sim.state import initial_state
+from sim.state import initial_state, org_arrays, scratch
 
 import bench  # the chassis benchmark beside this file (its runners, clock and C loop)
 from bench import Case, Timed, _clock
@@ -83,16 +82,10 @@ P_TRANSMIT = 0.2  # independent cascade: R0 about 2 on ~10 ties, final size ~80%
 N_SEEDS_MIN = 5  # 1% of staff, at least 5 (one seed at n=100 often spreads nowhere)
 STEP_CAP = 1000  # the threshold and cascade runs stop at their fixed point long before
 Z = 4.0  # two-sided false-failure rate 6e-5 per comparison
-CHANGE_CONFIG: dict[str, Any] = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-    "power": {"mode": "distributed"},
-    "co_design": {"on": True},
-}
+# The calibrated base (configs/scenario/change_base.yaml), power distributed and co-design on.
+CHANGE_CONFIG: dict[str, Any] = scenarios.merge(
+    scenarios.calibrated_base(), {"power": {"mode": "distributed"}, "co_design": {"on": True}}
+)
 CHANGE_STEPS = 26  # half a year of weeks; the rule is not a pure network rule, so every step runs
 REFERENCE_STEPS = {100: 10, 1_000: 5, 10_000: 3, 100_000: 2, 1_000_000: 1}
 FAST_REPEATS = {100: 21, 1_000: 21, 10_000: 15, 100_000: 7, 1_000_000: 3}
@@ -315,11 +308,14 @@ def _changesim_cascade(case: Case, seed: int = 0, clock: Clock = _clock) -> Time
 
     def go() -> tuple[float, float, Out]:
         state, t_adopted = st.state.copy(), st.t_adopted.copy()
+        people = st.people()._replace(state=state, t_adopted=t_adopted)
         counts = np.zeros((STEP_CAP + 1, 1, 4), np.int32)
+        rule = Rule(CASCADE, FRACTION, 0.0, 0.0, P_TRANSMIT)
         w, c, _ = clock(
-            lambda: simulate(org.indptr, org.indices, case.weight, st.threshold, state, t_adopted, CASCADE,
-                             FRACTION, 0.0, 0.0, P_TRANSMIT, key, STEP_CAP, groups, counts)
-        )  # fmt: skip
+            lambda: simulate(
+                org.indptr, org.indices, case.weight, people, rule, key, STEP_CAP, groups, counts
+            )
+        )
         return w, c, _out(np.isin(state, (1, 2)), _steps(counts[:, 0, :]))
 
     return go
@@ -443,23 +439,19 @@ def change_config() -> ModelConfig:
 
 def _change_kernel(org: Organisation, cfg: ModelConfig, n_steps: int) -> Timed:
     """The full model's fast path for one replicate (as ``run`` calls it), stepping timed alone."""
-    static, par = _change_static(org), layout.pack(cfg)
-    keys = change.stream_keys(np.array([0]))[0]
+    arrays, par = org_arrays(org), layout.pack(cfg)
+    keys = layout.stream_keys(np.array([0]))[0]
     groups = np.zeros((org.n_staff, 1), np.int64)
 
     def go() -> tuple[float, float, Any]:
         t0 = time.perf_counter()
         st = initial_state(org, cfg, 0)
         build = time.perf_counter() - t0
-        arrays = (
-            st.state, st.t_adopted, st.threshold, st.motivation, st.motivation0, st.belief, st.fit,
-            st.pressure, st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
-            st.co_designer,
-        )  # fmt: skip
+        people, work = st.people(), scratch(org.n_staff)
         counts = np.zeros((n_steps + 1, 1, 4), np.int32)
         extra = np.empty((n_steps + 1, 3))
         w, c, _ = _clock(
-            lambda: change.simulate_change(par, keys, *static, *arrays, n_steps, groups, counts, extra)
+            lambda: change.simulate_change(par, keys, arrays, people, work, n_steps, groups, counts, extra)
         )
         return w, c, (_out(st.adopted(), n_steps, build), st)
 

@@ -23,6 +23,8 @@ import pandas as pd  # noqa: E402
 
 from sim.analysis.compare import EARLY_STEP, OUTCOMES, Comparison  # noqa: E402
 from sim.analysis.stats import describe_effect, mean_ci  # noqa: E402
+from sim.provenance import provenance  # noqa: E402
+from sim.provenance import write as write_provenance  # noqa: E402
 
 COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 
@@ -314,6 +316,9 @@ def write_report(
            "## Reproduce", "", f"```\n{command}\n```", "",
            "Configurations (the exact parameters of every scenario) are in `configs.json` beside this file.", ""]  # fmt: skip
     (folder / "configs.json").write_text(json.dumps(configs, indent=2))
+    paths["provenance"] = write_provenance(
+        folder / "provenance.json", provenance(report_command=command, seeds=[int(s) for s in comp.seeds])
+    )
     (folder / "report.md").write_text("\n".join(md))
     paths["md"] = folder / "report.md"
 
