@@ -532,7 +532,7 @@ def calibrate(argv: list[str]) -> int:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from sim.analysis.calibrate import main as calibrate_main
+    from sim.analysis.calibrate_run import main as calibrate_main
 
     folder = CONFIG_DIR / "calibration"
     name = "default"
