@@ -383,43 +383,43 @@ def scenario_description(name: str) -> str:
     return " ".join(x for x in lines if x)
 
 
+REPORT_KEYS = ("scenarios", "reference", "out", "robustness", "robustness_points", "robustness_replicates")
+
+
 def report(argv: Sequence[str]) -> int:
-    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [key=value ...]``.
+    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [robustness=run|off|DIR]
+    [robustness_points=N] [robustness_replicates=R] [key=value ...]``.
 
     Runs each scenario (default: the seven leadership models) on common seeds and writes a
-    self-contained HTML report and its Markdown twin. Other ``key=value`` overrides apply to
-    every scenario (e.g. ``n_replicates=50 org.n_staff=2000``).
+    self-contained HTML report and its Markdown twin. Differences are against ``reference``
+    (default: let it happen). ``robustness=run`` (the default) also samples the plausible
+    ranges of ``configs/uncertainty/default.yaml`` (``robustness_points`` x
+    ``robustness_replicates``, default 40 x 4: a quick look; ``changesim robustness`` runs the
+    full design) so that each headline carries the share of plausible assumptions under which
+    it holds; ``robustness=DIR`` reads a saved ``changesim robustness`` run instead;
+    ``robustness=off`` skips it. Other ``key=value`` overrides apply to every scenario (e.g.
+    ``n_replicates=50 org.n_staff=2000``).
     """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
     from sim.analysis.compare import Scenario, run_comparison
-    from sim.views.report import write_report
+    from sim.views.report import DEFAULT_REFERENCE, write_report
 
     titles = dict(LEADERSHIP_MODELS)
-    names = [n for n, _ in LEADERSHIP_MODELS]
-    reference = names[0]
-    out = None
-    overrides = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key == "scenarios":
-            names = [v for v in value.split(",") if v]
-        elif key == "reference":
-            reference = value
-        elif key == "out":
-            out = Path(value)
-        else:
-            overrides.append(arg)
-    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-    for name in [*names, reference]:
-        if name not in known:
-            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    opts, overrides = _split_args(argv, REPORT_KEYS)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    reference = opts.get("reference") or (DEFAULT_REFERENCE if DEFAULT_REFERENCE in names else names[0])
+    configs = _leadership_scenarios(names, overrides)
     if reference not in names:
         raise ConfigError(f"reference={reference!r} must be one of the compared scenarios {names}")
-    scenarios = []
-    for name in names:
-        cfg, _ = compose([f"scenario={name}", *overrides])
-        title = titles.get(name, name.replace("_", " ").capitalize())
-        scenarios.append(Scenario(name, title, scenario_description(name), cfg))
-    out = out or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    mode = opts.get("robustness", "run")
+    if mode not in ("run", "off") and not Path(mode).is_dir():
+        raise ConfigError(f"robustness={mode!r}: use run, off, or the folder of a `changesim robustness` run")
+    scenarios = [
+        Scenario(n, titles.get(n, n.replace("_", " ").capitalize()), scenario_description(n), configs[n])
+        for n in names
+    ]
+    out = Path(opts.get("out") or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     t0 = time.perf_counter()
     base = scenarios[0].config
     print(
@@ -427,13 +427,34 @@ def report(argv: Sequence[str]) -> int:
         flush=True,
     )
     comp = run_comparison(scenarios, n_replicates=base.n_replicates, seed=base.seed)
-    command = "changesim report " + " ".join(argv) if argv else "changesim report"
-    paths = write_report(comp, out, reference=reference, command=command.strip())
+    res = None
+    if mode == "run":
+        design = {}
+        for key, field_ in (("robustness_points", "points"), ("robustness_replicates", "replicates")):
+            try:
+                design[field_] = int(opts.get(key, {"points": 40, "replicates": 4}[field_]))
+            except ValueError:
+                raise ConfigError(f"{key}={opts[key]!r} must be an integer") from None
+        unc = unc_mod.load("default", design)
+        common = compose(["scenario=change_base", *overrides])[0]
+        res = rob.run(unc, configs, common, {s.name: s.title for s in scenarios},
+                      command="(within) " + " ".join(["changesim report", *argv]).strip())  # fmt: skip
+    elif mode != "off":
+        res = rob.load_saved(mode)
+    command = " ".join(["changesim report", *argv]).strip()
+    paths = write_report(comp, out, reference=reference, command=command, robustness=res)
     table = comp.table()
     for s in scenarios:
         row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
         print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
               f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+    if res is not None:
+        w = res.winners.get("sustained")
+        if w is not None:
+            n = int(res.rank_first.n_points.iloc[0])
+            share = 100 * res.p_first("sustained", w)
+            print(f"  Robustness: {res.titles.get(w, w)} ranks first on sustained adoption under "
+                  f"{share:.0f}% of {n} plausible sets of assumptions")  # fmt: skip
     print(f"Report: {paths['html']} (and {paths['md'].name}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
