@@ -34,11 +34,18 @@ CURATED = ("posterior_summary.csv", "posterior_correlation.csv", "likelihood.csv
            "fig_posterior_predictive.png", "provenance.json")  # fmt: skip
 
 
-def run(name: str, args: list[str]) -> None:
-    """One calibration through the CLI (resumes an unfinished one in the same folder)."""
-    cmd = [sys.executable, "-m", "sim", "calibrate", *args, f"out={RUNS / name}"]
-    print("$", " ".join(cmd[2:]), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
+def run_all() -> None:
+    """Both calibrations through the CLI, side by side (each resumes an unfinished run in its folder)."""
+    RUNS.mkdir(parents=True, exist_ok=True)
+    procs = {}
+    for name, args in FITS.items():
+        cmd = [sys.executable, "-m", "sim", "calibrate", *args, f"out={RUNS / name}"]
+        print("$", " ".join(["changesim", *cmd[3:]]), f"> {RUNS / name}.log", flush=True)
+        with open(RUNS / f"{name}.log", "w") as log:
+            procs[name] = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    failed = [name for name, p in procs.items() if p.wait() != 0]
+    if failed:
+        raise SystemExit(f"calibration(s) {failed} failed; see {RUNS}/<name>.log")
 
 
 def collect() -> None:
@@ -85,8 +92,7 @@ def main() -> None:
     ap.add_argument("--collect", action="store_true", help="only copy finished runs into results/")
     args = ap.parse_args()
     if not args.collect:
-        for name, extra in FITS.items():
-            run(name, extra)
+        run_all()
     collect()
 
 

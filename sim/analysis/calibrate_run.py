@@ -39,10 +39,8 @@ from sim.analysis.calibrate_validate import leave_one_site_out
 from sim.params import ConfigError
 
 
-def provenance(spec: CalibrationSpec, argv: list[str], facts: dict[str, Any]) -> dict[str, Any]:
-    """Version, git commit (and whether the tree was modified), date, command and spec."""
-    from sim import __version__
-
+def git_state() -> tuple[str | None, bool | None]:
+    """The checkout's commit and whether tracked files differ from it (None outside a clone)."""
     root = Path(__file__).resolve().parents[2]
     commit, modified = None, None
     try:
@@ -53,10 +51,24 @@ def provenance(spec: CalibrationSpec, argv: list[str], facts: dict[str, Any]) ->
         modified = bool(subprocess.run(status, capture_output=True, text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
+    return commit, modified
+
+
+def provenance(
+    spec: CalibrationSpec,
+    argv: list[str],
+    facts: dict[str, Any],
+    git: tuple[str | None, bool | None],
+    started: str,
+) -> dict[str, Any]:
+    """Version, git commit (and whether the tree was modified) when the run started, dates, command, spec."""
+    from sim import __version__
+
     return {
         "changesim": __version__,
-        "git_commit": commit,
-        "git_modified": modified,
+        "git_commit": git[0],
+        "git_modified": git[1],
+        "started": started,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["changesim", "calibrate", *argv]),
         "spec": asdict(spec),
@@ -95,6 +107,7 @@ def calibrate(
             passed in because analysis code does not import the views).
     """
     obs = load_data(spec)
+    git, started = git_state(), _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     out = Path(spec.out or f"outputs/calibrate/{spec.name}")
     budget = spec.active_budget()
     say = print if progress else (lambda *a, **k: None)
@@ -146,7 +159,7 @@ def calibrate(
         _write(val, out / "validation.csv")
         tables["validation"] = val
     tmp = prov_path.with_name("provenance.json.tmp")
-    tmp.write_text(json.dumps(provenance(spec, argv or [], facts), indent=2, default=str))
+    tmp.write_text(json.dumps(provenance(spec, argv or [], facts, git, started), indent=2, default=str))
     tmp.replace(prov_path)
     (out / "DONE").write_text("")
     for _, row in summary.iterrows():
