@@ -19,6 +19,7 @@ whole sweep (``sim.analysis.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import sys
@@ -607,8 +608,85 @@ def _subcommand(name: str, argv: list[str]) -> int:
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "robustness", "app", "animate", "bench", "sensitivity", "collect", "calibrate")
-"""``changesim <name> ...`` runs these instead of a Hydra run."""
+SUBCOMMANDS: dict[str, str] = {
+    "report": "compare the leadership models on common seeds: an HTML report with 95% intervals",
+    "robustness": "which leadership model wins across the plausible ranges of the assumptions",
+    "sensitivity": "global sensitivity analysis (Sobol or Latin hypercube) of one outcome",
+    "app": "serve the teaching app in the browser (offline, http://127.0.0.1:8765)",
+    "animate": "write an animated GIF or MP4 of a change spreading through the hierarchy",
+    "collect": "combine the finished jobs of a sweep folder into one Parquet table",
+    "bench": "speed against peer diffusion tools (experiments/e09_benchmark)",
+    "calibrate": "fit the model to observed adoption (Medical Innovation data or your own CSVs) by ABC-SMC",
+}
+"""``changesim <name> ...`` runs these instead of a Hydra run (one line each for ``--help``)."""
+
+_KEY_VALUE_SUBCOMMANDS = {"report": report, "robustness": robustness}
+"""Subcommands that take ``key=value`` words, whose ``--help`` is their docstring."""
+
+
+def subcommand_lines() -> str:
+    """The subcommands, one line each, as ``changesim --help`` lists them."""
+    width = max(map(len, SUBCOMMANDS))
+    return "\n".join(f"changesim {name:<{width}}  {line}" for name, line in SUBCOMMANDS.items())
+
+
+OmegaConf.register_new_resolver("subcommands", subcommand_lines, replace=True)
+
+
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
+    """Every settable dotted key of the schema ``cls`` -> its field type (open mappings end a path)."""
+    out: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        key = f"{prefix}{f.name}"
+        out[key] = hints[f.name]
+        if is_dataclass(default):
+            out.update(_schema_keys(type(default), key + "."))
+    return out
+
+
+def _groups() -> set[str]:
+    """The config groups of ``configs/config.yaml``'s defaults list (``org``, ``scenario``, ...)."""
+    import yaml
+
+    defaults = yaml.safe_load((CONFIG_DIR / "config.yaml").read_text()).get("defaults", [])
+    names = {str(k).removeprefix("optional ") for d in defaults if isinstance(d, dict) for k in d}
+    return {n for n in names if not n.startswith("override ")}
+
+
+def unknown_key_message(override: str) -> str | None:
+    """A one-line refusal of an override whose key is not in the schema, with a suggestion.
+
+    ``dynamics.treshold_mean=0.5`` gives ``unknown key dynamics.treshold_mean; did you
+    mean dynamics.threshold_mean? Keys of dynamics: rule, threshold_kind, ...``. None
+    for a known key, a config group (``org=ward``), Hydra's own keys (``hydra.*``) and
+    additions or deletions (``+key=``, ``~key``), which Hydra checks itself.
+    """
+    import difflib
+
+    key, sep, _ = override.partition("=")
+    if not sep or not key or key[0] in "+~" or key.startswith("hydra") or "/" in key or "@" in key:
+        return None
+    keys = _schema_keys(CLIConfig)
+    if key in keys or key in _groups():
+        return None
+    parts = key.split(".")
+    for i in range(1, len(parts)):  # below an open mapping (org.profession_mix.nurse) any key goes
+        if _is_optional_mapping(keys.get(".".join(parts[:i]))):
+            return None
+    group = ".".join(parts[:-1])
+    siblings = sorted(k for k in keys if k.rpartition(".")[0] == group) if group in keys else []
+    pool = siblings or sorted(set(keys) | _groups())
+    close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+    msg = f"unknown key {key}"
+    if close:
+        msg += f"; did you mean {close[0]}?"
+    if siblings:
+        msg += f" Keys of {group}: {', '.join(k.rpartition('.')[2] for k in siblings)}"
+    elif group and group not in keys:
+        msg += f" ({parts[0]} is not a group; groups: {', '.join(sorted(_groups()))})"
+    return msg
 
 
 def main() -> None:
@@ -621,10 +699,19 @@ def main() -> None:
         )
         sys.exit(2)
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        name, argv = sys.argv[1], sys.argv[2:]
+        if name in _KEY_VALUE_SUBCOMMANDS and ({"-h", "--help"} & set(argv)):
+            print(inspect.getdoc(_KEY_VALUE_SUBCOMMANDS[name]))
+            sys.exit(0)
         try:
-            sys.exit(_subcommand(sys.argv[1], sys.argv[2:]))
+            sys.exit(_subcommand(name, argv))
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    for arg in sys.argv[1:]:
+        msg = None if arg.startswith("-") else unknown_key_message(arg)
+        if msg:
+            print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()

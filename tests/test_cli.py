@@ -207,7 +207,7 @@ def test_out_of_range_values_fail_validation(override, words):
 
 def test_bad_configs_exit_nonzero_with_one_line_and_no_traceback(tmp_path):
     cases = {
-        "org.foo=1": (1, ["foo", "OrgParams"]),  # refused by Hydra while composing
+        "org.foo=1": (2, ["error: unknown key org.foo", "Keys of org:"]),  # refused before Hydra composes
         "org.n_staff=0": (2, ["error: org.n_staff=0", "allowed range is [1, 50000000]"]),  # by from_dict
     }
     procs = {
@@ -227,6 +227,57 @@ def test_bad_configs_exit_nonzero_with_one_line_and_no_traceback(tmp_path):
         for w in words:
             assert w in err, f"{arg}: the message should mention {w!r}:\n{err}"
     assert not (tmp_path / "bad" / "DONE").exists()
+
+
+# --- Help ---------------------------------------------------------------------------------
+
+
+def test_help_lists_every_subcommand_and_each_has_its_own_help(tmp_path):
+    p = changesim("--help", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    for name, line in cli.SUBCOMMANDS.items():
+        assert f"changesim {name}" in p.stdout and line in p.stdout, f"--help should list {name}: {line}"
+    assert "dynamics: bass" in p.stdout, "--help still lists the groups and their options"
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "sim", name, "--help"], cwd=tmp_path, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        for name in ("report", "robustness", "app")  # key=value words or a heavy import; others use argparse
+    }  # fmt: skip
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"changesim {name} --help should exit 0:\n{err}"
+        assert f"changesim {name}" in out or "usage" in out, f"changesim {name} --help prints usage:\n{out}"
+        assert "Traceback" not in out + err, f"changesim {name} --help:\n{err}"
+
+
+def test_a_misspelt_key_gets_a_suggestion_and_the_group_s_keys(tmp_path):
+    p = changesim("dynamics.treshold_mean=0.5", "n_steps=1", cwd=tmp_path)
+    assert p.returncode == 2, f"an unknown key is a usage error:\n{p.stderr}"
+    assert "did you mean dynamics.threshold_mean?" in p.stderr, p.stderr
+    keys = [f.name for f in fields(ModelConfig().dynamics)]
+    assert f"Keys of dynamics: {', '.join(sorted(keys))}" in p.stderr, "every key of the group (the schema)"
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "outputs").exists(), "nothing runs"
+    assert "did you mean seed?" in cli.unknown_key_message("seeed=1")
+    assert "did you mean scenario?" in cli.unknown_key_message("scenaro=hybrid")
+    assert "did you mean dynamics.rule?" in cli.unknown_key_message("dynamix.rule=bass")
+    for fine in ("seed=0,1", "org=ward", "org.n_staff=5", "+x.y=1", "hydra.run.dir=o", "figures=true",
+                 "org.profession_mix.nurse=1", "hydra/launcher=basic", "experiment=e00_smoke"):  # fmt: skip
+        assert cli.unknown_key_message(fine) is None, f"{fine} is a known key, group or Hydra's own"
+
+
+def test_the_example_organisation_works_from_any_folder(tmp_path, monkeypatch):
+    from sim.io import example_path, from_csv
+
+    monkeypatch.chdir(tmp_path)
+    org = from_csv(example_path())
+    assert org.n_staff == 42, "the bundled ward"
+    cfg, _ = cli.compose(["org=example", "n_steps=2"])
+    assert cfg.org.kind == "csv" and Path(cfg.org.path) == example_path(), "org=example is the bundled chart"
+    p = changesim("org=example", "n_steps=2", "figures=false", f"hydra.run.dir={tmp_path}/o", cwd=tmp_path)
+    assert p.returncode == 0 and "42 staff" in p.stdout, p.stdout + p.stderr
 
 
 # --- Sweeps -----------------------------------------------------------------------------

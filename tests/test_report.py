@@ -83,6 +83,9 @@ def test_report_files_and_plain_language(tmp_path: Path) -> None:
     prov = json.loads(paths["provenance"].read_text())
     for key in ("changesim", "git_commit", "git_modified", "created", "command", "machine", "seeds"):
         assert key in prov, f"the report's provenance.json should record {key}"
+    tail = md[md.index("## Provenance") :]
+    assert re.search(r"\| Git commit \| [0-9a-f]{40} \((clean|modified)", tail), tail
+    assert re.search(r"\| Date \(UTC\) \| 20\d\d-", tail) and "cores; Python" in tail, tail
 
 
 def test_report_command_rejects_an_unknown_scenario(tmp_path: Path) -> None:

@@ -297,7 +297,7 @@ def input_label(name: str, unc: unc_mod.Uncertainty | None = None) -> str:
     """A plain label for a sampled input: its comment in the uncertainty file, else the key's meaning."""
     if name.startswith("factor:"):
         key = name.split(":", 1)[1]
-        return f"strength of the lever '{_meaning(key, unc)}' (factor on each model's own setting)"
+        return f"strength of '{_meaning(key, unc)}' (x each model's setting)"
     return _meaning(name, unc)
 
 

@@ -277,7 +277,7 @@ def driver_sentence(rob: Any, outcome: str = HEADLINE_OUTCOME, k: int = 3) -> st
     ]
     kind = "Sobol" if top.ST.notna().any() else "first-order Sobol indices estimated by RBD-FAST"
     return (
-        f"What moves {rob.titles.get(w, w)}'s lead on {_outcome(outcome).label.lower()} most: "
+        f"What moves the lead of {rob.titles.get(w, w)} on {_outcome(outcome).label.lower()} most: "
         f"{'; '.join(parts)} ({kind})."
     )
 
@@ -463,8 +463,8 @@ def _provenance_blocks(prov: dict[str, Any], rob: Any) -> list[Block]:
     rows = [
         ("changesim version", prov.get("changesim", "")),
         ("Git commit", f"{prov.get('git_commit', '')} ({state})"),
-        ("Date", prov.get("date", "")),
-        ("Machine", prov.get("machine", "")),
+        ("Date (UTC)", prov.get("created", "")),
+        ("Machine", machine_words(prov.get("machine"))),
         ("Command", prov.get("command", "")),
     ]
     if rob is not None:
@@ -472,8 +472,8 @@ def _provenance_blocks(prov: dict[str, Any], rob: Any) -> list[Block]:
         rows += [
             (
                 "Robustness run",
-                f"{rp.get('command', '')} (commit {rp.get('git_commit', '')}, "
-                f"{rp.get('date', '')}, {rp.get('seconds', '?')} s)",
+                f"{rp.get('command', '')} (commit {rp.get('git_commit', '')}, {rp.get('created', '')}, "
+                f"{rp.get('seconds', '?')} s on {machine_words(rp.get('machine'))})",
             )
         ]
     return [
