@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,11 +17,30 @@ from matplotlib.lines import Line2D
 
 from sim.org import CROSS_ORG, LINE, PEER, TEAM, Organisation
 from sim.state import STATE_NAMES
-from sim.views.style import STATE_COLOURS, STATE_LABELS, frame, pretty, share
+from sim.views.style import STATE_COLOURS, STATE_LABELS, frame, org_labels, pretty, share
 from sim.views.style import title as _title
 
 # Above this many ties the hierarchy drawing leaves ties out (a complete graph is a grey wash).
 MAX_DRAWN_TIES = 60_000
+
+
+MAX_SPRING_STAFF = 600
+"""Up to this many people a network without a hierarchy gets a force-directed layout
+(about half a second at 400 people; it grows as the square of the size)."""
+
+
+def _spring(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
+    """Force-directed positions (Fruchterman-Reingold, seed 0) scaled into the unit disc."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(org.n_staff))
+    g.add_edges_from(zip(org.tie_sources().tolist(), org.indices.tolist(), strict=True))
+    pos = nx.spring_layout(g, seed=0, iterations=60)
+    xy = np.array([pos[i] for i in range(org.n_staff)], dtype=np.float64)
+    xy -= xy.mean(axis=0)
+    xy /= max(float(np.sqrt((xy**2).sum(axis=1)).max()), 1e-12)
+    return xy[:, 0], xy[:, 1]
 
 
 def hierarchy_layout(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
@@ -34,8 +52,9 @@ def hierarchy_layout(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
     centred over their direct reports (one pass per level, bottom up); frontline staff
     are stacked in a short column under their team lead, so a team reads as a column.
     y is minus the level (0 at the top). Partner organisations sit side by side with a
-    gap. An organisation without a hierarchy (a random or complete graph) fills a disc
-    evenly (Vogel's sunflower spiral, in index order).
+    gap. An organisation without a hierarchy fills a disc: a small sparse network (at most
+    ``MAX_SPRING_STAFF`` people, a random graph) by a force-directed layout, so its ties,
+    clusters and loners show; otherwise evenly (Vogel's sunflower spiral, in index order).
 
     Returns:
         x, y: (n,) float64 coordinates.
@@ -46,6 +65,8 @@ def hierarchy_layout(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
     manager = org.manager.astype(np.int64)
     level = org.level.astype(np.int64)
     if (manager < 0).all():
+        if n <= MAX_SPRING_STAFF and 0 < len(org.indices) < 0.25 * n * (n - 1):
+            return _spring(org)
         i = np.arange(n) + 0.5
         r, theta = np.sqrt(i / n), i * np.pi * (3.0 - np.sqrt(5.0))
         return r * np.cos(theta), r * np.sin(theta)
@@ -147,15 +168,13 @@ def _draw_hierarchy(
         ax.spines["left"].set_visible(False)
         if len(org.org_names) > 1:
             ax.set_ylim(top=0.9)
-            short = [re.sub(r"_\d+$", "", name) for name in org.org_names]
-            names = short if len(set(short)) == len(short) else org.org_names
-            for k, name in enumerate(names):
+            for k, name in enumerate(org_labels(org.org_names)):
                 mine = org.organisation == k
                 if mine.any():
                     ax.text(
                         float(np.mean(x[mine & (org.level == org.level[mine].min())])),
                         0.4,
-                        pretty(name),
+                        name,
                         ha="center",
                         fontsize=8,
                         fontweight="bold",

@@ -8,6 +8,7 @@ of the app (``sim.views.live``) look alike.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from matplotlib.figure import Figure
@@ -47,10 +48,39 @@ MAX_SPAGHETTI = 50
 MAX_DRAWN_TIES = 60_000
 
 
+ORG_KIND_WORDS = {
+    "nhs_trust": "NHS trust",
+    "local_authority": "Local authority",
+    "independent": "Independent provider",
+    "voluntary": "Voluntary organisation",
+}
+"""Partner organisations of an integrated care system, by kind, as people name them."""
+
+
+def org_labels(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Plain names of partner organisations: ``nhs_trust_0`` -> ``NHS trust``.
+
+    Two partners of one kind are told apart by a letter (``NHS trust A``, ``NHS trust B``);
+    a name that is not ``<kind>_<number>`` (an org chart's own name) is kept as it is.
+    """
+    kinds = [re.sub(r"_\d+$", "", n) for n in names]
+    out = []
+    for name, kind in zip(names, kinds, strict=True):
+        if kind not in ORG_KIND_WORDS:
+            out.append(name)
+            continue
+        same = [i for i, k in enumerate(kinds) if k == kind]
+        suffix = f" {chr(65 + same.index(len(out)))}" if len(same) > 1 else ""
+        out.append(ORG_KIND_WORDS[kind] + suffix)
+    return out
+
+
 def pretty(name: str) -> str:
     """A group name as people say it: ``ahp`` -> Allied health professional, ``nhs_trust`` -> NHS trust."""
     if name in GROUP_LABELS:
         return GROUP_LABELS[name]
+    if re.sub(r"_\d+$", "", name) in ORG_KIND_WORDS:
+        return org_labels([name])[0]
     words = name.replace("_", " ").capitalize()
     return words.replace("Nhs ", "NHS ").replace(" nhs ", " NHS ")
 
