@@ -482,8 +482,10 @@ def test_teaching_app_fits_a_projector_and_explains_itself(server, browser):
 def test_step_latency_at_2000_staff_and_the_layout_at_1024x768(server, browser):
     page, problems = _open(browser, server, 1024, 768)
     _choose(page, "make it happen")
-    outside = _inside(page, ".cs-plot", 1024, 768)
-    assert not outside, f"at 1024x768 the four plots reflow into the window: {outside}"
+    controls = ".cs-knob, .cs-domain, .reset-button, .play-button, .step-button, .seed-field, .preset-select"
+    for selector in (controls, ".cs-plot"):
+        outside = _inside(page, selector, 1024, 768)
+        assert not outside, f"at 1024x768 {selector} reflows into the window: {outside}"
     assert page.locator(".cs-plot").first.bounding_box()["width"] > 300, "plots keep a readable size"
     page.screenshot(path=str(ARTIFACTS / "app_1024x768.png"))
     size = page.locator(".knob-org-n-staff [role=slider]")

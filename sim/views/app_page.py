@@ -6,7 +6,7 @@ Psychology of Change Framework (each lever and heading has a one-sentence toolti
 the hierarchy view and three live plots in a 2 x 2 grid that fills the window. Info opens
 a panel over the plots: what the preset shows, what to notice, things to try, and the help
 of every lever. At 1280 x 720 (a projector) everything fits without scrolling; below
-1100 px wide the levers move under the plots.
+1100 px wide the left column narrows (1024 x 768 still fits), below 800 px the pictures go on top.
 
 Every browser session gets its own model (``sim.views.teaching.TeachingModel``). Play
 steps the model 10 times a second and redraws as often as the pictures can be drawn (on a
@@ -89,13 +89,15 @@ html, body { overflow: hidden; }
 .cs-info h3 { margin: 10px 0 4px 0; color: #0b3d91; }
 .cs-info dt { font-weight: bold; margin-top: 4px; }
 @media (max-width: 1100px) {
+  .cs-root { grid-template-columns: 290px minmax(0, 1fr); }
+  .cs-side { padding: 4px 6px; }
+  .cs-knob-label, .cs-knob .v-select__selection { font-size: 12px; }
+  .cs-note { font-size: 11.5px; }
+}
+@media (max-width: 800px) {
   html, body { overflow: auto; }
   .cs-root { grid-template-columns: 1fr; height: auto; }
-  .cs-side { border-right: none; overflow: visible; display: grid; grid-template-columns: 1fr 1fr;
-    column-gap: 16px; }
-  .cs-side > .cs-wide { grid-column: 1 / -1; }
-  .cs-levers { display: grid; grid-template-columns: 1fr 1fr; column-gap: 16px; }
-  .cs-domain-row { grid-column: 1 / -1; }
+  .cs-side { border-right: none; overflow: visible; }
   .cs-main { order: -1; height: 78vh; }
 }
 """
