@@ -19,6 +19,10 @@ class ConfigError(ValueError):
     """A configuration value is not allowed; the message names the key and what is."""
 
 
+class ConfigWarning(UserWarning):
+    """A configuration value has no effect, or less than it seems; the message names the key."""
+
+
 def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None):
     meta: dict[str, Any] = {"help": help}
     if range is not None:
@@ -137,8 +141,13 @@ class OrgParams:
                     raise ConfigError(
                         f"{key}.profession_mix: {k!r} is not a profession; allowed: {list(PROFESSIONS)}"
                     )
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"{key}.profession_mix.{k}={v!r} must be a number >= 0")
                 if not (0 <= v) or math.isnan(v):
                     raise ConfigError(f"{key}.profession_mix.{k}={v} must be non-negative")
+        from sim.validate import check_org
+
+        check_org(self, key)
 
     def validate(self) -> None:
         """Check every field; raise ``ConfigError`` naming the first bad key."""
@@ -432,8 +441,11 @@ class ModelConfig:
 
     def validate(self) -> ModelConfig:
         """Check every field of every group; returns self so calls can chain."""
+        from sim.validate import check_model
+
         _validate_fields(self, "")
         self.dynamics.validate()
+        check_model(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.state import N_STATES, initial_states
+from sim.validate import check_seeds
 
 
 @dataclass
@@ -145,10 +146,7 @@ def _change_static(org: Organisation) -> tuple:
 
 def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray:
     if seeds is not None:
-        out = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
-        if (out < 0).any():
-            raise ConfigError("seeds must be non-negative integers")
-        return out
+        return check_seeds(seeds)
     r = cfg.n_replicates if n_replicates is None else int(n_replicates)
     if r < 1:
         raise ConfigError(f"n_replicates={r} must be at least 1")
