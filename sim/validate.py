@@ -47,6 +47,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
 }
 """Dynamics keys read by some rules only (the others are read by every rule)."""
 ORG_KEYS: dict[str, tuple[str, ...]] = {
+    "n_staff": ("synthetic", "ics", "complete", "random"),
     "span_of_control": ("synthetic", "ics"),
     "n_levels": ("synthetic", "ics"),
     "p_team_tie": ("synthetic", "ics", "csv"),
@@ -62,7 +63,7 @@ ORG_KEYS: dict[str, tuple[str, ...]] = {
     "mean_degree": ("random",),
     "path": ("csv",),
 }
-"""Organisation keys read by some builders only (``n_staff`` is read by all but ``csv``)."""
+"""Organisation keys read by some builders only (``kind`` picks the builder)."""
 BYTES_PER_TIE = 8 + 4 + 1 + 8 + 8
 """CSR memory per directed tie: build index (int64), index (uint32), kind, trust, weight."""
 

@@ -444,7 +444,7 @@ def _alive(pid: int) -> bool:
 def test_workers_exit_when_the_main_sweep_process_is_killed(tmp_path):
     d = tmp_path / "m"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "-m", "org.n_staff=20000", "n_steps=2000", "n_replicates=4",
+        [sys.executable, "-m", "sim", "-m", "org.n_staff=20000", "n_steps=1000", "n_replicates=2",
          "figures=false", "seed=0,1", f"hydra.sweep.dir={d}", "hydra.launcher.n_jobs=2"],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -453,7 +453,7 @@ def test_workers_exit_when_the_main_sweep_process_is_killed(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(job_dirs(d)) < 1:
             time.sleep(0.5)
-        workers = [c for c in _children(proc.pid) if "loky" in _cmdline(c)]
+        workers = [c for c in _children(proc.pid) if "popen_loky" in _cmdline(c)]
         while time.monotonic() < deadline and not all(_children(w) for w in workers):
             time.sleep(0.5)  # until each running job has started its watchdog
         assert workers, "the sweep should have started joblib workers"
