@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check sim
 
 bench: $(STAMP)  ## speed benchmarks; figures go to results/benchmark/
-	$(BIN)/python -m sim.bench
+	$(BIN)/python experiments/e09_benchmark/bench.py
 
 docs: $(STAMP)  ## regenerate the tables in docs/ODD.md from the code
 	$(BIN)/python -m sim.views.odd

@@ -282,39 +282,15 @@ def run_check(work: Path, config_path: str | None = None, timeout: float = 300) 
 
 # --- Launcher overhead --------------------------------------------------------------
 
-CALIBRATED = [
-    "dynamics=change",
-    "dynamics.threshold_mean=0.55",
-    "dynamics.threshold_sd=0.15",
-    "dynamics.p_spontaneous=0.003",
-    "people.trust_line=0.6",
-    "people.trust_team=0.7",
-    "people.trust_peer=0.5",
-    "people.trust_cross_org=0.3",
-    "motivation.readiness_weight=0.4",
-    "motivation.recovery=0.01",
-    "adaptation.p_test=0.25",
-    "adaptation.change_quality=0.55",
-    "adaptation.p_abandon=0.02",
-    "relationships.compliance_visibility=0.5",
-    "leadership.tenure_years=3.0",
-]
+CALIBRATED = ["scenario=change_base"]  # the calibrated base (configs/scenario/change_base.yaml)
 
 
 def _compute_seconds(n_replicates: int) -> float:
     """Warm in-process time of one job's simulation: 1,000 staff, 104 weeks, the calibrated rule."""
     from sim.run import run_batch
+    from sim.scenarios import calibrated_base, merge
 
-    cfg: dict = {}
-    for item in CALIBRATED[1:]:
-        key, value = item.split("=")
-        node = cfg
-        *parents, last = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = float(value)
-    cfg["dynamics"]["rule"] = "change"
-    cfg.update({"n_steps": 104, "org": {"n_staff": 1000}})
+    cfg = merge(calibrated_base(), {"n_steps": 104, "org": {"n_staff": 1000}})
     run_batch(cfg, n_replicates=2, by_group=False)  # compile / load the cache
     t0 = time.perf_counter()
     run_batch(cfg, n_replicates=n_replicates)

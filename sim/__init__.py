@@ -6,7 +6,7 @@ The public API: build an organisation (``sim.org``, ``sim.io``), configure a sce
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from sim._version import __version__ as __version__
 
 
 def _numba_cache_dir() -> None:
@@ -28,7 +28,13 @@ def _numba_cache_dir() -> None:
 
     here = Path(__file__).parent
     digest = hashlib.sha1()
-    kernel_sources = [here / "engine.py", here / "rng.py", *sorted((here / "dynamics").glob("*.py"))]
+    # constants.py: kernels fold its integer codes (tie kinds, adoption states) into the code.
+    kernel_sources = [
+        here / "constants.py",
+        here / "engine.py",
+        here / "rng.py",
+        *sorted((here / "dynamics").glob("*.py")),
+    ]
     for path in kernel_sources:
         digest.update(path.relative_to(here).as_posix().encode())
         digest.update(path.read_bytes())

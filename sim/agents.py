@@ -10,18 +10,13 @@ require identical trajectories, step by step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 
 from sim import rng
 from sim.dynamics import layout as L
 from sim.dynamics.contagion import BASS, CASCADE, COUNT, THRESHOLD
-from sim.org import PROFESSIONS
+from sim.org import LINE, PROFESSIONS
 from sim.state import COMMITTED, COMPLYING, LAPSED, NOT_ADOPTED
-
-if TYPE_CHECKING:
-    from sim.model import ChangeModel
 
 
 def _array_property(name: str, doc: str) -> property:
@@ -47,7 +42,8 @@ class StaffMember(mesa.Agent):
     adoption = _array_property("state", "Adoption state code (sim.state.STATE_NAMES).")
     t_adopted = _array_property("t_adopted", "Step of the latest adoption, -1 if never.")
 
-    def __init__(self, model: ChangeModel, index: int) -> None:
+    def __init__(self, model: mesa.Model, index: int) -> None:
+        # ``model`` is a ``sim.model.ChangeModel``; the model imports the agents, never the reverse.
         super().__init__(model)
         self.index = index
         self._adopt_next = False
@@ -72,7 +68,7 @@ class StaffMember(mesa.Agent):
     @property
     def cell(self):
         """My cell in the model's Mesa network space (``ChangeModel.space``)."""
-        return self.model.space._cells[self.index]
+        return self.model.space[self.index]
 
     @property
     def adopted(self) -> bool:
@@ -180,13 +176,15 @@ class ChangeStaffMember(StaffMember):
         if p <= 0.0 or model.senior[self.index] == 0:
             return
         t = model.steps
-        if rng.uniform_py(model.keys[2], t, self.index) >= p:
+        if rng.uniform_py(model.keys[L.K_CHURN], t, self.index) >= p:
             return
         self.adoption = NOT_ADOPTED
         self.t_adopted = -1
         self.belief = self._par(L.NEWCOMER_BELIEF)
         self.motivation = self.motivation0
-        appoint = rng.uniform_py(model.keys[3], t, self.index) < self._par(L.P_CLINICAL_APPOINTMENT)
+        appoint = rng.uniform_py(model.keys[L.K_PIPELINE], t, self.index) < self._par(
+            L.P_CLINICAL_APPOINTMENT
+        )
         self.clinical_leader = 1 if appoint else 0
         for _, e in self.contacts():
             model.state.trust[e] = self._par(L.TRUST_NEW)
@@ -266,23 +264,26 @@ class ChangeStaffMember(StaffMember):
                     initiative = self.agency() / self._par(L.AGENCY_REF) * initiative
                 p_own = self._par(L.P_SPONTANEOUS) * initiative
             prob = 1.0 - (1.0 - p_own) * (1.0 - h)
-            if prob >= 1.0 or (prob > 0.0 and rng.uniform_py(model.keys[0], t, self.index) < prob):
+            if prob >= 1.0 or (prob > 0.0 and rng.uniform_py(model.keys[L.K_ADOPT], t, self.index) < prob):
                 nxt = COMMITTED
             elif self.pressure > 0.0 and self._par(L.P_COMPLY) > 0.0:
-                if rng.uniform_py(model.keys[1], t, self.index) < self._par(L.P_COMPLY) * self.pressure:
+                if (
+                    rng.uniform_py(model.keys[L.K_LAPSE], t, self.index)
+                    < self._par(L.P_COMPLY) * self.pressure
+                ):
                     nxt = COMMITTED if self.co_designer == 1 else COMPLYING
         elif s == COMPLYING:
             p_int = self._par(L.P_INTERNALISE)
             p_lapse = self._par(L.P_LAPSE)
-            if ok and p_int > 0.0 and rng.uniform_py(model.keys[0], t, self.index) < p_int * r:
+            if ok and p_int > 0.0 and rng.uniform_py(model.keys[L.K_ADOPT], t, self.index) < p_int * r:
                 nxt = COMMITTED
-            elif p_lapse > 0.0 and rng.uniform_py(model.keys[1], t, self.index) < p_lapse * (
+            elif p_lapse > 0.0 and rng.uniform_py(model.keys[L.K_LAPSE], t, self.index) < p_lapse * (
                 1.0 - self.pressure
             ):
                 nxt = LAPSED
         elif s == COMMITTED:
             p_ab = self._par(L.P_ABANDON)
-            if p_ab > 0.0 and rng.uniform_py(model.keys[1], t, self.index) < p_ab * (1.0 - r):
+            if p_ab > 0.0 and rng.uniform_py(model.keys[L.K_LAPSE], t, self.index) < p_ab * (1.0 - r):
                 nxt = LAPSED
         self._next = nxt
 
@@ -303,11 +304,11 @@ class ChangeStaffMember(StaffMember):
             return
         model = self.model
         t = model.steps
-        if rng.uniform_py(model.keys[4], t, self.index) >= p:
+        if rng.uniform_py(model.keys[L.K_TEST], t, self.index) >= p:
             return
         quality = self._par(L.CHANGE_QUALITY)
         chance = min(max(quality + self.fit, 0.0), 1.0)
-        y = 1.0 if rng.uniform_py(model.keys[5], t, self.index) < chance else 0.0
+        y = 1.0 if rng.uniform_py(model.keys[L.K_OUTCOME], t, self.index) < chance else 0.0
         self.belief = self.belief + self._par(L.LEARNING_RATE) * (y - self.belief)
         if y == 1.0:
             self.motivation = self.motivation + self._par(L.SUCCESS_BOOST) * (1.0 - self.motivation)
@@ -344,7 +345,7 @@ class ChangeStaffMember(StaffMember):
             tau = st.trust[e]
             if st.state[self.index] == COMMITTED or st.state[j] == COMMITTED:
                 tau = tau + grow * (1.0 - tau)
-            if kinds[e] == 0:
+            if kinds[e] == LINE:
                 tau = tau - erode * ((st.pressure[self.index] + st.pressure[j]) / 2.0) * tau
             st.trust[e] = tau
 

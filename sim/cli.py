@@ -19,6 +19,8 @@ whole sweep (``sim.analysis.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import logging
 import os
 import sys
 import time
@@ -40,11 +42,15 @@ from omegaconf import DictConfig, OmegaConf
 from sim import __version__, cli_sweep
 from sim.analysis import sweep
 from sim.params import ConfigError, ConfigWarning, ModelConfig, from_dict
+from sim.provenance import command_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The repository's ``configs/`` folder (the package is installed editable)."""
 DATA_DIR = Path(__file__).resolve().parent / "data"
 """Data files bundled with the package, reached from configs as ``${pkg_data:name}``."""
+
+log = logging.getLogger("changesim")
+"""Writes each job's ``changesim.log`` (Hydra's job logging; the terminal gets prints)."""
 
 OUTPUT_FORMATS = ("parquet", "csv")
 ENGINES = ("kernel", "agents")
@@ -114,7 +120,14 @@ CLIConfig = schema(
                 },
             ),
         ),
-        ("figures", bool, field(default=True, metadata={"help": "write PNG figures into the output folder"})),
+        (
+            "figures",
+            typing.Optional[bool],  # noqa: UP045 (OmegaConf reads typing.Optional, not bool | None)
+            field(
+                default=None,
+                metadata={"help": "write PNG figures (default: for one run yes, in a sweep no)"},
+            ),
+        ),
     ],
     name="CLIConfig",
 )
@@ -234,23 +247,33 @@ def task(cfg: DictConfig) -> dict[str, Any]:
     out = Path(hc.runtime.output_dir)
     label = hc.job.override_dirname or "(defaults)"
     plain_warnings()
+    # The job's log file is a copy of what reaches the terminal: on a full disk its handler
+    # must not print a traceback of its own over the one-line report.
+    logging.raiseExceptions = False
     if multirun:
         sweep.watch_parent()
     t0 = time.perf_counter()
+    log.info("%s (changesim %s) in %s", command_line(), __version__, out)
     try:
         model, cli = split_config(cfg)
-        stamp = {"changesim": __version__, "config": model, "cli": cli}
+        # Figures change no number: a sweep re-run with figures=true still skips finished jobs.
+        kept = {k: v for k, v in cli.items() if k != "figures"}
+        stamp = {"changesim": __version__, "config": model, "cli": kept}
         if multirun:
             why = sweep.redo_reason(out, stamp)
             if why is None:
+                log.info("skipped: already done with this config")
                 print(f"skipped {label}: already done with this config ({out})", flush=True)
                 return {"status": "skipped", "output_dir": str(out)}
             if why != "new":
+                log.info("re-running: %s", why)
                 print(f"re-running {label}: {why}", flush=True)
         sweep.start(out)
         model_cfg, cli = to_model_config(cfg)
         if multirun:
             _share_cores(hc)
+        if cli.get("figures") is None:  # a sweep's figures cost more than its runs (2 MB a job)
+            cli["figures"] = not multirun
         text, written = run_and_save(model_cfg, cli, out)
         elapsed = time.perf_counter() - t0
         sweep.finish(out, stamp, written, seconds=round(elapsed, 3))
@@ -263,10 +286,12 @@ def task(cfg: DictConfig) -> dict[str, Any]:
         where = f" ({e.filename})" if e.filename else ""
         return _failed(out, label, multirun, f"error: cannot write the outputs: {e.strerror or e}{where}", 1)
     except Exception as e:
+        log.exception("failed")
         if not multirun:
             _record(out, traceback.format_exc())
             raise
         return _failed(out, label, multirun, f"{type(e).__name__}: {e}", 1, traceback.format_exc())
+    log.info("done in %.1f s\n%s", elapsed, text)
     if multirun:
         first = text.splitlines()[1] if len(text.splitlines()) > 1 else text
         print(f"done {label} in {elapsed:.1f} s: {first.strip()}", flush=True)
@@ -286,6 +311,7 @@ def _record(out: Path, text: str) -> str:
 
 def _failed(out: Path, label: str, multirun: bool, msg: str, code: int, detail: str | None = None) -> dict:
     """Report a failed job: ``ERROR.txt`` if possible, and always one line on the terminal."""
+    log.error("%s", msg)
     note = _record(out, (detail or msg) + "\n")
     if not multirun:
         print(msg, file=sys.stderr, flush=True)
@@ -342,8 +368,7 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
         )
     else:
         lines.append(f"Final adoption: {_pct(final[0])} of staff (one replicate: set n_replicates for a CI).")
-    t50 = s["t_50"].to_numpy()
-    hit = t50[t50 >= 0]
+    hit = s["t_50"].dropna().to_numpy(dtype=np.int64)
     if len(hit) == 0:
         lines.append("Time to 50% adoption: not reached within the run.")
     elif r == 1:
@@ -427,43 +452,43 @@ def scenario_description(name: str) -> str:
     return " ".join(x for x in lines if x)
 
 
+REPORT_KEYS = ("scenarios", "reference", "out", "robustness", "robustness_points", "robustness_replicates")
+
+
 def report(argv: Sequence[str]) -> int:
-    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [key=value ...]``.
+    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [robustness=run|off|DIR]
+    [robustness_points=N] [robustness_replicates=R] [key=value ...]``.
 
     Runs each scenario (default: the seven leadership models) on common seeds and writes a
-    self-contained HTML report and its Markdown twin. Other ``key=value`` overrides apply to
-    every scenario (e.g. ``n_replicates=50 org.n_staff=2000``).
+    self-contained HTML report and its Markdown twin. Differences are against ``reference``
+    (default: let it happen). ``robustness=run`` (the default) also samples the plausible
+    ranges of ``configs/uncertainty/default.yaml`` (``robustness_points`` x
+    ``robustness_replicates``, default 40 x 4: a quick look; ``changesim robustness`` runs the
+    full design) so that each headline carries the share of plausible assumptions under which
+    it holds; ``robustness=DIR`` reads a saved ``changesim robustness`` run instead;
+    ``robustness=off`` skips it. Other ``key=value`` overrides apply to every scenario (e.g.
+    ``n_replicates=50 org.n_staff=2000``).
     """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
     from sim.analysis.compare import Scenario, run_comparison
-    from sim.views.report import write_report
+    from sim.views.report import DEFAULT_REFERENCE, write_report
 
     titles = dict(LEADERSHIP_MODELS)
-    names = [n for n, _ in LEADERSHIP_MODELS]
-    reference = names[0]
-    out = None
-    overrides = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key == "scenarios":
-            names = [v for v in value.split(",") if v]
-        elif key == "reference":
-            reference = value
-        elif key == "out":
-            out = Path(value)
-        else:
-            overrides.append(arg)
-    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-    for name in [*names, reference]:
-        if name not in known:
-            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    opts, overrides = _split_args(argv, REPORT_KEYS)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    reference = opts.get("reference") or (DEFAULT_REFERENCE if DEFAULT_REFERENCE in names else names[0])
+    configs = _leadership_scenarios(names, overrides)
     if reference not in names:
         raise ConfigError(f"reference={reference!r} must be one of the compared scenarios {names}")
-    scenarios = []
-    for name in names:
-        cfg, _ = compose([f"scenario={name}", *overrides])
-        title = titles.get(name, name.replace("_", " ").capitalize())
-        scenarios.append(Scenario(name, title, scenario_description(name), cfg))
-    out = out or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    mode = opts.get("robustness", "run")
+    if mode not in ("run", "off") and not Path(mode).is_dir():
+        raise ConfigError(f"robustness={mode!r}: use run, off, or the folder of a `changesim robustness` run")
+    scenarios = [
+        Scenario(n, titles.get(n, n.replace("_", " ").capitalize()), scenario_description(n), configs[n])
+        for n in names
+    ]
+    out = Path(opts.get("out") or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     t0 = time.perf_counter()
     base = scenarios[0].config
     print(
@@ -471,20 +496,163 @@ def report(argv: Sequence[str]) -> int:
         flush=True,
     )
     comp = run_comparison(scenarios, n_replicates=base.n_replicates, seed=base.seed)
-    command = "changesim report " + " ".join(argv) if argv else "changesim report"
-    paths = write_report(comp, out, reference=reference, command=command.strip())
+    res = None
+    if mode == "run":
+        design = {}
+        for key, field_ in (("robustness_points", "points"), ("robustness_replicates", "replicates")):
+            try:
+                design[field_] = int(opts.get(key, {"points": 40, "replicates": 4}[field_]))
+            except ValueError:
+                raise ConfigError(f"{key}={opts[key]!r} must be an integer") from None
+        unc = unc_mod.load("default", design)
+        common = compose(["scenario=change_base", *overrides])[0]
+        res = rob.run(unc, configs, common, {s.name: s.title for s in scenarios},
+                      command="(within) " + " ".join(["changesim report", *argv]).strip())  # fmt: skip
+    elif mode != "off":
+        res = rob.load_saved(mode)
+    command = " ".join(["changesim report", *argv]).strip()
+    paths = write_report(comp, out, reference=reference, command=command, robustness=res)
     table = comp.table()
     for s in scenarios:
         row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
         print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
               f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+    if res is not None:
+        w = res.winners.get("sustained")
+        if w is not None:
+            n = int(res.rank_first.n_points.iloc[0])
+            share = 100 * res.p_first("sustained", w)
+            print(f"  Robustness: {res.titles.get(w, w)} ranks first on sustained adoption under "
+                  f"{share:.0f}% of {n} plausible sets of assumptions")  # fmt: skip
     print(f"Report: {paths['html']} (and {paths['md'].name}) in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _leadership_scenarios(names: Sequence[str], overrides: Sequence[str]) -> dict[str, ModelConfig]:
+    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    return {name: compose([f"scenario={name}", *overrides])[0] for name in names}
+
+
+ROBUSTNESS_KEYS = ("uncertainty", "points", "replicates", "method", "seed", "sample_seed", "scenarios", "out",
+                   "jobs")  # fmt: skip
+
+
+def robustness(argv: Sequence[str]) -> int:
+    """``changesim robustness [uncertainty=default] [points=N] [replicates=R] [method=lhs|sobol]
+    [scenarios=a,b] [out=DIR] [jobs=N] [key=value ...]``.
+
+    Samples the plausible ranges of ``configs/uncertainty/<uncertainty>.yaml``, runs every
+    leadership model at each point on common seeds and writes the rank-first probabilities,
+    pairwise shares, PRIM conditions, indices, figure and provenance into ``out``. Other
+    ``key=value`` overrides apply to every model (``org.n_staff=500``).
+    """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
+
+    opts, overrides = _split_args(argv, ROBUSTNESS_KEYS)
+    design = {k: opts[k] for k in ("points", "replicates", "method", "seed", "sample_seed") if k in opts}
+    for k in design:
+        if k != "method":
+            try:
+                design[k] = int(design[k])
+            except ValueError:
+                raise ConfigError(f"{k}={design[k]!r} must be an integer") from None
+    unc = unc_mod.load(opts.get("uncertainty", "default"), design)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    scenarios = _leadership_scenarios(names, overrides)
+    base = compose(["scenario=change_base", *overrides])[0]
+    titles = {n: dict(LEADERSHIP_MODELS).get(n, n.replace("_", " ").capitalize()) for n in names}
+    out = Path(opts.get("out") or Path("outputs") / "robustness" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    try:
+        jobs = int(opts.get("jobs", 0))
+    except ValueError:
+        raise ConfigError(f"jobs={opts['jobs']!r} must be an integer") from None
+    command = " ".join(["changesim robustness", *argv]).strip()
+    from sim.views.robustness import write
+
+    res = rob.run(unc, scenarios, base, titles, jobs=jobs, command=command)
+    write(res, out)
+    print(rob.describe(res))
+    return 0
+
+
+def _split_args(argv: Sequence[str], keys: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    opts: dict[str, str] = {}
+    overrides = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(f"argument {arg!r} is not key=value")
+        if key in keys:
+            opts[key] = value
+        else:
+            overrides.append(arg)
+    return opts, overrides
+
+
+BENCH_SCRIPT = CONFIG_DIR.parent / "experiments" / "e09_benchmark" / "bench_peers.py"
+
+
+def bench(argv: list[str]) -> int:
+    """``changesim bench``: run the peer benchmark script of experiment e09 in a fresh process.
+
+    The benchmarks live with their experiment, outside the runtime package; this entry
+    only starts ``experiments/e09_benchmark/bench_peers.py`` with the same arguments.
+    """
+    import subprocess
+
+    if not BENCH_SCRIPT.is_file():
+        raise ConfigError(f"the benchmark script {BENCH_SCRIPT} is missing; run changesim bench from a clone")
+    return subprocess.run([sys.executable, str(BENCH_SCRIPT), *argv], check=False).returncode
+
+
+def calibrate(argv: list[str]) -> int:
+    """``changesim calibrate [PRESET] [key=value ...]``: fit the model to observed diffusion.
+
+    PRESET names a file of ``configs/calibration/`` (default ``default``: the Medical
+    Innovation data); the rest are Hydra overrides of its keys, e.g.
+    ``data.people=people.csv data.ties=ties.csv quick=true out=outputs/mine``.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sim.analysis.calibrate_run import main as calibrate_main
+
+    folder = CONFIG_DIR / "calibration"
+    name = "default"
+    if argv and "=" not in argv[0] and not argv[0].startswith("-"):
+        name, argv = argv[0], argv[1:]
+    if argv and argv[0] in ("-h", "--help"):
+        print(calibrate.__doc__)
+        print("presets:", ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))))
+        return 0
+    if not (folder / f"{name}.yaml").is_file():
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"calibration preset {name!r} is not one of {options} (files in {folder})")
+    try:
+        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
+            cfg = hydra_compose(config_name=name, overrides=list(argv))
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(f"calibrate {' '.join(argv)}: {str(e).splitlines()[0]}") from None
+    from sim.views.calibration import posterior_predictive_figure
+
+    command = [name, *argv] if name != "default" else argv
+    return calibrate_main(
+        OmegaConf.to_container(cfg, resolve=True), command, draw=posterior_predictive_figure
+    )
 
 
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
+    if name == "robustness":
+        return robustness(argv)
     if name == "app":
         from sim.views.app import main as app_main
 
@@ -494,9 +662,7 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
         return animate_main(argv)
     if name == "bench":
-        from sim.bench_peers import main as bench_peers
-
-        return bench_peers(argv)
+        return bench(argv)
     if name == "sensitivity":
         from sim.analysis.sensitivity import main as sensitivity_main
 
@@ -505,11 +671,90 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from sim.analysis.collect import main as collect_main
 
         return collect_main(argv)
+    if name == "calibrate":
+        return calibrate(argv)
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "app", "animate", "bench", "sensitivity", "collect")
-"""``changesim <name> ...`` runs these instead of a Hydra run."""
+SUBCOMMANDS: dict[str, str] = {
+    "report": "compare the leadership models on common seeds: an HTML report with 95% intervals",
+    "robustness": "which leadership model wins across the plausible ranges of the assumptions",
+    "sensitivity": "global sensitivity analysis (Sobol or Latin hypercube) of one outcome",
+    "app": "serve the teaching app in the browser (offline, http://127.0.0.1:8765)",
+    "animate": "write an animated GIF or MP4 of a change spreading through the hierarchy",
+    "collect": "combine the finished jobs of a sweep folder into one Parquet table",
+    "bench": "speed against peer diffusion tools (experiments/e09_benchmark)",
+    "calibrate": "fit the model to observed adoption (Medical Innovation data or your own CSVs) by ABC-SMC",
+}
+"""``changesim <name> ...`` runs these instead of a Hydra run (one line each for ``--help``)."""
+
+_KEY_VALUE_SUBCOMMANDS = {"report": report, "robustness": robustness}
+"""Subcommands that take ``key=value`` words, whose ``--help`` is their docstring."""
+
+
+def subcommand_lines() -> str:
+    """The subcommands, one line each, as ``changesim --help`` lists them."""
+    width = max(map(len, SUBCOMMANDS))
+    return "\n".join(f"changesim {name:<{width}}  {line}" for name, line in SUBCOMMANDS.items())
+
+
+OmegaConf.register_new_resolver("subcommands", subcommand_lines, replace=True)
+
+
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
+    """Every settable dotted key of the schema ``cls`` -> its field type (open mappings end a path)."""
+    out: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        key = f"{prefix}{f.name}"
+        out[key] = hints[f.name]
+        if is_dataclass(default):
+            out.update(_schema_keys(type(default), key + "."))
+    return out
+
+
+def _groups() -> set[str]:
+    """The config groups of ``configs/config.yaml``'s defaults list (``org``, ``scenario``, ...)."""
+    import yaml
+
+    defaults = yaml.safe_load((CONFIG_DIR / "config.yaml").read_text()).get("defaults", [])
+    names = {str(k).removeprefix("optional ") for d in defaults if isinstance(d, dict) for k in d}
+    return {n for n in names if not n.startswith("override ")}
+
+
+def unknown_key_message(override: str) -> str | None:
+    """A one-line refusal of an override whose key is not in the schema, with a suggestion.
+
+    ``dynamics.treshold_mean=0.5`` gives ``unknown key dynamics.treshold_mean; did you
+    mean dynamics.threshold_mean? Keys of dynamics: rule, threshold_kind, ...``. None
+    for a known key, a config group (``org=ward``), Hydra's own keys (``hydra.*``) and
+    additions or deletions (``+key=``, ``~key``), which Hydra checks itself.
+    """
+    import difflib
+
+    key, sep, _ = override.partition("=")
+    if not sep or not key or key[0] in "+~" or key.startswith("hydra") or "/" in key or "@" in key:
+        return None
+    keys = _schema_keys(CLIConfig)
+    if key in keys or key in _groups():
+        return None
+    parts = key.split(".")
+    for i in range(1, len(parts)):  # below an open mapping (org.profession_mix.nurse) any key goes
+        if _is_optional_mapping(keys.get(".".join(parts[:i]))):
+            return None
+    group = ".".join(parts[:-1])
+    siblings = sorted(k for k in keys if k.rpartition(".")[0] == group) if group in keys else []
+    pool = siblings or sorted(set(keys) | _groups())
+    close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+    msg = f"unknown key {key}"
+    if close:
+        msg += f"; did you mean {close[0]}?"
+    if siblings:
+        msg += f" Keys of {group}: {', '.join(k.rpartition('.')[2] for k in siblings)}"
+    elif group and group not in keys:
+        msg += f" ({parts[0]} is not a group; groups: {', '.join(sorted(_groups()))})"
+    return msg
 
 
 def main() -> None:
@@ -523,10 +768,19 @@ def main() -> None:
         sys.exit(2)
     plain_warnings()
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        name, argv = sys.argv[1], sys.argv[2:]
+        if name in _KEY_VALUE_SUBCOMMANDS and ({"-h", "--help"} & set(argv)):
+            print(inspect.getdoc(_KEY_VALUE_SUBCOMMANDS[name]))
+            sys.exit(0)
         try:
-            sys.exit(_subcommand(sys.argv[1], sys.argv[2:]))
+            sys.exit(_subcommand(name, argv))
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    for arg in sys.argv[1:]:
+        msg = None if arg.startswith("-") else unknown_key_message(arg)
+        if msg:
+            print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.constants import COMMITTED
 from sim.dynamics.contagion import (
     CASCADE,
     THRESHOLD,
@@ -33,55 +34,36 @@ from sim.dynamics.contagion import (
     is_adopted,
 )
 from sim.rng import uniform_nb
-
-COMMITTED = 2
+from sim.state import Frontier, replicate
 
 
 @njit(cache=True)
-def kernel_step(
-    t,
-    indptr,
-    indices,
-    weight,
-    threshold,
-    state,
-    t_adopted,
-    rule,
-    threshold_kind,
-    p_spontaneous,
-    q_imitation,
-    p_transmit,
-    key,
-    prev_new,
-    n_prev_new,
-    frontier,
-    n_open,
-    new_out,
-    old_out,
-    stamp,
-):
+def kernel_step(t, indptr, indices, weight, people, rule, key, front, n_prev_new, use_frontier, n_open):
     """Advance one replicate from step t-1 to step t in place; return the new adopters.
 
     Args:
         t: the step being computed (>= 1).
         indptr, indices, weight: CSR ties (int64, uint32, float64 w_ij).
-        threshold, state, t_adopted: (n,) staff arrays (float64, uint8, int32).
-        rule, threshold_kind: codes from ``sim.dynamics.contagion``.
-        p_spontaneous, q_imitation, p_transmit: rule parameters (per step).
+        people: ``sim.state.People`` of the replicate (reads ``threshold``, updates
+            ``state`` and ``t_adopted``).
+        rule: ``sim.dynamics.contagion.Rule`` (codes and per-step chances).
         key: uint64 stream key of the replicate's ``rng.ADOPT`` stream.
-        prev_new, n_prev_new: new adopters of step t-1 (used when ``frontier``).
-        frontier: allowed to examine only contacts of ``prev_new`` (exact for pure
-            network rules: nobody else's inputs changed).
+        front: ``sim.state.Frontier`` work space; ``front.prev_new[:n_prev_new]`` are the
+            new adopters of step t-1; this step's go to ``front.new``, their previous
+            states to ``front.old``; ``front.stamp`` (-1 initially) marks who was examined.
+        n_prev_new: number of last step's new adopters.
+        use_frontier: allowed to examine only contacts of last step's new adopters (exact
+            for pure network rules: nobody else's inputs changed).
         n_open: staff not adopted at the start of the step (to choose frontier or scan).
-        new_out: (n,) int64 buffer that receives this step's new adopters.
-        old_out: (n,) uint8 buffer that receives their states before the step.
-        stamp: (n,) int64 scratch, -1 initially; marks who was examined at which step.
 
     Returns:
-        Number of new adopters written to ``new_out``.
+        Number of new adopters written to ``front.new``.
     """
+    state, t_adopted, threshold = people.state, people.t_adopted, people.threshold
+    prev_new, new_out, old_out, stamp = front.prev_new, front.new, front.old, front.stamp
     n = len(state)
     n_new = 0
+    frontier = use_frontier
     if frontier:
         # The frontier re-reads the row of every open contact of a new adopter; a scan
         # reads the rows of all open staff. Take the cheaper (perf.md: the frontier wins
@@ -93,7 +75,7 @@ def kernel_step(
         frontier = touched < n_open
     # Deterministic threshold with no spontaneous adoption: P is 0 or 1, so compare the
     # exposure directly (no draw; keeps the inner loop free of reference counting).
-    plain = rule == THRESHOLD and p_spontaneous == 0.0
+    plain = rule.rule == THRESHOLD and rule.p_spontaneous == 0.0
     # Candidates: open contacts of last step's adopters (frontier), else all open staff.
     # The frontier's candidates are listed in new_out itself: adopters are written back
     # at positions n_new <= c, never ahead of the candidate being read.
@@ -113,10 +95,9 @@ def kernel_step(
         if is_adopted(state[i]):
             continue
         if plain:
-            adopt = exposure(i, indptr, indices, weight, state, threshold_kind) >= threshold[i]
+            adopt = exposure(i, indptr, indices, weight, state, rule.threshold_kind) >= threshold[i]
         else:
-            adopt = _decide(t, i, indptr, indices, weight, threshold, state, t_adopted, rule,
-                            threshold_kind, p_spontaneous, q_imitation, p_transmit, key)  # fmt: skip
+            adopt = _decide(t, i, indptr, indices, weight, people, rule, key)
         if adopt:
             new_out[n_new] = i
             n_new += 1
@@ -129,27 +110,13 @@ def kernel_step(
 
 
 @njit(cache=True, inline="always")
-def _decide(
-    t,
-    i,
-    indptr,
-    indices,
-    weight,
-    threshold,
-    state,
-    t_adopted,
-    rule,
-    threshold_kind,
-    p_spontaneous,
-    q_imitation,
-    p_transmit,
-    key,
-):
-    if rule == CASCADE:
-        drive = cascade_hazard(i, indptr, indices, weight, state, t_adopted, t - 1, p_transmit)
+def _decide(t, i, indptr, indices, weight, people, rule, key):
+    state = people.state
+    if rule.rule == CASCADE:
+        drive = cascade_hazard(i, indptr, indices, weight, state, people.t_adopted, t - 1, rule.p_transmit)
     else:
-        drive = exposure(i, indptr, indices, weight, state, threshold_kind)
-    prob = adoption_probability(rule, drive, threshold[i], p_spontaneous, q_imitation)
+        drive = exposure(i, indptr, indices, weight, state, rule.threshold_kind)
+    prob = adoption_probability(rule.rule, drive, people.threshold[i], rule.p_spontaneous, rule.q_imitation)
     if prob >= 1.0:
         return True
     if prob <= 0.0:
@@ -158,23 +125,7 @@ def _decide(
 
 
 @njit(cache=True)
-def simulate(
-    indptr,
-    indices,
-    weight,
-    threshold,
-    state,
-    t_adopted,
-    rule,
-    threshold_kind,
-    p_spontaneous,
-    q_imitation,
-    p_transmit,
-    key,
-    n_steps,
-    groups,
-    counts,
-):
+def simulate(indptr, indices, weight, people, rule, key, n_steps, groups, counts):
     """Run one replicate for ``n_steps`` steps, recording counts by group and state.
 
     Args:
@@ -183,64 +134,45 @@ def simulate(
         counts: (n_steps+1, G, 4) int32 output, zero on entry; counts[t, g, s] is the
             number of staff of group g in adoption state s after step t.
 
-    Other arguments as ``kernel_step``. ``state`` and ``t_adopted`` end as the final state.
+    Other arguments as ``kernel_step``. ``people.state`` and ``people.t_adopted`` end as
+    the final state.
     """
+    state, t_adopted = people.state, people.t_adopted
     n = len(state)
     n_cols = groups.shape[1]
     for i in range(n):
         for d in range(n_cols):
             counts[0, groups[i, d], state[i]] += 1
-    pure_network = p_spontaneous == 0.0 and (rule == THRESHOLD or rule == CASCADE)
-    prev_new = np.empty(n, np.int64)
-    new = np.empty(n, np.int64)
-    old = np.empty(n, np.uint8)
-    stamp = np.full(n, -1, np.int64)
+    pure_network = rule.p_spontaneous == 0.0 and (rule.rule == THRESHOLD or rule.rule == CASCADE)
+    front = Frontier(
+        np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.uint8), np.full(n, -1, np.int64)
+    )
     n_prev = 0
     n_open = 0
     for i in range(n):
         if is_adopted(state[i]):
             if t_adopted[i] == 0:
-                prev_new[n_prev] = i
+                front.prev_new[n_prev] = i
                 n_prev += 1
         else:
             n_open += 1
     for t in range(1, n_steps + 1):
         counts[t] = counts[t - 1]
-        n_new = kernel_step(
-            t,
-            indptr,
-            indices,
-            weight,
-            threshold,
-            state,
-            t_adopted,
-            rule,
-            threshold_kind,
-            p_spontaneous,
-            q_imitation,
-            p_transmit,
-            key,
-            prev_new,
-            n_prev,
-            pure_network and t > 1,
-            n_open,
-            new,
-            old,
-            stamp,
-        )
+        frontier = pure_network and t > 1
+        n_new = kernel_step(t, indptr, indices, weight, people, rule, key, front, n_prev, frontier, n_open)
         n_open -= n_new
         for k in range(n_new):
-            i = new[k]
+            i = front.new[k]
             s_new = state[i]
             for d in range(n_cols):
                 g = groups[i, d]
-                counts[t, g, old[k]] -= 1
+                counts[t, g, front.old[k]] -= 1
                 counts[t, g, s_new] += 1
         if n_new == 0 and pure_network:
             for s in range(t + 1, n_steps + 1):
                 counts[s] = counts[t]
             break
-        prev_new, new = new, prev_new
+        front = Frontier(front.new, front.prev_new, front.old, front.stamp)
         n_prev = n_new
 
 
@@ -250,49 +182,18 @@ def weights(org, st) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True)
-def simulate_batch(
-    indptr,
-    indices,
-    weight,
-    thresholds,
-    states,
-    t_adopteds,
-    rule,
-    threshold_kind,
-    p_spontaneous,
-    q_imitation,
-    p_transmit,
-    keys,
-    n_steps,
-    groups,
-    counts,
-):
+def simulate_batch(indptr, indices, weight, people, rule, keys, n_steps, groups, counts):
     """Run R replicates in parallel (prange over replicates: perf.md measured 1.96x on
     2 cores; parallelism inside a step was unreliable on a shared machine).
 
     Args:
-        thresholds, states, t_adopteds: (R, n) per-replicate staff arrays, updated in place.
+        people: ``sim.state.People`` with (R, n) staff arrays, updated in place (tie
+            arrays may be shared, (m,)).
         keys: (R,) uint64 adoption-stream keys, one per replicate's seed.
         counts: (R, n_steps+1, G, 4) int32 output, zero on entry.
 
     Replicate r equals ``simulate`` with ``keys[r]``: draws depend only on
     (seed, step, person), never on the thread that runs them.
     """
-    for r in prange(thresholds.shape[0]):
-        simulate(
-            indptr,
-            indices,
-            weight,
-            thresholds[r],
-            states[r],
-            t_adopteds[r],
-            rule,
-            threshold_kind,
-            p_spontaneous,
-            q_imitation,
-            p_transmit,
-            keys[r],
-            n_steps,
-            groups,
-            counts[r],
-        )
+    for r in prange(keys.shape[0]):
+        simulate(indptr, indices, weight, replicate(people, r), rule, keys[r], n_steps, groups, counts[r])

@@ -5,6 +5,7 @@ delimiter (comma, semicolon or tab) found from the header; a file that is not a 
 CSV (another encoding, a spreadsheet, a folder) is one ``ConfigError`` naming the file,
 the line and what to do. The parsed columns go to ``sim.chart``, which checks the chart
 and assembles the arrays; ``from_networkx`` lives there and is re-exported here.
+``build`` makes the organisation a config names, generated or read.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from sim.chart import (
     _organisations,
     from_networkx,
 )
-from sim.org import PROFESSIONS, TIE_KINDS, Organisation
-from sim.params import ConfigError
+from sim.org import PROFESSIONS, TIE_KINDS, Organisation, complete, ics, random_graph, synthetic
+from sim.params import ConfigError, OrgParams
 
-__all__ = ["example_path", "from_csv", "from_networkx"]
+__all__ = ["build", "example_path", "from_csv", "from_networkx"]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("staff_id", "manager_id", "profession")
 """Columns an org-chart CSV must have; ``organisation`` and ``org_kind`` are optional."""
@@ -286,3 +287,21 @@ def _read_ties(
         return f"{name} line {line[k]} ({df['source'].iat[k]!r} - {df['target'].iat[k]!r})"
 
     return ends[0], ends[1], kind, which_tie
+
+
+def build(params: OrgParams, seed: int = 0) -> Organisation:
+    """Build the organisation that ``params.kind`` names (the one entry point configs use).
+
+    It lives here, above ``sim.org``, because ``kind: csv`` reads a file: ``sim.org``
+    generates organisations and never imports this module (no import cycle).
+    """
+    params.validate()
+    if params.kind == "synthetic":
+        return synthetic(params, seed)
+    if params.kind == "ics":
+        return ics(params, seed)
+    if params.kind == "complete":
+        return complete(params.n_staff)
+    if params.kind == "random":
+        return random_graph(params.n_staff, params.mean_degree, seed)
+    return from_csv(params.path, p_team_tie=params.p_team_tie)

@@ -16,13 +16,15 @@ import numpy as np
 
 from sim import rng
 from sim.agents import CHANGE_PHASES, ChangeStaffMember, StaffMember
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import change, layout
-from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
+from sim.dynamics.contagion import RULES, THRESHOLD_KINDS, rule_of
 from sim.engine import kernel_step, weights
+from sim.io import build
 from sim.metrics import group_matrix
-from sim.org import Organisation, build
+from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import N_STATES, initial_state
+from sim.state import N_STATES, frontier, initial_state, org_arrays, scratch
 
 ENGINES = ("kernel", "agents")
 
@@ -77,18 +79,20 @@ class ChangeModel(mesa.Model):
         self.full_model = cfg.dynamics.rule == "change"
         self.rule = RULES.get(cfg.dynamics.rule, -1)
         self.par = layout.pack(cfg)
-        self.keys = [int(k) for k in change.stream_keys(np.array([seed]))[0]]
-        self.reverse = change.reverse_ties(self.org)
-        self.clinician = change.clinician_mask(self.org)
-        self.senior = change.senior_mask(self.org)
-        self._allowed = np.zeros(self.org.n_staff, np.uint8)
+        self._keys = layout.stream_keys(np.array([seed]))[0]
+        self.keys = [int(k) for k in self._keys]
+        self.arrays = org_arrays(self.org)
+        self.reverse, self.clinician, self.senior = (
+            self.arrays.reverse,
+            self.arrays.clinician,
+            self.arrays.senior,
+        )
+        self._scratch = scratch(self.org.n_staff)
         self.threshold_kind = THRESHOLD_KINDS[cfg.dynamics.threshold_kind]
+        self._rule = rule_of(cfg.dynamics) if not self.full_model else None
         self.groups, self.group_labels = group_matrix(self.org, by_group)
         self._n_groups = len(self.group_labels)
-        n = self.org.n_staff
-        self._new = np.empty(n, np.int64)
-        self._old = np.empty(n, np.uint8)
-        self._stamp = np.full(n, -1, np.int64)
+        self._front = frontier(self.org.n_staff)
         self._staff: list[StaffMember] | None = None
         self._space: mesa.discrete_space.Network | None = None
         if engine == "agents":
@@ -98,8 +102,8 @@ class ChangeModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "frac_adopted": lambda m: float(m.state.adopted().mean()),
-                "frac_committed": lambda m: float((m.state.state == 2).mean()),
-                "frac_complying": lambda m: float((m.state.state == 1).mean()),
+                "frac_committed": lambda m: float((m.state.state == COMMITTED).mean()),
+                "frac_complying": lambda m: float((m.state.state == COMPLYING).mean()),
                 "mean_motivation": lambda m: float(m.state.motivation.mean()),
             }
         )
@@ -130,26 +134,13 @@ class ChangeModel(mesa.Model):
         """Advance one step (``self.steps`` is the step being computed)."""
         t = self.steps
         if self.full_model and self.engine == "kernel":
-            st, org = self.state, self.org
-            change.change_step(
-                t, self.par, np.array(self.keys, dtype=np.uint64), org.indptr, org.indices,
-                org.tie_kind, self.reverse, org.level, org.manager, org.organisation,
-                self.clinician, self.senior, st.state, st.t_adopted, st.threshold,
-                st.motivation, st.motivation0, st.belief, st.fit, st.pressure, st.authority,
-                st.influence, st.courage, st.trust, st.clinical_leader, st.co_designer,
-                self._old, self._allowed,
-            )  # fmt: skip
+            change.change_step(t, self.par, self._keys, self.arrays, self.state.people(), self._scratch)
         elif self.full_model:
             for phase in CHANGE_PHASES:
                 self.agents.do(phase)
         elif self.engine == "kernel":
-            d = self.cfg.dynamics
-            kernel_step(
-                t, self.org.indptr, self.org.indices, self.weight, self.state.threshold,
-                self.state.state, self.state.t_adopted, self.rule, self.threshold_kind,
-                d.p_spontaneous, d.q_imitation, d.p_transmit, np.uint64(self.key_adopt),
-                self._new, 0, False, 0, self._new, self._old, self._stamp,
-            )  # fmt: skip
+            kernel_step(t, self.org.indptr, self.org.indices, self.weight, self.state.people(), self._rule,
+                        np.uint64(self.key_adopt), self._front, 0, False, 0)  # fmt: skip
         else:
             self.agents.do("step")
             self.agents.do("advance")

@@ -5,7 +5,8 @@ per-staff attributes are NumPy arrays, and ties are an undirected graph stored a
 (both directions present) with a kind per stored tie. The synthetic builders write these
 arrays directly (vectorised, no Python loop per tie), so they scale to a million staff;
 ``to_networkx`` produces the NetworkX view on request, and ``from_networkx`` /
-``from_csv`` (in ``sim.io``) convert a user's organisation once.
+``from_csv`` (in ``sim.io``) convert a user's organisation once; ``sim.io.build`` builds
+whichever of these a config names.
 
 Structure follows the design card: a line-management tree (board -> directors ->
 managers -> team leads -> frontline), teams whose members are densely tied (a pure tree
@@ -13,6 +14,12 @@ has no clustering and complex contagion stalls on it: Centola and Macy 2007), sp
 ties across teams, and, for an integrated care system, partner organisations joined only
 by cross-organisation ties between boundary spanners (SCIE 2018: partners influence but
 cannot command each other, so no line tie crosses an organisation's boundary).
+
+Why one module of more than 500 lines: the ``Organisation`` arrays and the builders that
+write them directly share the CSR assembly (``build_csr``), the team-tie helpers and one
+seed discipline (``sim.rng.ORG``); kept together, the structure and the code that
+promises its invariants (sorted rows, both directions of every tie, no line tie across a
+boundary) read in one place. Reading a user's chart is apart, in ``sim.io``.
 """
 
 from __future__ import annotations
@@ -23,24 +30,17 @@ import networkx as nx
 import numpy as np
 
 from sim import rng
-from sim.params import OrgParams
-
-PROFESSIONS: tuple[str, ...] = (
-    "doctor",
-    "nurse",
-    "ahp",
-    "manager",
-    "admin",
-    "social_care",
-    "other",
+from sim.constants import (  # noqa: F401  declared once there, re-exported as sim.org.PEER etc.
+    CLINICAL,
+    CROSS_ORG,
+    LINE,
+    ORG_KINDS,
+    PEER,
+    PROFESSIONS,
+    TEAM,
+    TIE_KINDS,
 )
-"""Profession codes; ``ahp`` = allied health professional. ``other`` is the default for
-staff whose profession a user's graph does not give."""
-
-CLINICAL: tuple[str, ...] = ("doctor", "nurse", "ahp")
-ORG_KINDS: tuple[str, ...] = ("nhs_trust", "local_authority", "independent", "voluntary")
-TIE_KINDS: tuple[str, ...] = ("line", "team", "peer", "cross_org")
-LINE, TEAM, PEER, CROSS_ORG = 0, 1, 2, 3
+from sim.params import ConfigError, OrgParams
 
 # Frontline profession mix by kind of organisation (shares, normalised on use). Assumed
 # plausible shapes, not calibrated: nurses dominate an NHS trust's workforce, social care
@@ -304,7 +304,7 @@ def _pick(u: np.ndarray, shares: dict[str, float]) -> np.ndarray:
     names = list(shares)
     p = np.array([shares[k] for k in names], dtype=np.float64)
     if (p < 0).any() or p.sum() <= 0:
-        raise ValueError(f"profession shares must be non-negative with a positive total: {shares}")
+        raise ConfigError(f"profession shares must be non-negative with a positive total: {shares}")
     cdf = np.cumsum(p / p.sum())
     cdf[-1] = 1.0
     codes = np.array([PROFESSIONS.index(k) for k in names], dtype=np.uint8)
@@ -323,7 +323,26 @@ def synthetic(params: OrgParams | None = None, seed: int = 0, **overrides) -> Or
         An ``Organisation`` with one partner organisation.
     """
     p = _params(params, overrides)
+    check_depth(p.n_staff, p.n_levels)
     return _build_one(p, seed, org_index=0, org_kind=p.org_kind, offset=0, name=p.name)
+
+
+def check_depth(n_staff: int, n_levels: int, key: str = "org") -> None:
+    """Refuse ``n_levels`` deeper than ``n_staff`` can fill (the builder would quietly give fewer).
+
+    The deepest hierarchy of ``n_staff`` is the one with a span of control of 2.
+
+    Raises:
+        ConfigError: naming ``org.n_levels`` and the levels that can be reached.
+    """
+    if n_levels <= 0:
+        return
+    deepest = len(level_sizes(n_staff, 2))
+    if n_levels > deepest:
+        raise ConfigError(
+            f"{key}.n_levels={n_levels} cannot be reached with {n_staff} staff: the deepest hierarchy "
+            f"(span of control 2) has {deepest} levels; allowed: 0 (derived) or 2 to {deepest}"
+        )
 
 
 def _build_one(
@@ -415,6 +434,7 @@ def ics(params: OrgParams | None = None, seed: int = 0, **overrides) -> Organisa
     p = _params(params, overrides, kind="ics")
     parts: list[Organisation] = []
     offset = 0
+    check_depth(max(p.partner_sizes()), p.n_levels)  # smaller partners may have fewer levels
     for k, (kind, size) in enumerate(zip(p.partner_kinds, p.partner_sizes(), strict=True)):
         op = OrgParams(**{**vars(p), "kind": "synthetic", "n_staff": size, "org_kind": kind})
         name = f"{kind}_{k}"
@@ -459,22 +479,6 @@ def _flat(n: int, indptr, indices, tie_kind, name: str) -> Organisation:
         org_kinds=["nhs_trust"],
         level_names=["frontline"],
     )
-
-
-def build(params: OrgParams, seed: int = 0) -> Organisation:
-    """Build the organisation that ``params.kind`` names (the one entry point configs use)."""
-    params.validate()
-    if params.kind == "synthetic":
-        return synthetic(params, seed)
-    if params.kind == "ics":
-        return ics(params, seed)
-    if params.kind == "complete":
-        return complete(params.n_staff)
-    if params.kind == "random":
-        return random_graph(params.n_staff, params.mean_degree, seed)
-    from sim.io import from_csv
-
-    return from_csv(params.path, p_team_tie=params.p_team_tie)
 
 
 def join(parts: list[Organisation], n_spanners: int, ties_per_pair: int, seed: int) -> Organisation:

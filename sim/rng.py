@@ -48,6 +48,38 @@ def key_py(seed: int, purpose: int) -> int:
     return _mix_py((int(seed) & MASK64) ^ ((int(purpose) * _GOLDEN) & MASK64))
 
 
+def replicate_seed(base: int, replicate: int) -> int:
+    """Seed of replicate ``replicate`` of a batch started from seed ``base``.
+
+    Replicate 0 is the base seed itself, so ``changesim seed=S`` and ``run(seed=S)`` are
+    replicate 0 of any batch from S, and a seed copied from a table reproduces its run.
+    Replicate k > 0 is splitmix64 of the pair (base, k), shifted right one bit so it stays
+    below 2**63 (it fits an int64 column and the ``seed`` key's range, nothing wraps).
+    Consecutive seeds (``base + k``) would make the jobs of a sweep over ``seed=0,1`` share
+    9 of 10 replicates; hashed seeds collide with probability ~R**2 / 2**63.
+    """
+    base, replicate = int(base), int(replicate)
+    if replicate == 0:
+        return base
+    z = _mix_py((_mix_py(base & MASK64) + ((replicate * _GOLDEN) & MASK64)) & MASK64)
+    return z >> 1
+
+
+def replicate_seeds(base: int, n: int) -> np.ndarray:
+    """(n,) int64 seeds of replicates 0..n-1 from ``base``; element k is ``replicate_seed(base, k)``."""
+    k = np.arange(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(_mix_py(int(base) & MASK64)) + k * np.uint64(_GOLDEN)
+        z = z + np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+        z = z ^ (z >> np.uint64(31))
+    out = (z >> np.uint64(1)).astype(np.int64)
+    if n:
+        out[0] = int(base)
+    return out
+
+
 def uniform_py(key: int, step: int, agent: int) -> float:
     """Uniform draw in [0, 1) for (stream key, step, agent), in plain Python."""
     x = ((int(step) & 0xFFFFFFFF) << 32) | (int(agent) & 0xFFFFFFFF)

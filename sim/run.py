@@ -14,27 +14,26 @@ replicate's seed.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import platform
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import pandas as pd
 
 from sim import rng
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import change, layout
-from sim.dynamics.contagion import RULES, THRESHOLD_KINDS
+from sim.dynamics.contagion import rule_of
 from sim.engine import simulate, simulate_batch, weights
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import N_STATES, initial_states
+from sim.provenance import provenance
+from sim.provenance import write as write_provenance
+from sim.state import N_STATES, initial_states, org_arrays, replicate, scratch
 from sim.validate import check_seeds
 
 
@@ -82,24 +81,17 @@ class Result:
     def frac_adopted(self) -> np.ndarray:
         """(R, T+1) share of all staff complying or committed."""
         c = self.counts[:, :, 0, :]
-        return (c[:, :, 1] + c[:, :, 2]) / c[:, :1, :].sum(axis=2)
+        return (c[:, :, COMPLYING] + c[:, :, COMMITTED]) / c[:, :1, :].sum(axis=2)
 
     @cached_property
     def provenance(self) -> dict[str, Any]:
-        """Configuration, seeds, engine and software versions, as plain data."""
-        from sim import __version__
-
-        return {
-            "changesim": __version__,
-            "config": self.config.to_dict(),
-            "seeds": [int(s) for s in self.seeds],
-            "engine": self.engine,
-            "organisation": self.org.summary(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        }
+        """Configuration, seeds, engine, code version and machine, as plain data (``sim.provenance``)."""
+        return provenance(
+            config=self.config.to_dict(),
+            seeds=[int(s) for s in self.seeds],
+            engine=self.engine,
+            organisation=self.org.summary(),
+        )
 
     def save(self, folder: str | Path, fmt: str = "parquet") -> dict[str, Path]:
         """Write timeseries, summary and provenance into ``folder``.
@@ -125,23 +117,11 @@ class Result:
                 df.to_csv(tmp, index=False)
             tmp.replace(path)
             paths[name] = path
-        path = folder / "provenance.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.provenance, indent=2))
-        tmp.replace(path)
-        paths["provenance"] = path
+        paths["provenance"] = write_provenance(folder / "provenance.json", self.provenance)
         return paths
 
 
 _CHUNK = 256
-
-
-def _change_static(org: Organisation) -> tuple:
-    """Arrays of the organisation that the full model's kernels read."""
-    return (
-        org.indptr, org.indices, org.tie_kind, change.reverse_ties(org), org.level, org.manager,
-        org.organisation, change.clinician_mask(org), change.senior_mask(org),
-    )  # fmt: skip
 
 
 def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray:
@@ -150,7 +130,7 @@ def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray
     r = cfg.n_replicates if n_replicates is None else int(n_replicates)
     if r < 1:
         raise ConfigError(f"n_replicates={r} must be at least 1")
-    return cfg.seed + np.arange(r, dtype=np.int64)
+    return rng.replicate_seeds(cfg.seed, r)
 
 
 def run(
@@ -204,7 +184,8 @@ def run_batch(
     """Run many replicates of one scenario on the fast path (parallel over replicates).
 
     Args:
-        seeds: explicit replicate seeds; else ``config.seed + range(n_replicates)``.
+        seeds: explicit replicate seeds; else ``rng.replicate_seeds(config.seed, n_replicates)``
+            (replicate 0 is the seed itself, the others hashed from (seed, k)).
         n_replicates: number of replicates (else ``config.n_replicates``).
         Other arguments as ``run``; ``thresholds`` and ``initial_adopters`` apply to
         every replicate.
@@ -248,40 +229,27 @@ def run_batch(
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
         extra3 = np.empty((r, t + 1, 3))
-        static = _change_static(org)
+        arrays = org_arrays(org)
         par = layout.pack(cfg)
         # Chunks bound memory: each replicate carries its own trust on every tie.
         for lo in range(0, r, _CHUNK):
             hi = min(r, lo + _CHUNK)
-            st = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters)
-            arrays = (
-                st.state, st.t_adopted, st.threshold, st.motivation, st.motivation0, st.belief, st.fit,
-                st.pressure, st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
-                st.co_designer,
-            )  # fmt: skip
-            keys = change.stream_keys(seed_arr[lo:hi])
-            if hi - lo == 1:
-                change.simulate_change(
-                    par, keys[0], *static, *(a[0] for a in arrays), t, groups, counts[lo], extra3[lo]
-                )
+            people = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters).people()
+            keys = layout.stream_keys(seed_arr[lo:hi])
+            work = scratch(n, hi - lo)
+            if hi - lo == 1:  # serial: parallel kernels leave worker threads spinning
+                change.simulate_change(par, keys[0], arrays, replicate(people, 0), replicate(work, 0), t,
+                                       groups, counts[lo], extra3[lo])  # fmt: skip
             else:
-                change.simulate_change_batch(
-                    par, keys, *static, *arrays, t, groups, counts[lo:hi], extra3[lo:hi]
-                )
-            final[lo:hi] = st.state
-            t_adopted[lo:hi] = st.t_adopted
+                change.simulate_change_batch(par, keys, arrays, people, work, t, groups, counts[lo:hi],
+                                             extra3[lo:hi])  # fmt: skip
+            final[lo:hi] = people.state
+            t_adopted[lo:hi] = people.t_adopted
         motivation[:] = extra3[:, :, 0]
         trust[:] = extra3[:, :, 2]
         extra_belief[:] = extra3[:, :, 1]
     else:
-        d = cfg.dynamics
-        rule = (
-            RULES[d.rule],
-            THRESHOLD_KINDS[d.threshold_kind],
-            d.p_spontaneous,
-            d.q_imitation,
-            d.p_transmit,
-        )
+        rule = rule_of(cfg.dynamics)
         keys = rng.keys(seed_arr, rng.ADOPT)
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
@@ -291,13 +259,11 @@ def run_batch(
         for lo in range(0, r, _CHUNK):
             hi = min(r, lo + _CHUNK)
             st = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters, tie_rows=False)
-            args = (org.indptr, org.indices, weights(org, st.row(0)))
+            ties = (org.indptr, org.indices, weights(org, st.row(0)))
             if hi - lo == 1:  # serial: parallel kernels leave worker threads spinning
-                simulate(*args, st.threshold[0], st.state[0], st.t_adopted[0], *rule, keys[lo], t, groups,
-                         counts[lo])  # fmt: skip
+                simulate(*ties, st.row(0).people(), rule, keys[lo], t, groups, counts[lo])
             else:
-                simulate_batch(*args, st.threshold, st.state, st.t_adopted, *rule, keys[lo:hi], t, groups,
-                               counts[lo:hi])  # fmt: skip
+                simulate_batch(*ties, st.people(), rule, keys[lo:hi], t, groups, counts[lo:hi])
             final[lo:hi] = st.state
             t_adopted[lo:hi] = st.t_adopted
             # The classic rules leave motivation and trust as they started.

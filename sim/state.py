@@ -9,18 +9,25 @@ table is generated from these tuples.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
+from numba.extending import overload
 
 from sim import rng
+from sim.constants import (  # noqa: F401  adoption states, declared once there (AdoptionState)
+    CLINICAL,
+    COMMITTED,
+    COMPLYING,
+    LAPSED,
+    N_STATES,
+    NOT_ADOPTED,
+    PROFESSIONS,
+    STATE_NAMES,
+)
 from sim.org import Organisation
 from sim.params import ModelConfig
-
-# Adoption states.
-NOT_ADOPTED, COMPLYING, COMMITTED, LAPSED = 0, 1, 2, 3
-STATE_NAMES: tuple[str, ...] = ("not_adopted", "complying", "committed", "lapsed")
-N_STATES = len(STATE_NAMES)
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,117 @@ TIE_ATTRIBUTES: tuple[Attribute, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Array:
+    """Declaration of one array of a kernel bundle that is not a state variable."""
+
+    name: str
+    dtype: type
+    shape: str
+    meaning: str
+
+
+ORG_ARRAYS: tuple[Array, ...] = (
+    Array("indptr", np.int64, "(n+1,)", "CSR row pointers: contacts of i are indices[indptr[i]:indptr[i+1]]"),
+    Array("indices", np.uint32, "(m,)", "contact of each stored tie, sorted within a row"),
+    Array("tie_kind", np.uint8, "(m,)", "tie kind code (sim.org.TIE_KINDS: line, team, peer, cross_org)"),
+    Array("reverse", np.int64, "(m,)", "index of the stored tie (j, i) for stored tie (i, j)"),
+    Array("level", np.int16, "(n,)", "depth in the line hierarchy (0 = top)"),
+    Array("manager", np.int64, "(n,)", "line manager's index, -1 at the top"),
+    Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
+    Array("clinician", np.uint8, "(n,)", "1 for doctors, nurses and allied health professionals"),
+    Array("senior", np.uint8, "(n,)", "1 for posts above team lead (where churn and the pipeline act)"),
+)
+"""The organisation's static arrays, as the full model's kernels read them."""
+
+SCRATCH_ARRAYS: tuple[Array, ...] = (
+    Array("next_state", np.uint8, "(n,)", "each person's decided state, applied together at the step's end"),
+    Array("allowed", np.uint8, "(n,)", "1 where the person had a decision right this step"),
+)
+"""Work space of one replicate, allocated once per run, not per step."""
+
+FRONTIER_ARRAYS: tuple[Array, ...] = (
+    Array("prev_new", np.int64, "(n,)", "last step's new adopters (the first n_prev of them)"),
+    Array("new", np.int64, "(n,)", "this step's candidates, then its new adopters"),
+    Array("old", np.uint8, "(n,)", "each new adopter's state before the step"),
+    Array("stamp", np.int64, "(n,)", "step at which each person was last examined (-1 never)"),
+)
+"""Work space of the classic rules' frontier stepping (``sim.engine``)."""
+
+# Kernel bundles: named tuples of arrays, which Numba passes as one typed argument and
+# whose fields it reads by name at no cost (a static offset). The field lists are the
+# declarations above, so a new attribute reaches every kernel without a signature change.
+People = namedtuple("People", [a.name for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES])
+People.__doc__ = "The people's state: one array per ``STAFF_ATTRIBUTES`` and ``TIE_ATTRIBUTES`` entry."
+OrgArrays = namedtuple("OrgArrays", [a.name for a in ORG_ARRAYS])
+OrgArrays.__doc__ = "The organisation's static arrays (``ORG_ARRAYS``)."
+Scratch = namedtuple("Scratch", [a.name for a in SCRATCH_ARRAYS])
+Scratch.__doc__ = "Work space of the full model's step (``SCRATCH_ARRAYS``)."
+Frontier = namedtuple("Frontier", [a.name for a in FRONTIER_ARRAYS])
+Frontier.__doc__ = "Work space of the classic rules' frontier (``FRONTIER_ARRAYS``)."
+
+
+def reverse_ties(org: Organisation) -> np.ndarray:
+    """(m,) int64: for stored tie e = (i, j), the index of the stored tie (j, i)."""
+    src = org.tie_sources()
+    dst = org.indices.astype(np.int64)
+    # Rows are sorted by destination, so (dst, src) pairs sorted lexicographically give
+    # the position of each reverse tie in CSR order.
+    order = np.lexsort((src, dst))
+    rev = np.empty(len(src), dtype=np.int64)
+    rev[order] = np.arange(len(src))
+    return rev
+
+
+def clinician_mask(org: Organisation) -> np.ndarray:
+    """(n,) uint8: 1 for doctors, nurses and allied health professionals."""
+    codes = [PROFESSIONS.index(p) for p in CLINICAL]
+    return np.isin(org.profession, codes).astype(np.uint8)
+
+
+def senior_mask(org: Organisation) -> np.ndarray:
+    """(n,) uint8: 1 for posts above team lead (the levels churn and the pipeline act on)."""
+    return (org.level < org.n_levels - 2).astype(np.uint8)
+
+
+def org_arrays(org: Organisation) -> OrgArrays:
+    """The kernel bundle of ``org``, each array in its declared dtype (no copy where it already is)."""
+    derived = {"reverse": reverse_ties(org), "clinician": clinician_mask(org), "senior": senior_mask(org)}
+    return OrgArrays(
+        *(np.ascontiguousarray(derived[a.name] if a.name in derived else getattr(org, a.name), dtype=a.dtype)
+          for a in ORG_ARRAYS)
+    )  # fmt: skip
+
+
+def scratch(n_staff: int, n_replicates: int | None = None) -> Scratch:
+    """Zeroed work space for one replicate, or (R, n) arrays for a batch."""
+    lead = () if n_replicates is None else (n_replicates,)
+    return Scratch(*(np.zeros(lead + (n_staff,), dtype=a.dtype) for a in SCRATCH_ARRAYS))
+
+
+def frontier(n_staff: int) -> Frontier:
+    """Work space of the classic rules for one replicate (``stamp`` starts at -1)."""
+    return Frontier(
+        *(np.full(n_staff, -1 if a.name == "stamp" else 0, dtype=a.dtype) for a in FRONTIER_ARRAYS)
+    )
+
+
+def replicate(bundle, r):
+    """Replicate r of a batch bundle: fields with a leading replicate axis are indexed,
+    fields without one (shared by every replicate) pass through. Works in Numba kernels.
+    """
+    return type(bundle)(*(a[r] if a.ndim > 1 else a for a in bundle))
+
+
+@overload(replicate)
+def _replicate_nb(bundle, r):
+    # Built per bundle type at compile time: one view per field, no loop at run time.
+    parts = [f"bundle[{k}][r]" if t.ndim > 1 else f"bundle[{k}]" for k, t in enumerate(bundle.types)]
+    ns = {"cls": bundle.instance_class}
+    exec(f"def impl(bundle, r):\n    return cls({', '.join(parts)})\n", ns)  # noqa: S102
+    return ns["impl"]
+
+
 class State:
     """One array per declared attribute: ``state.motivation``, ``state.trust``, ...
 
@@ -157,6 +275,10 @@ class State:
             arr = getattr(self, a.name)
             setattr(new, a.name, arr[r] if arr.ndim == 2 else arr)
         return new
+
+    def people(self) -> People:
+        """The arrays as the kernels' ``People`` bundle (views: kernels update this state)."""
+        return People(*(getattr(self, a.name) for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES))
 
     def adopted(self) -> np.ndarray:
         """Boolean mask: complying or committed."""
@@ -243,7 +365,6 @@ def initial_states(
     st.trust[:] = trust_by_kind[org.tie_kind]
 
     from sim.dynamics import co_design
-    from sim.dynamics.change import clinician_mask, senior_mask
     from sim.seeding import choose_seeds
 
     st.clinical_leader[:] = clinician_mask(org) & senior_mask(org)

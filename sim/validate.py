@@ -5,7 +5,8 @@ that need several fields, or the size of the organisation, or arrays given throu
 Python API (``seeds``, ``thresholds``, ``initial_adopters``): a setting the chosen rule
 or builder would ignore, a mandate that ends before it starts, a degree or a depth the
 builder could not give, an organisation too large to hold, and a seed, threshold or index
-a kernel would silently truncate or wrap. Each raises ``ConfigError`` naming the key,
+a kernel would silently truncate or wrap. (The configs are ``sim.params``'s dataclasses,
+passed in, not imported: ``sim.params`` calls these checks.) Each raises ``ConfigError`` naming the key,
 or, where nothing is lost by going on, warns with a ``ConfigWarning`` naming it.
 """
 
@@ -15,14 +16,11 @@ import math
 import os
 import warnings
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sim.params import ConfigError, ConfigWarning
-
-if TYPE_CHECKING:
-    from sim.params import ModelConfig, OrgParams
+from sim.errors import ConfigError, ConfigWarning
 
 SEED_LIMIT = 2**63
 """Seeds are signed 64-bit integers: every seed must be in [0, 2**63)."""
@@ -86,16 +84,15 @@ def physical_memory() -> int:
         return 0
 
 
-def check_org(p: OrgParams, key: str = "org") -> None:
+def check_org(p: Any, key: str = "org") -> None:
     """Cross-field checks of an organisation that need its size (after the field checks).
 
     Raises:
-        ConfigError: an empty or impossible profession mix, a mean degree above the staff
-            count, a depth the builder cannot give, a span of control that ``n_levels``
-            would override, or a complete graph too large for this machine.
+        ConfigError: an empty profession mix, a mean degree above the staff count, a span
+            of control that ``n_levels`` would override, or a complete graph too large for
+            this machine. (A depth the staff cannot fill is refused where the hierarchy is
+            built: ``sim.org.span_for_depth``.)
     """
-    from sim.org import level_sizes
-
     default = type(p)()
     ignored = [
         f"{key}.{name}={getattr(p, name)!r}"
@@ -115,19 +112,11 @@ def check_org(p: OrgParams, key: str = "org") -> None:
             f"{key}.mean_degree={p.mean_degree:g} is more than the {p.n_staff - 1} others each person "
             f"could be tied to ({key}.n_staff={p.n_staff}); allowed: 0 to {p.n_staff - 1}"
         )
-    if p.kind in ("synthetic", "ics") and p.n_levels > 0:
-        sizes = p.partner_sizes() if p.kind == "ics" else [p.n_staff]
-        deepest = len(level_sizes(max(sizes), 2))
-        if p.n_levels > deepest:
-            raise ConfigError(
-                f"{key}.n_levels={p.n_levels} cannot be reached with {max(sizes)} staff: the deepest "
-                f"hierarchy (span of control 2) has {deepest} levels; allowed: 0 (derived) or 2 to {deepest}"
-            )
-        if p.span_of_control != default.span_of_control:
-            raise ConfigError(
-                f"{key}.n_levels={p.n_levels} and {key}.span_of_control={p.span_of_control} are both "
-                f"set, but n_levels derives the span; set one of them ({key}.n_levels=0 to use the span)"
-            )
+    if p.kind in ("synthetic", "ics") and p.n_levels > 0 and p.span_of_control != default.span_of_control:
+        raise ConfigError(
+            f"{key}.n_levels={p.n_levels} and {key}.span_of_control={p.span_of_control} are both "
+            f"set, but n_levels derives the span; set one of them ({key}.n_levels=0 to use the span)"
+        )
     if p.kind == "complete":
         n_ties = p.n_staff * (p.n_staff - 1)
         need = n_ties * BYTES_PER_TIE
@@ -144,15 +133,13 @@ def _complete_limit(memory: int) -> int:
     return int((1 + math.sqrt(1 + 4 * memory / BYTES_PER_TIE)) / 2)
 
 
-def check_model(cfg: ModelConfig) -> None:
+def check_model(cfg: Any) -> None:
     """Cross-group checks of a whole configuration (after every field has been checked).
 
     Raises:
         ConfigError: a mechanism set for a rule that ignores it, a mandate that ends
             before it starts.
     """
-    from sim import params
-
     m = cfg.mandate
     if m.on and m.end >= 0 and m.end <= m.start:
         raise ConfigError(
@@ -180,7 +167,7 @@ def check_model(cfg: ModelConfig) -> None:
     unused = [
         f"dynamics.{k}={getattr(cfg.dynamics, k)!r}"
         for k, rules in RULE_KEYS.items()
-        if rule not in rules and getattr(cfg.dynamics, k) != getattr(params.DynamicsParams(), k)
+        if rule not in rules and getattr(cfg.dynamics, k) != getattr(type(cfg.dynamics)(), k)
     ]
     if unused:
         warnings.warn(f"dynamics.rule={rule} ignores {', '.join(unused)}", ConfigWarning, stacklevel=4)

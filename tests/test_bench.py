@@ -1,8 +1,8 @@
 """The benchmark's plain C loop and the changesim kernel run the same threshold rule.
 
-``python -m sim.bench`` times the Numba kernel against a C -O3 reference; the timings
-mean something only if both compute the same thing, so this smoke test runs the quick
-mode's correctness check (no timing assertions: the box is shared).
+``python experiments/e09_benchmark/bench.py`` times the Numba kernel against a C -O3
+reference; the timings mean something only if both compute the same thing, so this smoke
+test runs the quick mode's correctness check (no timing assertions: the box is shared).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from sim import bench
+import bench
 
 
 def test_c_and_changesim_reach_the_same_final_state(tmp_path) -> None:

@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from sim import cli
 from sim.analysis import sweep
 from sim.params import ConfigError, ModelConfig
+from sim.rng import replicate_seeds
 from sim.run import run_batch
 from sim.validate import MECHANISM_GROUPS
 from sim.views import figures
@@ -35,7 +36,8 @@ GLOBAL_GROUPS = ("scenario", "experiment")
 TINY = ["org.n_staff=60", "n_steps=3", "n_replicates=2"]
 
 
-NOT_GROUPS = {"hydra", "sensitivity"}  # Hydra's own launchers; designs read by sim.analysis.sensitivity
+# Not model groups: Hydra's launchers; files read by sensitivity, uncertainty and calibrate.
+NOT_GROUPS = {"hydra", "sensitivity", "uncertainty", "calibration"}
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -155,7 +157,7 @@ def test_single_run_writes_outputs_and_summary(tmp_path):
     summary = pd.read_parquet(out / "summary.parquet")
     assert len(summary) == 3, "one summary row per replicate"
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["config"]["org"]["n_staff"] == 100 and prov["seeds"] == [0, 1, 2]
+    assert prov["config"]["org"]["n_staff"] == 100 and prov["seeds"] == list(replicate_seeds(0, 3))
     assert "Final adoption" in p.stdout and "95% CI" in p.stdout and str(out) in p.stdout, p.stdout
     assert "Time to 50% adoption" in p.stdout
 
@@ -209,7 +211,7 @@ def test_out_of_range_values_fail_validation(override, words):
 
 def test_bad_configs_exit_nonzero_with_one_line_and_no_traceback(tmp_path):
     cases = {
-        "org.foo=1": (1, ["foo", "OrgParams"]),  # refused by Hydra while composing
+        "org.foo=1": (2, ["error: unknown key org.foo", "Keys of org:"]),  # refused before Hydra composes
         "org.n_staff=0": (2, ["error: org.n_staff=0", "allowed range is [1, 50000000]"]),  # by from_dict
     }
     procs = {
@@ -231,6 +233,57 @@ def test_bad_configs_exit_nonzero_with_one_line_and_no_traceback(tmp_path):
     assert not (tmp_path / "bad" / "DONE").exists()
 
 
+# --- Help ---------------------------------------------------------------------------------
+
+
+def test_help_lists_every_subcommand_and_each_has_its_own_help(tmp_path):
+    p = changesim("--help", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    for name, line in cli.SUBCOMMANDS.items():
+        assert f"changesim {name}" in p.stdout and line in p.stdout, f"--help should list {name}: {line}"
+    assert "dynamics: bass" in p.stdout, "--help still lists the groups and their options"
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "sim", name, "--help"], cwd=tmp_path, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        for name in ("report", "robustness", "app")  # key=value words or a heavy import; others use argparse
+    }  # fmt: skip
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, f"changesim {name} --help should exit 0:\n{err}"
+        assert f"changesim {name}" in out or "usage" in out, f"changesim {name} --help prints usage:\n{out}"
+        assert "Traceback" not in out + err, f"changesim {name} --help:\n{err}"
+
+
+def test_a_misspelt_key_gets_a_suggestion_and_the_group_s_keys(tmp_path):
+    p = changesim("dynamics.treshold_mean=0.5", "n_steps=1", cwd=tmp_path)
+    assert p.returncode == 2, f"an unknown key is a usage error:\n{p.stderr}"
+    assert "did you mean dynamics.threshold_mean?" in p.stderr, p.stderr
+    keys = [f.name for f in fields(ModelConfig().dynamics)]
+    assert f"Keys of dynamics: {', '.join(sorted(keys))}" in p.stderr, "every key of the group (the schema)"
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "outputs").exists(), "nothing runs"
+    assert "did you mean seed?" in cli.unknown_key_message("seeed=1")
+    assert "did you mean scenario?" in cli.unknown_key_message("scenaro=hybrid")
+    assert "did you mean dynamics.rule?" in cli.unknown_key_message("dynamix.rule=bass")
+    for fine in ("seed=0,1", "org=ward", "org.n_staff=5", "+x.y=1", "hydra.run.dir=o", "figures=true",
+                 "org.profession_mix.nurse=1", "hydra/launcher=basic", "experiment=e00_smoke"):  # fmt: skip
+        assert cli.unknown_key_message(fine) is None, f"{fine} is a known key, group or Hydra's own"
+
+
+def test_the_example_organisation_works_from_any_folder(tmp_path, monkeypatch):
+    from sim.io import example_path, from_csv
+
+    monkeypatch.chdir(tmp_path)
+    org = from_csv(example_path())
+    assert org.n_staff == 42, "the bundled ward"
+    cfg, _ = cli.compose(["org=example", "n_steps=2"])
+    assert cfg.org.kind == "csv" and Path(cfg.org.path) == example_path(), "org=example is the bundled chart"
+    p = changesim("org=example", "n_steps=2", "figures=false", f"hydra.run.dir={tmp_path}/o", cwd=tmp_path)
+    assert p.returncode == 0 and "42 staff" in p.stdout, p.stdout + p.stderr
+
+
 # --- Sweeps -----------------------------------------------------------------------------
 
 SWEEP_ARGS = ["-m", "seed=0,1", "dynamics=threshold,bass", "org.n_staff=100", "n_steps=10", "n_replicates=2"]
@@ -241,7 +294,7 @@ def sweep_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     sweep_dir = root / "sweep"
     t0 = time.perf_counter()
-    p = changesim(*SWEEP_ARGS, "figures=false", f"hydra.sweep.dir={sweep_dir}", cwd=root)
+    p = changesim(*SWEEP_ARGS, f"hydra.sweep.dir={sweep_dir}", cwd=root)  # figures off by default in a sweep
     return sweep_dir, p, time.perf_counter() - t0
 
 
@@ -252,7 +305,11 @@ def test_multirun_writes_one_tidy_table(sweep_run):
     assert len(table) == 4 * 2, "one row per job x replicate"
     assert set(table["dynamics"]) == {"threshold", "bass"}, "a swept group gives its option's name"
     assert set(table["config.seed"]) == {0, 1}, "the swept seed (first seed of each job)"
-    assert sorted(table["seed"]) == [0, 0, 1, 1, 1, 1, 2, 2], "replicate k of a job uses its seed + k"
+    expected = sorted(int(s) for b in (0, 1) for s in replicate_seeds(b, 2) for _ in range(2))
+    assert sorted(table["seed"]) == expected, "replicate k of a job uses the hash of (its seed, k)"
+    assert table.groupby("config.seed")["seed"].apply(set).pipe(lambda s: not (s[0] & s[1])), (
+        "jobs with base seeds 0 and 1 share no replicate seed"
+    )
     assert (table["org.n_staff"] == 100).all() and table["org.n_staff"].dtype.kind == "i", "typed values"
     for col in ("job", "replicate", "final_frac_adopted", "t_50"):
         assert col in table.columns, f"{col} column expected"
@@ -260,7 +317,14 @@ def test_multirun_writes_one_tidy_table(sweep_run):
     assert len(csv) == len(table), "the CSV copy has the same rows"
     assert p.stdout.count("done ") == 4, f"one progress line per finished job:\n{p.stdout}"
     for job in table["job"].unique():
-        assert (sweep_dir / job / "DONE").is_file() and not (sweep_dir / job / "hierarchy.png").exists()
+        assert (sweep_dir / job / "DONE").is_file(), f"{job} should be complete"
+        assert not list((sweep_dir / job).glob("*.png")), "a sweep draws no figures unless figures=true"
+        log = (sweep_dir / job / "changesim.log").read_text()
+        assert "done in" in log and "Final adoption" in log, f"each job's changesim.log records it:\n{log}"
+    prov = json.loads((sweep_dir / "sweep_provenance.json").read_text())
+    for key in ("changesim", "git_commit", "git_modified", "created", "command", "machine"):
+        assert key in prov, f"sweep_provenance.json should record {key}"
+    assert prov["command"].startswith("python -m sim -m seed=0,1"), f"the command line: {prov['command']}"
 
 
 def test_failed_jobs_do_not_kill_the_sweep(tmp_path):
@@ -309,7 +373,7 @@ def test_resume_skips_completed_jobs_and_reruns_the_rest(sweep_run, tmp_path):
     done["stamp"]["config"]["n_steps"] = 11  # as if run with another config
     (changed / "DONE").write_text(json.dumps(done))
     mtimes = {j: (j / "summary.parquet").stat().st_mtime_ns for j in jobs}
-    p = changesim(*SWEEP_ARGS, "figures=false", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    p = changesim(*SWEEP_ARGS, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("skipped ") == len(kept), p.stdout
     for j in kept:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim import ChangeModel, from_dict, run, run_batch
+from sim import ChangeModel, from_dict, rng, run, run_batch
 from sim.model import organisation_for
 from sim.org import PROFESSIONS, Organisation
 
@@ -223,12 +223,28 @@ def test_replicate_does_not_depend_on_batch_composition() -> None:
         )
 
 
-def test_n_replicates_means_consecutive_seeds() -> None:
+def test_n_replicates_means_hashed_seeds() -> None:
     cfg = {**BATCH_CFG, "seed": 20}
     a = run_batch(cfg, n_replicates=3)
-    b = run_batch(cfg, seeds=[20, 21, 22])
-    np.testing.assert_array_equal(a.seeds, [20, 21, 22], err_msg="n_replicates should use seed + k")
+    expected = [20, rng.replicate_seed(20, 1), rng.replicate_seed(20, 2)]
+    np.testing.assert_array_equal(a.seeds, expected, err_msg="replicate 0 is the seed, k > 0 hash(seed, k)")
+    b = run_batch(cfg, seeds=expected)
     np.testing.assert_array_equal(a.counts, b.counts, err_msg="n_replicates vs explicit seeds")
+    for k in (1, 2):
+        one = run(cfg, seed=int(a.seeds[k]))
+        np.testing.assert_array_equal(
+            a.counts[k], one.counts[0], err_msg=f"replicate {k} should equal a run with its derived seed"
+        )
+    assert all(0 <= s < 2**63 for s in a.seeds), "derived seeds fit a non-negative int64"
+
+
+def test_base_seeds_share_no_replicate() -> None:
+    """Sweeping seed=0..49 with 100 replicates each: 5,000 distinct seeds (seed + k would give 149)."""
+    all_seeds = np.concatenate([rng.replicate_seeds(b, 100) for b in range(50)])
+    assert len(np.unique(all_seeds)) == len(all_seeds), "two base seeds must never share a replicate seed"
+    a = run_batch({**BATCH_CFG, "seed": 0}, n_replicates=10)
+    b = run_batch({**BATCH_CFG, "seed": 1}, n_replicates=10)
+    assert not set(a.seeds) & set(b.seeds), "batches from seeds 0 and 1 share no replicate"
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs at least 2 Numba threads")

@@ -28,11 +28,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from helpers import change_configs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_change_equivalence import change_configs
 
 from sim import ChangeModel, from_dict, run, run_batch
+from sim.constants import ADOPTED, COMMITTED, NOT_ADOPTED
 from sim.dynamics.change import clinician_mask, senior_mask
 from sim.model import organisation_for
 from sim.org import PROFESSIONS, Organisation
@@ -448,15 +449,15 @@ def test_frozen_middle_blocks_a_subtree_under_centralised_power_only() -> None:
         th[m] = 2.0
         central = run(FROZEN, org=org, seed=r, thresholds=th)
         routed = run(distributed, org=org, seed=r, thresholds=th)
-        assert central.final_state[0, m] == 0, f"replicate {r}: the resistant manager {m} adopted"
+        assert central.final_state[0, m] == NOT_ADOPTED, f"replicate {r}: the resistant manager {m} adopted"
         frozen = central.final_state[0, below]
-        assert (frozen == 0).all(), (
-            f"replicate {r}: {int((frozen != 0).sum())} of {below.sum()} staff below resistant manager {m} "
-            "adopted under centralised power (their decision right needs their manager)"
+        assert (frozen == NOT_ADOPTED).all(), (
+            f"replicate {r}: {int((frozen != NOT_ADOPTED).sum())} of {below.sum()} staff below resistant "
+            f"manager {m} adopted under centralised power (their decision right needs their manager)"
         )
-        frozen_share.append((frozen != 0).mean())
-        routed_share.append(np.isin(routed.final_state[0, below], (1, 2)).mean())
-        elsewhere_share.append(np.isin(central.final_state[0, rest], (1, 2)).mean())
+        frozen_share.append((frozen != NOT_ADOPTED).mean())
+        routed_share.append(np.isin(routed.final_state[0, below], ADOPTED).mean())
+        elsewhere_share.append(np.isin(central.final_state[0, rest], ADOPTED).mean())
     # Observed: every subtree adopts fully under distributed power; outside the subtree
     # the centralised cascade reaches everyone.
     assert_higher(
@@ -654,7 +655,7 @@ def test_half_of_senior_leaders_leave_within_the_median_tenure() -> None:
     res = run_batch(
         cfg, org=org, seeds=np.arange(100), initial_adopters=senior, thresholds=np.full(org.n_staff, 2.0)
     )
-    in_post = (res.final_state[:, senior] == 2).mean(axis=1)
+    in_post = (res.final_state[:, senior] == COMMITTED).mean(axis=1)
     mean, se = float(in_post.mean()), float(in_post.std(ddof=1) / np.sqrt(len(in_post)))
     assert abs(mean - 0.5) < Z * se, (
         f"{mean:.3f} +/- {se:.3f} (SE) of senior leaders still in post after the median tenure; expected 0.5"

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim import org as orgmod
+from sim.io import build
 from sim.org import (
     CROSS_ORG,
     DEFAULT_MIX,
@@ -273,6 +274,6 @@ def test_random_graph_is_a_valid_csr(n_staff, z, seed):
 
 def test_build_dispatches_on_kind():
     for kind in ("synthetic", "ics", "complete", "random"):
-        org = orgmod.build(OrgParams(kind=kind, n_staff=300))
+        org = build(OrgParams(kind=kind, n_staff=300))
         assert org.n_staff == 300, f"kind={kind} should give 300 staff, got {org.n_staff}"
         assert_valid_csr(org)

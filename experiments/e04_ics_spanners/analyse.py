@@ -43,12 +43,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
 from sim.cli import CONFIG_DIR, compose  # noqa: E402
 from sim.model import organisation_for  # noqa: E402
 from sim.org import Organisation  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import Result, run_batch  # noqa: E402
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
 
 NAME = "e04_ics_spanners"
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,12 +29,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
 from sim.cli import CONFIG_DIR, compose  # noqa: E402
 from sim.org import CLINICAL  # noqa: E402
 from sim.params import from_dict  # noqa: E402
-from sim.views.report import COLOURS  # noqa: E402
 from sim.run import run_batch  # noqa: E402
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
+from sim.views.report import COLOURS  # noqa: E402
 
 NAME = "e05_clinical_leadership"
 ROOT = Path(__file__).resolve().parents[2]

@@ -39,10 +39,10 @@ import yaml  # noqa: E402
 from scipy.optimize import brentq  # noqa: E402
 from scipy.stats import norm, poisson  # noqa: E402
 
+from sim.analysis.stats import Estimate, mean_ci  # noqa: E402
 from sim.cli import CONFIG_DIR, compose  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
-from sim.analysis.stats import Estimate, mean_ci  # noqa: E402
 
 NAME = "e06_classic_limits"
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,19 +22,14 @@ from pathlib import Path
 
 import numba
 import numpy as np
+import pandas as pd
 
 from sim.model import organisation_for
 from sim.params import from_dict
 from sim.run import run_batch
+from sim.scenarios import calibrated_base
 
-BASE = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-}
+BASE = calibrated_base()  # configs/scenario/change_base.yaml, its parameters
 # England-like mix (rounded): acute, mental health and community trusts; councils' adult
 # social care; large independent and voluntary providers. (kind, number, mean head-count)
 SECTORS = (
@@ -115,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     record["peak_rss_gb"] = round(peak_gb(), 2)
     s = res.summary
     record["final_frac_adopted"] = [round(float(x), 4) for x in s["final_frac_adopted"]]
-    record["t_50"] = [int(x) for x in s["t_50"]]
+    record["t_50"] = [None if pd.isna(x) else int(x) for x in s["t_50"]]  # None: never reached
     rate = f"{record['staff_weeks_per_s']:,} staff-weeks/s"
     print(f"ran {args.replicates} replicates x {args.steps} weeks in {record['run_s']} s "
           f"({rate}); peak RSS {record['peak_rss_gb']} GB", flush=True)  # fmt: skip

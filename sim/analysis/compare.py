@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim import rng
 from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
+from sim.constants import COMMITTED, COMPLYING, LAPSED
 from sim.model import organisation_for
 from sim.org import CLINICAL, Organisation
 from sim.params import ModelConfig
@@ -35,11 +37,20 @@ class Scenario:
 
 @dataclass
 class Outcome:
-    """One outcome measure: its key, plain-language label and whether higher is better."""
+    """One outcome measure: its key, plain-language label and which direction is better.
+
+    ``better`` is ``higher``, ``lower`` or ``""`` (descriptive only: not used to rank the
+    models). ``censored`` outcomes are NaN where the event never happened (time to 50%);
+    to rank them a run that never got there counts as the horizon plus one week.
+    ``binary`` outcomes are 0/1 per run and get a Wilson interval of the share of runs.
+    """
 
     key: str
     label: str
     percent: bool = True
+    better: str = "higher"
+    censored: bool = False
+    binary: bool = False
 
 
 OUTCOMES: tuple[Outcome, ...] = (
@@ -47,10 +58,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("peak", "Peak adoption"),
     Outcome("sustained", "Adoption at the end (sustained)"),
     Outcome("committed", "Committed (owns the change) at the end"),
-    Outcome("complying", "Complying (under mandate) at the end"),
-    Outcome("lapsed", "Lapsed at the end"),
-    Outcome("t_50", "Weeks to 50% adoption (runs that got there)", percent=False),
-    Outcome("reached_50", "Runs in which adoption reached 50%"),
+    Outcome("complying", "Complying (under mandate) at the end", better=""),
+    Outcome("lapsed", "Lapsed at the end", better="lower"),
+    Outcome(
+        "t_50", "Weeks to 50% adoption (runs that got there)", percent=False, better="lower", censored=True
+    ),
+    Outcome("reached_50", "Runs in which adoption reached 50%", better="", binary=True),
 )
 
 
@@ -129,14 +142,15 @@ def outcomes_of(name: str, result: Result) -> pd.DataFrame:
     c = result.counts[:, :, 0, :].astype(np.float64)
     total = c[:, :1, :].sum(axis=2)
     share = c / total[:, :, None]
-    adopted = share[:, :, 1] + share[:, :, 2]
+    adopted = share[:, :, COMPLYING] + share[:, :, COMMITTED]
     early = adopted[:, min(EARLY_STEP, adopted.shape[1] - 1)]
     hit = adopted >= 0.5
     t50 = np.where(hit.any(axis=1), hit.argmax(axis=1), np.nan).astype(np.float64)
     return pd.DataFrame({
         "scenario": name, "replicate": np.arange(len(result.seeds)), "seed": result.seeds,
         "early": early, "peak": adopted.max(axis=1), "sustained": adopted[:, -1],
-        "committed": share[:, -1, 2], "complying": share[:, -1, 1], "lapsed": share[:, -1, 3],
+        "committed": share[:, -1, COMMITTED], "complying": share[:, -1, COMPLYING],
+        "lapsed": share[:, -1, LAPSED],
         "t_50": t50, "reached_50": hit.any(axis=1).astype(np.float64),
     })  # fmt: skip
 
@@ -148,7 +162,7 @@ def clinician_groups() -> tuple[str, ...]:
 
 def run_comparison(scenarios: list[Scenario], n_replicates: int = 30, seed: int = 0) -> Comparison:
     """Run every scenario on the same seeds; scenarios with equal org settings share one organisation."""
-    seeds = seed + np.arange(n_replicates, dtype=np.int64)
+    seeds = rng.replicate_seeds(seed, n_replicates)
     orgs: dict[str, Organisation] = {}
     results = {}
     for s in scenarios:

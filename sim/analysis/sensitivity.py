@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -43,10 +42,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim import rng, scenarios
 from sim.params import ConfigError, ModelConfig, from_dict
+from sim.provenance import provenance
+from sim.provenance import write as write_provenance
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
 METHODS = ("sobol", "lhs")
+FIGURE_DPI = 160  # as sim.views.figures.DPI (analysis never imports the views)
 RBD_HARMONICS = 10  # M of RBD-FAST (SALib's default)
 MAX_CHUNK = 128  # points per task: big enough to hide process hand-offs, small enough to balance 2 workers
 
@@ -67,6 +70,7 @@ class Design:
 
     parameters: list[Parameter]
     base: dict[str, Any] = field(default_factory=dict)
+    scenario: str | None = None  # a configs/scenario/ name under ``base`` (its parameters; base wins)
     method: str = "sobol"
     n: int = 512
     second_order: bool = False
@@ -85,7 +89,7 @@ class Design:
     @property
     def seeds(self) -> np.ndarray:
         """The common replicate seeds every point runs."""
-        return self.seed + np.arange(self.seeds_per_point, dtype=np.int64)
+        return rng.replicate_seeds(self.seed, self.seeds_per_point)
 
     def problem(self) -> dict[str, Any]:
         """The SALib problem dict."""
@@ -146,6 +150,8 @@ def design_from_dict(data: dict[str, Any]) -> Design:
         params.append(Parameter(name, low, high, integer=isinstance(default, int)))
     if not params:
         raise ConfigError("sensitivity: no parameters to sample")
+    if data.get("scenario") is not None:
+        data["base"] = scenarios.merge(scenarios.parameters(data["scenario"]), data.get("base") or {})
     design = Design(parameters=params, **data)
     if design.method not in METHODS:
         raise ConfigError(f"sensitivity: method={design.method!r}; choose one of {list(METHODS)}")
@@ -297,7 +303,19 @@ def run_design(design: Design, x: np.ndarray, jobs: int = 0, progress: bool = Tr
 
 
 def point_outcome(design: Design, runs: pd.DataFrame) -> np.ndarray:
-    """(n_points,) the outcome of each point: its mean over the common seeds."""
+    """(n_points,) the outcome of each point: its mean over the common seeds.
+
+    Raises:
+        ConfigError: the outcome is a step (``t_50``) that some runs never reached: a mean
+            over the runs that did would hide them, so the analysis refuses.
+    """
+    values = runs[design.outcome]
+    missing = int(values.isna().sum())
+    if missing:
+        raise ConfigError(
+            f"sensitivity: outcome={design.outcome} was never reached in {missing} of {len(values)} runs; "
+            "choose an outcome every run has (e.g. final_frac_adopted) or raise base.n_steps"
+        )
     return runs.groupby("point", sort=True)[design.outcome].mean().to_numpy(dtype=np.float64)
 
 
@@ -413,23 +431,18 @@ def run(
     for name, writer in (
         ("indices.csv", lambda p: table.to_csv(p, index=False)),
         ("runs.parquet", lambda p: runs.to_parquet(p, index=False)),
+        ("indices.png", lambda p: figure(design, table, note).savefig(p, format="png", dpi=FIGURE_DPI)),
     ):
         path = out / name
         tmp = path.with_name(path.name + ".tmp")
         writer(tmp)
         tmp.replace(path)
         res.paths[name] = path
-    from sim.views.figures import save
-
-    res.paths["indices.png"] = save(figure(design, table, note), out / "indices.png")
-    prov = {
-        "changesim": __version__, "design": asdict(design), "n_points": len(x), "n_runs": n_runs,
-        "seconds": round(seconds, 2), "jobs": jobs or os.cpu_count(), "python": platform.python_version(),
-        "numpy": np.__version__, "salib": _version("SALib"),
-    }  # fmt: skip
-    path = out / "provenance.json"
-    path.write_text(json.dumps(prov, indent=2, default=str))
-    res.paths["provenance.json"] = path
+    prov = provenance(
+        design=asdict(design), n_points=len(x), n_runs=n_runs, seconds=round(seconds, 2),
+        jobs=jobs or os.cpu_count(), salib=_version("SALib"),
+    )  # fmt: skip
+    res.paths["provenance.json"] = write_provenance(out / "provenance.json", prov)
     if ema:
         from sim.analysis import ema as ema_mod
 

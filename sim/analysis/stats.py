@@ -104,3 +104,43 @@ def describe_effect(dz: float) -> str:
     if a < 0.8:
         return "medium"
     return "large"
+
+
+def wilson(successes: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (Wilson 1927); always inside [0, 1].
+
+    (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), p = successes / n.
+    ``successes`` may be fractional (tied ranks share credit). With n = 0: (nan, nan).
+    """
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = float(_st.norm.ppf(0.5 + level / 2.0))
+    p = min(max(successes / n, 0.0), 1.0)
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if p <= 0.0 else max(0.0, centre - half)
+    hi = 1.0 if p >= 1.0 else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def clopper_pearson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson 1934) interval of a binomial proportion; inside [0, 1]."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    a = 1.0 - level
+    lo = 0.0 if successes <= 0 else float(_st.beta.ppf(a / 2, successes, n - successes + 1))
+    hi = 1.0 if successes >= n else float(_st.beta.ppf(1 - a / 2, successes + 1, n - successes))
+    return (lo, hi)
+
+
+def share_ci(x: np.ndarray, level: float = 0.95) -> Estimate:
+    """Mean of per-run shares in [0, 1] with a t-interval clipped to [0, 1].
+
+    A share cannot be negative or above 1, so neither can its interval; with no spread
+    the interval is the value itself.
+    """
+    est = mean_ci(x, level)
+    if est.n == 0:
+        return est
+    return Estimate(est.mean, max(0.0, est.lo), min(1.0, est.hi), est.n, est.sd)

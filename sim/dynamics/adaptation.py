@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import layout as L
 from sim.rng import uniform_nb
 
 
 @njit(cache=True)
-def test_cycles(t, par, key_test, key_outcome, state, allowed, courage, belief, motivation, fit):
+def test_cycles(t, par, keys, people, scratch):
     """Phase 5, tests: each adopter with decision rights runs a test with chance p_test.
 
     success ~ Bernoulli(clip(change_quality + fit_i, 0, 1)), y = 1 or 0
@@ -29,8 +30,11 @@ def test_cycles(t, par, key_test, key_outcome, state, allowed, courage, belief, 
         return
     quality = par[L.CHANGE_QUALITY]
     lr = par[L.LEARNING_RATE]
+    key_test, key_outcome = keys[L.K_TEST], keys[L.K_OUTCOME]
+    state, allowed, courage = people.state, scratch.allowed, people.courage
+    belief, motivation, fit = people.belief, people.motivation, people.fit
     for i in range(len(state)):
-        if not (state[i] == 1 or state[i] == 2) or allowed[i] == 0:
+        if not (state[i] == COMPLYING or state[i] == COMMITTED) or allowed[i] == 0:
             continue
         if uniform_nb(key_test, t, i) >= p:
             continue

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING, LAPSED, NO_POWER, NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.dynamics.motivation import readiness
 from sim.dynamics.power import agency, may_act
@@ -37,90 +38,69 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
     f = 1.0 + readiness_weight * (2.0 * r - 1.0)
     if f < 0.0:
         f = 0.0
-    if mode == 0.0:
+    if mode == NO_POWER:
         return f
     return agency(mode, empowerment, authority_i, courage_i) / agency_ref * f
 
 
 @njit(cache=True)
-def decide(
-    t,
-    par,
-    key_adopt,
-    key_lapse,
-    indptr,
-    indices,
-    level,
-    manager,
-    clinician,
-    state,
-    threshold,
-    motivation,
-    belief,
-    fit,
-    pressure,
-    authority,
-    influence,
-    courage,
-    trust,
-    clinical_leader,
-    co_designer,
-    next_state,
-    allowed,
-):
+def decide(t, par, keys, org, people, scratch):
     """Phase 3, decide: everyone's next state from the states at the start of the step."""
     # Parameters are read once, not per person or tie (reading the vector in the loops
     # was 30x slower: it defeats LLVM's loop optimisations).
     visibility = par[L.COMPLIANCE_VISIBILITY]
     credibility = par[L.CLINICAL_CREDIBILITY]
     count_kind = par[L.THRESHOLD_COUNT] > 0.0
-    mode, decision_level = par[L.POWER_MODE], par[L.DECISION_LEVEL]
+    mode, decision_level = int(par[L.POWER_MODE]), par[L.DECISION_LEVEL]
     empowerment, agency_min, agency_ref = par[L.EMPOWERMENT], par[L.AGENCY_MIN], par[L.AGENCY_REF]
     rw, p_spont, p_comply = par[L.READINESS_WEIGHT], par[L.P_SPONTANEOUS], par[L.P_COMPLY]
     p_int, p_lapse, p_abandon = par[L.P_INTERNALISE], par[L.P_LAPSE], par[L.P_ABANDON]
+    key_adopt, key_lapse = keys[L.K_ADOPT], keys[L.K_LAPSE]
+    state, threshold, pressure = people.state, people.threshold, people.pressure
+    motivation, belief, fit = people.motivation, people.belief, people.fit
+    authority, courage, co_designer = people.authority, people.courage, people.co_designer
+    next_state, allowed = scratch.next_state, scratch.allowed
     for i in range(len(state)):
         s = state[i]
-        ok = may_act(
-            mode, decision_level, empowerment, agency_min, i, level, manager, state, authority, courage
-        )
+        ok = may_act(mode, decision_level, empowerment, agency_min, i, org, people)
         allowed[i] = 1 if ok else 0
         nxt = s
         r = readiness(motivation[i], belief[i], fit[i])
-        if s == 0 or s == 3:
+        if s == NOT_ADOPTED or s == LAPSED:
             h = 0.0
             p_own = 0.0
             if ok:
-                e = exposure(i, indptr, indices, state, trust, influence, clinician, clinical_leader,
-                             visibility, credibility, count_kind)  # fmt: skip
+                e = exposure(i, org, people, visibility, credibility, count_kind)
                 theta = threshold[i] + rw * (0.5 - r)
                 h = 1.0 if e >= theta else 0.0
                 p_own = p_spont * initiative(rw, mode, empowerment, agency_ref, authority[i], courage[i], r)
             prob = 1.0 - (1.0 - p_own) * (1.0 - h)
             if prob >= 1.0 or (prob > 0.0 and uniform_nb(key_adopt, t, i) < prob):
-                nxt = 2
+                nxt = COMMITTED
             elif pressure[i] > 0.0 and p_comply > 0.0:
                 if uniform_nb(key_lapse, t, i) < p_comply * pressure[i]:
-                    nxt = 2 if co_designer[i] == 1 else 1
-        elif s == 1:
+                    nxt = COMMITTED if co_designer[i] == 1 else COMPLYING
+        elif s == COMPLYING:
             if ok and p_int > 0.0 and uniform_nb(key_adopt, t, i) < p_int * r:
-                nxt = 2
+                nxt = COMMITTED
             elif p_lapse > 0.0 and uniform_nb(key_lapse, t, i) < p_lapse * (1.0 - pressure[i]):
-                nxt = 3
-        elif s == 2:
+                nxt = LAPSED
+        elif s == COMMITTED:
             if p_abandon > 0.0 and uniform_nb(key_lapse, t, i) < p_abandon * (1.0 - r):
-                nxt = 3
+                nxt = LAPSED
         next_state[i] = nxt
 
 
 @njit(cache=True)
-def apply(t, state, next_state, t_adopted):
+def apply(t, people, scratch):
     """Phase 4, apply: every decision takes effect together (synchronous update).
 
     t_adopted records the step of the latest adoption (from not adopted or lapsed).
     """
+    state, t_adopted, next_state = people.state, people.t_adopted, scratch.next_state
     for i in range(len(state)):
         s, nxt = state[i], next_state[i]
         if nxt != s:
-            if (s == 0 or s == 3) and (nxt == 1 or nxt == 2):
+            if (s == NOT_ADOPTED or s == LAPSED) and (nxt == COMPLYING or nxt == COMMITTED):
                 t_adopted[i] = t
             state[i] = nxt

@@ -21,124 +21,47 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim import rng
 from sim.dynamics.adaptation import test_cycles
 from sim.dynamics.adoption import apply, decide
+from sim.dynamics.layout import KEY_PURPOSES, stream_keys
 from sim.dynamics.leadership import churn, schedule
 from sim.dynamics.motivation import update_motivation
 from sim.dynamics.relationships import update_trust
-from sim.org import CLINICAL, PROFESSIONS, Organisation
+from sim.state import clinician_mask, replicate, reverse_ties, senior_mask
 
-# Stream purposes of the full model, in the order of the ``keys`` vector.
-KEY_PURPOSES = (rng.ADOPT, rng.LAPSE, rng.CHURN, rng.PIPELINE, rng.TEST, rng.OUTCOME)
-
-
-def stream_keys(seeds: np.ndarray) -> np.ndarray:
-    """(R, 6) uint64 stream keys of each replicate (adopt, lapse, churn, pipeline, test, outcome)."""
-    return np.stack([rng.keys(seeds, p) for p in KEY_PURPOSES], axis=1)
-
-
-def reverse_ties(org: Organisation) -> np.ndarray:
-    """(m,) int64: for stored tie e = (i, j), the index of the stored tie (j, i)."""
-    src = org.tie_sources()
-    dst = org.indices.astype(np.int64)
-    # Rows are sorted by destination, so (dst, src) pairs sorted lexicographically give
-    # the position of each reverse tie in CSR order.
-    order = np.lexsort((src, dst))
-    rev = np.empty(len(src), dtype=np.int64)
-    rev[order] = np.arange(len(src))
-    return rev
-
-
-def clinician_mask(org: Organisation) -> np.ndarray:
-    """(n,) uint8: 1 for doctors, nurses and allied health professionals."""
-    codes = [PROFESSIONS.index(p) for p in CLINICAL]
-    return np.isin(org.profession, codes).astype(np.uint8)
-
-
-def senior_mask(org: Organisation) -> np.ndarray:
-    """(n,) uint8: 1 for posts above team lead (the levels churn and the pipeline act on)."""
-    return (org.level < org.n_levels - 2).astype(np.uint8)
+__all__ = [
+    "KEY_PURPOSES",
+    "change_step",
+    "clinician_mask",
+    "record",
+    "reverse_ties",
+    "senior_mask",
+    "simulate_change",
+    "simulate_change_batch",
+    "state_means",
+    "stream_keys",
+]
 
 
 @njit(cache=True)
-def change_step(
-    t,
-    par,
-    keys,
-    indptr,
-    indices,
-    tie_kind,
-    reverse,
-    level,
-    manager,
-    organisation,
-    clinician,
-    senior,
-    state,
-    t_adopted,
-    threshold,
-    motivation,
-    motivation0,
-    belief,
-    fit,
-    pressure,
-    authority,
-    influence,
-    courage,
-    trust,
-    clinical_leader,
-    co_designer,
-    next_state,
-    allowed,
-):
-    """Advance one replicate of the full model from step t-1 to step t, in place."""
-    schedule(t, par, organisation, pressure)
-    churn(
-        t,
-        par,
-        keys[2],
-        keys[3],
-        indptr,
-        reverse,
-        senior,
-        state,
-        t_adopted,
-        motivation,
-        motivation0,
-        belief,
-        trust,
-        clinical_leader,
-    )
-    decide(
-        t,
-        par,
-        keys[0],
-        keys[1],
-        indptr,
-        indices,
-        level,
-        manager,
-        clinician,
-        state,
-        threshold,
-        motivation,
-        belief,
-        fit,
-        pressure,
-        authority,
-        influence,
-        courage,
-        trust,
-        clinical_leader,
-        co_designer,
-        next_state,
-        allowed,
-    )
-    apply(t, state, next_state, t_adopted)
-    test_cycles(t, par, keys[4], keys[5], state, allowed, courage, belief, motivation, fit)
-    update_motivation(par, state, pressure, motivation, motivation0)
-    update_trust(par, indptr, indices, tie_kind, state, pressure, trust)
+def change_step(t, par, keys, org, people, scratch):
+    """Advance one replicate of the full model from step t-1 to step t, in place.
+
+    Args:
+        t: the step being computed (>= 1).
+        par: (N_SLOTS,) float64 parameters (``sim.dynamics.layout``).
+        keys: (6,) uint64 stream keys of the replicate (``layout.KEY_PURPOSES``).
+        org: ``sim.state.OrgArrays`` of the organisation.
+        people: ``sim.state.People`` of the replicate, updated in place.
+        scratch: ``sim.state.Scratch`` work space.
+    """
+    schedule(t, par, org, people)
+    churn(t, par, keys, org, people)
+    decide(t, par, keys, org, people, scratch)
+    apply(t, people, scratch)
+    test_cycles(t, par, keys, people, scratch)
+    update_motivation(par, people)
+    update_trust(par, org, people)
 
 
 @njit(cache=True)
@@ -159,153 +82,48 @@ def state_means(motivation, belief, trust, out):
 
 
 @njit(cache=True)
-def record(t, state, groups, motivation, belief, trust, counts, extra):
+def record(t, people, groups, counts, extra):
     """Counts by group and state after step t, and the means of motivation, belief, trust."""
-    n = len(state)
+    state = people.state
     for g in range(counts.shape[1]):
         for s in range(counts.shape[2]):
             counts[t, g, s] = 0
-    for i in range(n):
+    for i in range(len(state)):
         for d in range(groups.shape[1]):
             counts[t, groups[i, d], state[i]] += 1
-    state_means(motivation, belief, trust, extra[t])
+    state_means(people.motivation, people.belief, people.trust, extra[t])
 
 
 @njit(cache=True)
-def simulate_change(
-    par,
-    keys,
-    indptr,
-    indices,
-    tie_kind,
-    reverse,
-    level,
-    manager,
-    organisation,
-    clinician,
-    senior,
-    state,
-    t_adopted,
-    threshold,
-    motivation,
-    motivation0,
-    belief,
-    fit,
-    pressure,
-    authority,
-    influence,
-    courage,
-    trust,
-    clinical_leader,
-    co_designer,
-    n_steps,
-    groups,
-    counts,
-    extra,
-):
+def simulate_change(par, keys, org, people, scratch, n_steps, groups, counts, extra):
     """Run one replicate of the full model for n_steps, recording after every step.
 
-    counts: (n_steps+1, G, 4) int32; extra: (n_steps+1, 3) float64 (mean motivation,
-    belief, trust).
+    Args:
+        par, keys, org, people, scratch: as ``change_step``.
+        n_steps: number of steps.
+        groups: (n, D) int64 group of each person in each grouping (column 0: everyone).
+        counts: (n_steps+1, G, 4) int32 output: staff by step, group and adoption state.
+        extra: (n_steps+1, 3) float64 output: mean motivation, belief and trust by step.
     """
-    n = len(state)
-    next_state = np.empty(n, np.uint8)
-    allowed = np.zeros(n, np.uint8)
-    record(0, state, groups, motivation, belief, trust, counts, extra)
+    record(0, people, groups, counts, extra)
     for t in range(1, n_steps + 1):
-        change_step(
-            t,
-            par,
-            keys,
-            indptr,
-            indices,
-            tie_kind,
-            reverse,
-            level,
-            manager,
-            organisation,
-            clinician,
-            senior,
-            state,
-            t_adopted,
-            threshold,
-            motivation,
-            motivation0,
-            belief,
-            fit,
-            pressure,
-            authority,
-            influence,
-            courage,
-            trust,
-            clinical_leader,
-            co_designer,
-            next_state,
-            allowed,
-        )
-        record(t, state, groups, motivation, belief, trust, counts, extra)
+        change_step(t, par, keys, org, people, scratch)
+        record(t, people, groups, counts, extra)
 
 
 @njit(cache=True, parallel=True)
-def simulate_change_batch(
-    par,
-    keys,
-    indptr,
-    indices,
-    tie_kind,
-    reverse,
-    level,
-    manager,
-    organisation,
-    clinician,
-    senior,
-    state,
-    t_adopted,
-    threshold,
-    motivation,
-    motivation0,
-    belief,
-    fit,
-    pressure,
-    authority,
-    influence,
-    courage,
-    trust,
-    clinical_leader,
-    co_designer,
-    n_steps,
-    groups,
-    counts,
-    extra,
-):
-    """R replicates in parallel; every per-replicate array has a leading (R,) axis."""
-    for r in prange(state.shape[0]):
+def simulate_change_batch(par, keys, org, people, scratch, n_steps, groups, counts, extra):
+    """R replicates in parallel: ``keys``, ``counts``, ``extra`` and every array of
+    ``people`` and ``scratch`` have a leading (R,) axis; replicate r equals
+    ``simulate_change`` on row r (draws depend on (seed, step, person) only).
+    """
+    for r in prange(keys.shape[0]):
         simulate_change(
             par,
             keys[r],
-            indptr,
-            indices,
-            tie_kind,
-            reverse,
-            level,
-            manager,
-            organisation,
-            clinician,
-            senior,
-            state[r],
-            t_adopted[r],
-            threshold[r],
-            motivation[r],
-            motivation0[r],
-            belief[r],
-            fit[r],
-            pressure[r],
-            authority[r],
-            influence[r],
-            courage[r],
-            trust[r],
-            clinical_leader[r],
-            co_designer[r],
+            org,
+            replicate(people, r),
+            replicate(scratch, r),
             n_steps,
             groups,
             counts[r],

@@ -9,7 +9,12 @@ g = 0 gives every contact equal say).
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from numba import njit
+
+from sim.constants import COMMITTED, COMPLYING
+from sim.params import DynamicsParams
 
 # Rules and threshold kinds (codes shared with sim.engine and sim.agents).
 THRESHOLD, BASS, CASCADE = 0, 1, 2
@@ -17,11 +22,21 @@ RULES = {"threshold": THRESHOLD, "bass": BASS, "cascade": CASCADE}
 FRACTION, COUNT = 0, 1
 THRESHOLD_KINDS = {"fraction": FRACTION, "count": COUNT}
 
+Rule = namedtuple("Rule", ["rule", "threshold_kind", "p_spontaneous", "q_imitation", "p_transmit"])
+Rule.__doc__ = """A classic rule as the kernels read it: rule and threshold-kind codes (int), then
+p_spontaneous, q_imitation and p_transmit (float, per step)."""
+
+
+def rule_of(d: DynamicsParams) -> Rule:
+    """The ``Rule`` bundle of a classic-rule configuration."""
+    return Rule(RULES[d.rule], THRESHOLD_KINDS[d.threshold_kind], float(d.p_spontaneous),
+                float(d.q_imitation), float(d.p_transmit))  # fmt: skip
+
 
 @njit(cache=True, inline="always")
 def is_adopted(s):
     """Complying (1) or committed (2)."""
-    return s == 1 or s == 2
+    return s == COMPLYING or s == COMMITTED
 
 
 @njit(cache=True)

@@ -1,15 +1,23 @@
-"""The parameter vector of the full model: one float64 array, named slots.
+"""The parameter vector and the stream keys of the full model: named slots.
 
-Kernels take scalars in one array (as LASER and Starsim pass parameter structs) so a
-phase's signature stays short. ``pack`` fills it from a ``ModelConfig``; every kernel
-and the reference agents read the same slots by these names.
+Kernels take scalars in one float64 array (as LASER and Starsim pass parameter structs)
+and the replicate's random streams in one uint64 array, so a phase's signature stays
+short: ``change_step(t, par, keys, org, people, scratch)`` with the array bundles of
+``sim.state``. ``pack`` fills the parameters from a ``ModelConfig``; every kernel and
+the reference agents read the same slots by these names.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim import rng
+from sim.constants import POWER_MODES  # noqa: F401  re-exported: layout.POWER_MODES
 from sim.params import ModelConfig
+
+# Random streams of the full model, in the order of the ``keys`` vector.
+KEY_PURPOSES = (rng.ADOPT, rng.LAPSE, rng.CHURN, rng.PIPELINE, rng.TEST, rng.OUTCOME)
+K_ADOPT, K_LAPSE, K_CHURN, K_PIPELINE, K_TEST, K_OUTCOME = range(len(KEY_PURPOSES))
 
 _NAMES = (
     "threshold_count",  # 1: thresholds compare weighted counts, 0: fractions
@@ -51,7 +59,8 @@ _NAMES = (
 )
 SLOT = {name: k for k, name in enumerate(_NAMES)}
 N_SLOTS = len(_NAMES)
-POWER_MODES = {"none": 0, "centralised": 1, "distributed": 2}
+# Power modes: the codes of the power_mode slot (kernels read int(par[POWER_MODE]) and
+# compare with sim.constants.NO_POWER, CENTRALISED, DISTRIBUTED).
 
 # Slot indices as module constants, so Numba folds them in.
 THRESHOLD_COUNT = SLOT["threshold_count"]
@@ -90,6 +99,11 @@ TRUST_NEW = SLOT["trust_new"]
 CLINICAL_CREDIBILITY = SLOT["clinical_credibility"]
 P_CLINICAL_APPOINTMENT = SLOT["p_clinical_appointment"]
 NEWCOMER_BELIEF = SLOT["newcomer_belief"]
+
+
+def stream_keys(seeds: np.ndarray) -> np.ndarray:
+    """(R, 6) uint64 stream keys of each replicate, in ``KEY_PURPOSES`` order."""
+    return np.stack([rng.keys(seeds, p) for p in KEY_PURPOSES], axis=1)
 
 
 def pack(cfg: ModelConfig) -> np.ndarray:

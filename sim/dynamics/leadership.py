@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.rng import uniform_nb
+
+LEAD_ORGANISATION = 0  # code of the organisation a mandate applies to when its scope is "lead"
 
 
 @njit(cache=True)
@@ -23,7 +26,7 @@ def mandate_in_force(t, par):
 
 
 @njit(cache=True)
-def schedule(t, par, organisation, pressure):
+def schedule(t, par, org, people):
     """Phase 1, extrinsic pressure: x_i = strength while the mandate applies to i's
     organisation, else x_i <- x_i (1 - pressure_decay) (pressure fades after withdrawal).
 
@@ -33,30 +36,16 @@ def schedule(t, par, organisation, pressure):
     strength = par[L.MANDATE_STRENGTH]
     keep = 1.0 - par[L.PRESSURE_DECAY]
     everyone = par[L.MANDATE_ALL] > 0.0
+    organisation, pressure = org.organisation, people.pressure
     for i in range(len(pressure)):
-        if on and (everyone or organisation[i] == 0):
+        if on and (everyone or organisation[i] == LEAD_ORGANISATION):
             pressure[i] = strength
         else:
             pressure[i] = pressure[i] * keep
 
 
 @njit(cache=True)
-def churn(
-    t,
-    par,
-    key_churn,
-    key_pipeline,
-    indptr,
-    reverse,
-    senior,
-    state,
-    t_adopted,
-    motivation,
-    motivation0,
-    belief,
-    trust,
-    clinical_leader,
-):
+def churn(t, par, keys, org, people):
     """Phase 2, leadership churn: a senior post-holder leaves with weekly hazard p_churn.
 
     The successor starts unconvinced (not adopted, belief = the population mean,
@@ -68,14 +57,17 @@ def churn(
     if p <= 0.0:
         return
     trust_new = par[L.TRUST_NEW]
-    for i in range(len(state)):
+    key_churn, key_pipeline = keys[L.K_CHURN], keys[L.K_PIPELINE]
+    indptr, reverse, senior = org.indptr, org.reverse, org.senior
+    trust = people.trust
+    for i in range(len(senior)):
         if senior[i] == 0 or uniform_nb(key_churn, t, i) >= p:
             continue
-        state[i] = 0
-        t_adopted[i] = -1
-        belief[i] = par[L.NEWCOMER_BELIEF]
-        motivation[i] = motivation0[i]
-        clinical_leader[i] = 1 if uniform_nb(key_pipeline, t, i) < par[L.P_CLINICAL_APPOINTMENT] else 0
+        people.state[i] = NOT_ADOPTED
+        people.t_adopted[i] = -1
+        people.belief[i] = par[L.NEWCOMER_BELIEF]
+        people.motivation[i] = people.motivation0[i]
+        people.clinical_leader[i] = 1 if uniform_nb(key_pipeline, t, i) < par[L.P_CLINICAL_APPOINTMENT] else 0
         for e in range(indptr[i], indptr[i + 1]):
             trust[e] = trust_new
             trust[reverse[e]] = trust_new

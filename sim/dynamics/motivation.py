@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import layout as L
 
 
@@ -26,7 +27,7 @@ def readiness(motivation_i, belief_i, fit_i):
 
 
 @njit(cache=True)
-def update_motivation(par, state, pressure, motivation, motivation0):
+def update_motivation(par, people):
     """Phase 6, motivation:
     m <- m - crowding x m                      (crowding-out under pressure x)
     m <- m + recovery (1 - x) (m0 - m) if m < m0  (slow return of crowded-out motivation)
@@ -38,12 +39,18 @@ def update_motivation(par, state, pressure, motivation, motivation0):
     recog = par[L.RECOGNITION]
     if crowd == 0.0 and rec == 0.0 and recog == 0.0:
         return
+    state, pressure, motivation, motivation0 = (
+        people.state,
+        people.pressure,
+        people.motivation,
+        people.motivation0,
+    )
     for i in range(len(state)):
         m = motivation[i]
         x = pressure[i]
         m = m - crowd * x * m
         if m < motivation0[i]:
             m = m + rec * (1.0 - x) * (motivation0[i] - m)
-        if state[i] == 1 or state[i] == 2:
+        if state[i] == COMPLYING or state[i] == COMMITTED:
             m = m + recog * (1.0 - m)
         motivation[i] = min(max(m, 0.0), 1.0)

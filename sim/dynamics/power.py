@@ -12,36 +12,40 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import CENTRALISED, COMMITTED, COMPLYING, DISTRIBUTED, NO_POWER
+
 
 @njit(cache=True, inline="always")
 def agency(mode, empowerment, authority_i, courage_i):
     """a_i = power_i * courage_i, power_i = authority_i (centralised, mode 1) or
     max(authority_i, empowerment) (distributed, mode 2); 1 when power is not modelled (0).
     """
-    if mode == 0.0:
+    if mode == NO_POWER:
         return 1.0
     power = authority_i
-    if mode == 2.0 and empowerment > power:
+    if mode == DISTRIBUTED and empowerment > power:
         power = empowerment
     return power * courage_i
 
 
 @njit(cache=True, inline="always")
-def may_act(mode, decision_level, empowerment, agency_min, i, level, manager, state, authority, courage):
+def may_act(mode, decision_level, empowerment, agency_min, i, org, people):
     """Decision right of person i this step (reads states at the start of the step).
 
     none: always. centralised: level_i <= decision_level, or the line manager has
     adopted. distributed: agency_i >= agency_min, or the line manager has adopted.
-    Parameters come as scalars (``sim.dynamics.layout`` slots read once per phase).
+    Parameters come as scalars (``sim.dynamics.layout`` slots read once per phase);
+    ``mode`` is an integer power-mode code.
     """
-    if mode == 0.0:
+    if mode == NO_POWER:
         return True
-    if mode == 1.0:
-        if level[i] <= decision_level:
+    if mode == CENTRALISED:
+        if org.level[i] <= decision_level:
             return True
-    elif agency(mode, empowerment, authority[i], courage[i]) >= agency_min:
+    elif agency(mode, empowerment, people.authority[i], people.courage[i]) >= agency_min:
         return True
-    m = manager[i]
+    m = org.manager[i]
     if m < 0:
         return True
-    return state[m] == 1 or state[m] == 2
+    s = people.state[m]
+    return s == COMPLYING or s == COMMITTED

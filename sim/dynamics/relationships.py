@@ -11,63 +11,33 @@ from __future__ import annotations
 
 from numba import njit
 
+from sim.constants import COMMITTED, COMPLYING, LINE
 from sim.dynamics import layout as L
 
 
 @njit(cache=True, inline="always")
-def example(s, visibility):
-    """x_j: weight of contact j's example by adoption state s: committed 1, complying
-    ``compliance_visibility``, otherwise 0.
-    """
-    if s == 2:
-        return 1.0
-    if s == 1:
-        return visibility
-    return 0.0
-
-
-@njit(cache=True, inline="always")
-def tie_weight(e, i, j, trust, influence, clinician, clinical_leader, credibility):
-    """w_ij = trust_ij * influence_j * c_ij, c_ij = clinical_credibility when j is a
-    clinical leader and i a clinician (FMLM 2018), else 1.
-    """
-    w = trust[e] * influence[j]
-    if clinical_leader[j] == 1 and clinician[i] == 1:
-        w = w * credibility
-    return w
-
-
-@njit(cache=True, inline="always")
-def exposure(
-    i,
-    indptr,
-    indices,
-    state,
-    trust,
-    influence,
-    clinician,
-    clinical_leader,
-    visibility,
-    credibility,
-    count_kind,
-):
+def exposure(i, org, people, visibility, credibility, count_kind):
     """e_i = sum_j w_ij x_j / sum_j w_ij (fraction; 0 with no weight) or sum_j w_ij x_j
     (count), summed in CSR order. Scalars are passed in, not read from the parameter
     vector inside the loop (reading it per tie was 7x slower: it defeats LLVM's hoisting).
     """
+    indices, state, trust, influence = org.indices, people.state, people.trust, people.influence
+    clinical_leader = people.clinical_leader
+    clinician_i = org.clinician[i] == 1
     num = 0.0
     den = 0.0
-    for e in range(indptr[i], indptr[i + 1]):
+    for e in range(org.indptr[i], org.indptr[i + 1]):
         j = indices[e]
-        # tie_weight and example, written out: the loop is the model's hot path.
+        # w_ij = trust_ij * influence_j * (clinical_credibility when j is a clinical leader
+        # and i a clinician: FMLM 2018); x_j = 1 committed, visibility complying, else 0.
         w = trust[e] * influence[j]
-        if clinical_leader[j] == 1 and clinician[i] == 1:
+        if clinical_leader[j] == 1 and clinician_i:
             w = w * credibility
         den += w
         s = state[j]
-        if s == 2:
+        if s == COMMITTED:
             num += w
-        elif s == 1:
+        elif s == COMPLYING:
             num += w * visibility
     if count_kind:
         return num
@@ -77,7 +47,7 @@ def exposure(
 
 
 @njit(cache=True)
-def update_trust(par, indptr, indices, tie_kind, state, pressure, trust):
+def update_trust(par, org, people):
     """Phase 7, trust on every tie (i, j):
     tau <- tau + growth (1 - tau)          if either is committed (working with someone
                                            who owns the change builds trust both ways)
@@ -88,12 +58,14 @@ def update_trust(par, indptr, indices, tie_kind, state, pressure, trust):
     erode = par[L.TRUST_EROSION]
     if grow == 0.0 and erode == 0.0:
         return
+    indptr, indices, tie_kind = org.indptr, org.indices, org.tie_kind
+    state, pressure, trust = people.state, people.pressure, people.trust
     for i in range(len(state)):
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
             tau = trust[e]
-            if state[i] == 2 or state[j] == 2:
+            if state[i] == COMMITTED or state[j] == COMMITTED:
                 tau = tau + grow * (1.0 - tau)
-            if tie_kind[e] == 0:
+            if tie_kind[e] == LINE:
                 tau = tau - erode * ((pressure[i] + pressure[j]) / 2.0) * tau
             trust[e] = tau

@@ -6,10 +6,11 @@ that need them (Granovetter's riot; the frozen middle's resistant managers), the
 of steps worth watching, and a one-line description. The teaching app (``sim.views.app``) and
 the animation writer (``sim.views.animate``) build their models with ``model_for``.
 
-The full-model presets share one calibrated base (``CALIBRATED``): a change that spreads
-slowly on its own, so the levers of the IHI Psychology of Change Framework show. "Help it
-happen" and "make it happen" are the two ways of leading change that Greenhalgh et al.
-(2004) contrast (and that "let it happen" leaves to chance).
+The full-model presets share one calibrated base (``CALIBRATED``, read from
+``configs/scenario/change_base.yaml``): a change that spreads slowly on its own, so the
+levers of the IHI Psychology of Change Framework show. "Help it happen" and "make it
+happen" are the two ways of leading change that Greenhalgh et al. (2004) contrast (and
+that "let it happen" leaves to chance).
 
 Example:
     ``model = model_for(get("co-design"), seed=3); model.step()``
@@ -24,15 +25,10 @@ from typing import Any
 
 import numpy as np
 
-CALIBRATED: dict[str, Any] = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-}
-"""Base of every full-model preset (rule ``change``): weekly steps, moderate trust."""
+from sim import scenarios
+
+CALIBRATED: dict[str, Any] = scenarios.calibrated_base()
+"""Base of every full-model preset (rule ``change``): ``configs/scenario/change_base.yaml``."""
 
 HELP_IT_HAPPEN: dict[str, Any] = {
     "seeding": {"strategy": "motivation"},
@@ -61,16 +57,8 @@ CLASSROOM_STAFF = 500
 professions to show, small enough to see every person and to step in real time."""
 
 
-def merge(base: Mapping[str, Any], *overlays: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep merge of nested config dicts: later overlays win, key by key; inputs are not changed."""
-    out: dict[str, Any] = {k: merge(v) if isinstance(v, Mapping) else v for k, v in base.items()}
-    for overlay in overlays:
-        for k, v in overlay.items():
-            if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-                out[k] = merge(out[k], v)
-            else:
-                out[k] = merge(v) if isinstance(v, Mapping) else v
-    return out
+merge = scenarios.merge
+"""Deep merge of nested config dicts (``sim.scenarios.merge``)."""
 
 
 @dataclass

@@ -1,16 +1,17 @@
 """Peer benchmark: changesim against the diffusion tools people would otherwise use.
 
-Run ``python -m sim.bench_peers [--quick] [--out results/benchmark]``. It writes
-``peers.csv`` (one row per measurement), ``peers.md`` (tables, targets, machine, load)
-and ``peers.png`` (time per step against size) into the output folder; ``--quick``
-(sizes 1e2 and 1e3, about a minute) writes ``peers_quick.*`` instead.
+Run ``python experiments/e09_benchmark/bench_peers.py [--quick] [--out results/benchmark]``
+(or ``changesim bench``). It writes ``peers.csv`` (one row per measurement), ``peers.md``
+(tables, targets, machine, load) and ``peers.png`` (time per step against size) into the
+output folder; ``--quick`` (sizes 1e2 and 1e3, about a minute) writes ``peers_quick.*``
+instead.
 
 Three rules, each run by every tool that has it:
 
 1. **fractional linear threshold** (deterministic): changesim's fast engine
    (``sim.engine.simulate``, and ``sim.run`` end to end), its reference engine
    (``engine="agents"``), the plain C -O3 loop and the idiomatic Mesa 3 model of
-   ``sim.bench``, and NDlib's ``ThresholdModel`` configured per node. Every one must
+   ``bench.py``, and NDlib's ``ThresholdModel`` configured per node. Every one must
    reach exactly the same final adopted set, or the benchmark raises ``Disagreement``.
 2. **independent cascade** (stochastic): changesim fast and reference (identical per
    seed: one counter-based stream), NDlib's ``IndependentCascadesModel`` configured per
@@ -22,7 +23,7 @@ Three rules, each run by every tool that has it:
    against its own reference engine, which is timed over a few steps and scaled per step.
 
 Sizes 1e2..1e6 with about ten ties each, on random graphs and on hierarchical
-organisations with teams (``sim.org.synthetic``). Protocol as ``sim.bench`` (from
+organisations with teams (``sim.org.synthetic``). Protocol as ``bench.py`` (from
 ``/work/shared/research/perf.md``): implementations run round-robin in one process after
 an untimed warm-up round, medians of the timed rounds, ratios from medians of the same
 run, wall and CPU time both, construction (graphs, models, agents) timed apart from
@@ -53,17 +54,20 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sim import bench, rng, run, run_batch
-from sim.bench import Case, Timed, _clock
+from sim import rng, run, run_batch, scenarios
 from sim.dynamics import change, layout
-from sim.dynamics.contagion import CASCADE, FRACTION
+from sim.dynamics.contagion import CASCADE, FRACTION, Rule
 from sim.engine import simulate, weights
 from sim.model import ChangeModel
 from sim.org import Organisation, random_graph, synthetic
 from sim.params import ModelConfig, from_dict
-from sim.run import _change_static
-from sim.state import initial_state
+from sim.state import initial_state, org_arrays, scratch
 
+import bench  # the chassis benchmark beside this file (its runners, clock and C loop)
+from bench import Case, Timed, _clock
+
+HERE = Path(__file__).resolve().parent
+PROG = "python experiments/e09_benchmark/bench_peers.py"
 SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (100, 1_000)
 FAMILIES: dict[str, Callable[[int], Organisation]] = {
@@ -78,16 +82,10 @@ P_TRANSMIT = 0.2  # independent cascade: R0 about 2 on ~10 ties, final size ~80%
 N_SEEDS_MIN = 5  # 1% of staff, at least 5 (one seed at n=100 often spreads nowhere)
 STEP_CAP = 1000  # the threshold and cascade runs stop at their fixed point long before
 Z = 4.0  # two-sided false-failure rate 6e-5 per comparison
-CHANGE_CONFIG: dict[str, Any] = {
-    "dynamics": {"rule": "change", "threshold_mean": 0.55, "threshold_sd": 0.15, "p_spontaneous": 0.003},
-    "people": {"trust_line": 0.6, "trust_team": 0.7, "trust_peer": 0.5, "trust_cross_org": 0.3},
-    "motivation": {"readiness_weight": 0.4, "recovery": 0.01},
-    "adaptation": {"p_test": 0.25, "change_quality": 0.55, "p_abandon": 0.02},
-    "relationships": {"compliance_visibility": 0.5},
-    "leadership": {"tenure_years": 3.0},
-    "power": {"mode": "distributed"},
-    "co_design": {"on": True},
-}
+# The calibrated base (configs/scenario/change_base.yaml), power distributed and co-design on.
+CHANGE_CONFIG: dict[str, Any] = scenarios.merge(
+    scenarios.calibrated_base(), {"power": {"mode": "distributed"}, "co_design": {"on": True}}
+)
 CHANGE_STEPS = 26  # half a year of weeks; the rule is not a pure network rule, so every step runs
 REFERENCE_STEPS = {100: 10, 1_000: 5, 10_000: 3, 100_000: 2, 1_000_000: 1}
 FAST_REPEATS = {100: 21, 1_000: 21, 10_000: 15, 100_000: 7, 1_000_000: 3}
@@ -217,7 +215,7 @@ def _seeds(case: Case) -> list[int]:
 
 
 def networkx_graph(org: Organisation) -> Any:
-    """The NetworkX graph the peers read (``sim.bench``'s CSR conversion), degrees checked."""
+    """The NetworkX graph the peers read (``bench.py``'s CSR conversion), degrees checked."""
     g = bench._to_networkx(org)
     deg = np.fromiter((d for _, d in g.degree()), np.int64, org.n_staff)
     if not np.array_equal(deg, org.degree):
@@ -229,7 +227,7 @@ def networkx_graph(org: Organisation) -> Any:
 
 
 def _from_bench(timed: Timed, steps: int, builds: list[float] | None = None) -> Timed:
-    """Adapt ``sim.bench``'s runners (changesim kernel, C, Mesa) to ``Out``."""
+    """Adapt ``bench.py``'s runners (changesim kernel, C, Mesa) to ``Out``."""
 
     def go() -> tuple[float, float, Out]:
         w, c, res = timed()
@@ -310,11 +308,14 @@ def _changesim_cascade(case: Case, seed: int = 0, clock: Clock = _clock) -> Time
 
     def go() -> tuple[float, float, Out]:
         state, t_adopted = st.state.copy(), st.t_adopted.copy()
+        people = st.people()._replace(state=state, t_adopted=t_adopted)
         counts = np.zeros((STEP_CAP + 1, 1, 4), np.int32)
+        rule = Rule(CASCADE, FRACTION, 0.0, 0.0, P_TRANSMIT)
         w, c, _ = clock(
-            lambda: simulate(org.indptr, org.indices, case.weight, st.threshold, state, t_adopted, CASCADE,
-                             FRACTION, 0.0, 0.0, P_TRANSMIT, key, STEP_CAP, groups, counts)
-        )  # fmt: skip
+            lambda: simulate(
+                org.indptr, org.indices, case.weight, people, rule, key, STEP_CAP, groups, counts
+            )
+        )
         return w, c, _out(np.isin(state, (1, 2)), _steps(counts[:, 0, :]))
 
     return go
@@ -368,7 +369,7 @@ def _eon_cascade(case: Case, graph: Any, seed: int = 0, clock: Clock = _clock) -
 
 
 def _mesa_cascade_model(graph: Any, adopted: np.ndarray, seed: int) -> Any:
-    """The independent cascade written the way a Mesa 3 user would (as ``sim.bench``'s threshold model)."""
+    """The independent cascade written the way a Mesa 3 user would (as ``bench.py``'s threshold model)."""
     import mesa
     from mesa.discrete_space import FixedAgent, Network
 
@@ -438,23 +439,19 @@ def change_config() -> ModelConfig:
 
 def _change_kernel(org: Organisation, cfg: ModelConfig, n_steps: int) -> Timed:
     """The full model's fast path for one replicate (as ``run`` calls it), stepping timed alone."""
-    static, par = _change_static(org), layout.pack(cfg)
-    keys = change.stream_keys(np.array([0]))[0]
+    arrays, par = org_arrays(org), layout.pack(cfg)
+    keys = layout.stream_keys(np.array([0]))[0]
     groups = np.zeros((org.n_staff, 1), np.int64)
 
     def go() -> tuple[float, float, Any]:
         t0 = time.perf_counter()
         st = initial_state(org, cfg, 0)
         build = time.perf_counter() - t0
-        arrays = (
-            st.state, st.t_adopted, st.threshold, st.motivation, st.motivation0, st.belief, st.fit,
-            st.pressure, st.authority, st.influence, st.courage, st.trust, st.clinical_leader,
-            st.co_designer,
-        )  # fmt: skip
+        people, work = st.people(), scratch(org.n_staff)
         counts = np.zeros((n_steps + 1, 1, 4), np.int32)
         extra = np.empty((n_steps + 1, 3))
         w, c, _ = _clock(
-            lambda: change.simulate_change(par, keys, *static, *arrays, n_steps, groups, counts, extra)
+            lambda: change.simulate_change(par, keys, arrays, people, work, n_steps, groups, counts, extra)
         )
         return w, c, (_out(st.adopted(), n_steps, build), st)
 
@@ -606,7 +603,7 @@ def correctness_checks(n: int = 1000, lib: Any = None, peers: set[str] | None = 
 def round_robin(runs: dict[str, Timed], plan: dict[str, tuple[int, int]]) -> dict[str, dict[str, Any]]:
     """Round-robin over implementations, each for its own (warm-up, timed) rounds.
 
-    ``sim.bench.interleaved`` with a per-implementation number of rounds: a slow peer
+    ``bench.interleaved`` with a per-implementation number of rounds: a slow peer
     takes part in the first rounds only. Returns name -> {"median", "min", "cpu",
     "repeats", "result"} (result: the last round's).
     """
@@ -797,7 +794,8 @@ def bench_change(n: int, org: Organisation, budget: Budget, rows: list[Row], fas
 
 _MEMORY_CHILD = r"""
 import sys
-from sim.bench_peers import memory_child
+sys.path.insert(0, sys.argv[5])  # the folder of bench_peers.py
+from bench_peers import memory_child
 memory_child(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
 """
 # ru_maxrss of a process forked straight from this one starts at this process's own peak
@@ -873,7 +871,7 @@ def bench_memory(n: int, peers: set[str], tmp: Path, rows: list[Row]) -> None:
         if (base in PACKAGES or base == C_LOOP) and base not in peers:
             continue
         path = tmp / f"mem_{abs(hash(name))}.json"
-        wall, rss, code = peak_rss(_MEMORY_CHILD, [name, family, str(n), str(path)], tmp)
+        wall, rss, code = peak_rss(_MEMORY_CHILD, [name, family, str(n), str(path), str(HERE)], tmp)
         if code != 0:
             raise RuntimeError(f"memory child {name} failed:\n{(tmp / 'mem.log').read_text()[-3000:]}")
         r = json.loads(path.read_text())
@@ -881,7 +879,7 @@ def bench_memory(n: int, peers: set[str], tmp: Path, rows: list[Row]) -> None:
                 f"({r['steps']} steps, {r['run_s']:.2f} s); process wall {wall:.1f} s; "
                 f"VmHWM {r['vmhwm_kib'] / 1024:,.0f} MiB")  # fmt: skip
         if name == "baseline":
-            note = "import sim.bench_peers, build the network and the initial state only"
+            note = "import bench_peers, build the network and the initial state only"
         rows.append(Row(rule, family, n, name, "peak_rss", rss, "MiB", note=note))
         print(f"  [memory] n={n:,} {name:48s} {rss:8,.0f} MiB", flush=True)
 
@@ -899,7 +897,7 @@ def provenance() -> dict[str, str]:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = "not installed"
-    root = Path(__file__).resolve().parent.parent
+    root = HERE.parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                               text=True, check=True).stdout.strip()  # fmt: skip
@@ -1129,11 +1127,11 @@ def figure(rows: list[Row], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the tables and the figure."""
-    ap = argparse.ArgumentParser(prog="python -m sim.bench_peers", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="sizes 1e2 and 1e3 only (about a minute)")
     ap.add_argument("--out", default="results/benchmark", help="output folder")
     a = ap.parse_args(argv)
-    command = "python -m sim.bench_peers" + (" --quick" if a.quick else "") + f" --out {a.out}"
+    command = PROG + (" --quick" if a.quick else "") + f" --out {a.out}"
     warnings.filterwarnings("ignore", module="ndlib")
     load0, t_start = os.getloadavg()[0], time.perf_counter()
     versions = provenance()  # at the start: the code this process loaded

@@ -1,9 +1,9 @@
 """Chassis benchmark: the changesim kernels against plain C, idiomatic Mesa 3, scale, batch and cache.
 
-Run ``python -m sim.bench [--quick] [--out results/benchmark]``. It writes ``chassis.csv``
-(one row per measurement) and ``chassis.md`` (tables, targets and the machine) into the
-output folder; ``--quick`` runs small sizes only (a smoke test, under 30 s) and writes
-``chassis_quick.*`` instead.
+Run ``python experiments/e09_benchmark/bench.py [--quick] [--out results/benchmark]``
+(``make bench``). It writes ``chassis.csv`` (one row per measurement) and ``chassis.md``
+(tables, targets and the machine) into the output folder; ``--quick`` runs small sizes
+only (a smoke test, under 30 s) and writes ``chassis_quick.*`` instead.
 
 Protocol (``/work/shared/research/perf.md``): implementations compared with each other
 run interleaved (round-robin) in one process, after an untimed warm-up round, with
@@ -38,13 +38,15 @@ import numpy as np
 from numba import njit
 
 from sim import rng, run, run_batch
-from sim.dynamics.contagion import FRACTION, THRESHOLD
+from sim.dynamics.contagion import FRACTION, THRESHOLD, Rule, rule_of
 from sim.engine import kernel_step, simulate, weights
 from sim.org import Organisation, random_graph, synthetic
 from sim.params import ModelConfig, from_dict
 from sim.state import State, initial_state
+from sim.state import frontier as frontier_space
 
-C_SOURCE = Path(__file__).parent / "bench_c" / "threshold.c"
+C_SOURCE = Path(__file__).resolve().parent / "threshold.c"
+PROG = "python experiments/e09_benchmark/bench.py"
 N_STEPS = 100
 MEAN_DEGREE = 10.0
 # Thresholds clip(N(0.18, sd)): sd 0.05 gives a global cascade; sd 0 (0.18 for all)
@@ -127,7 +129,7 @@ def interleaved(runs: dict[str, Timed], repeats: int, warmup: int = 1) -> dict[s
 
 
 def compile_c(build_dir: Path) -> ctypes.CDLL | None:
-    """Compile ``bench_c/threshold.c`` with the system ``cc -O3 -march=native``; None without cc."""
+    """Compile ``threshold.c`` (beside this file) with ``cc -O3 -march=native``; None without cc."""
     cc = shutil.which("cc")
     if cc is None:
         return None
@@ -167,23 +169,18 @@ def threshold_case(n: int, threshold_sd: float, n_steps: int = N_STEPS) -> Case:
 
 
 @njit(cache=True)
-def _full_scan(indptr, indices, weight, threshold, state, t_adopted, n_steps, counts):  # pragma: no cover
+def _full_scan(indptr, indices, weight, people, front, n_steps, counts):  # pragma: no cover
     """``simulate`` without the frontier: ``kernel_step`` examines every non-adopter each step."""
-    n = len(state)
-    new = np.empty(n, np.int64)
-    old = np.empty(n, np.uint8)
-    stamp = np.full(n, -1, np.int64)
-    for i in range(n):
+    state = people.state
+    rule = Rule(THRESHOLD, FRACTION, 0.0, 0.0, 0.0)
+    for i in range(len(state)):
         counts[0, state[i]] += 1
     for t in range(1, n_steps + 1):
         counts[t] = counts[t - 1]
-        n_new = kernel_step(
-            t, indptr, indices, weight, threshold, state, t_adopted, THRESHOLD, FRACTION,
-            0.0, 0.0, 0.0, np.uint64(0), new, 0, False, 0, new, old, stamp,
-        )  # fmt: skip
+        n_new = kernel_step(t, indptr, indices, weight, people, rule, np.uint64(0), front, 0, False, 0)
         for k in range(n_new):
-            counts[t, old[k]] -= 1
-            counts[t, state[new[k]]] += 1
+            counts[t, front.old[k]] -= 1
+            counts[t, state[front.new[k]]] += 1
         if n_new == 0:
             for s in range(t + 1, n_steps + 1):
                 counts[s] = counts[t]
@@ -192,23 +189,23 @@ def _full_scan(indptr, indices, weight, threshold, state, t_adopted, n_steps, co
 
 def _changesim(case: Case, frontier: bool = True) -> Timed:
     def go() -> tuple[float, float, Any]:
-        st, org, d = case.st, case.org, case.cfg.dynamics
+        st, org = case.st, case.org
         state, t_adopted = st.state.copy(), st.t_adopted.copy()
+        people = st.people()._replace(state=state, t_adopted=t_adopted)
         n_steps = case.cfg.n_steps
         if frontier:
             groups = np.zeros((org.n_staff, 1), np.int64)
             counts = np.zeros((n_steps + 1, 1, 4), np.int32)
+            rule = rule_of(case.cfg.dynamics)
             fn = lambda: simulate(  # noqa: E731
-                org.indptr, org.indices, case.weight, st.threshold, state, t_adopted, THRESHOLD,
-                FRACTION, d.p_spontaneous, d.q_imitation, d.p_transmit, case.key, n_steps,
-                groups, counts,
-            )  # fmt: skip
+                org.indptr, org.indices, case.weight, people, rule, case.key, n_steps, groups, counts
+            )
         else:
             counts = np.zeros((n_steps + 1, 1, 4), np.int32)
+            front = frontier_space(org.n_staff)
             fn = lambda: _full_scan(  # noqa: E731
-                org.indptr, org.indices, case.weight, st.threshold, state, t_adopted, n_steps,
-                counts[:, 0, :],
-            )  # fmt: skip
+                org.indptr, org.indices, case.weight, people, front, n_steps, counts[:, 0, :]
+            )
         w, c, _ = _clock(fn)
         return w, c, (state, t_adopted, counts[:, 0, :])
 
@@ -752,11 +749,11 @@ def write(rows: list[Row], info: dict[str, str], out: Path, stem: str, command: 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the tables."""
-    ap = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only (smoke test, < 30 s)")
     ap.add_argument("--out", default="results/benchmark", help="output folder")
     a = ap.parse_args(argv)
-    command = "python -m sim.bench" + (" --quick" if a.quick else "") + f" --out {a.out}"
+    command = PROG + (" --quick" if a.quick else "") + f" --out {a.out}"
     load0 = os.getloadavg()[0]
     t_start = time.perf_counter()
     rows: list[Row] = []

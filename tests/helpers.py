@@ -1,0 +1,149 @@
+"""Helpers shared by the test modules: Hypothesis strategies for organisations and full-model configs.
+
+A test module imports them with ``from helpers import ...`` (pytest puts ``tests/`` on the
+path); no test module imports another.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from sim.constants import ORG_KINDS
+
+# Edge values (0, 1, subnormals) find exact-comparison bugs; interior values make the
+# mechanisms act. Draw both.
+unit = st.one_of(st.floats(0.0, 1.0), st.floats(0.05, 0.95))
+seeds = st.integers(0, 2**32)
+
+
+@st.composite
+def small_org(draw) -> dict:
+    """A synthetic organisation of 2..50 staff or a small integrated care system."""
+    org = {
+        "kind": draw(st.sampled_from(["synthetic", "ics"])),
+        "span_of_control": draw(st.integers(2, 6)),
+        "p_team_tie": draw(unit),
+        "mean_peer_ties": draw(st.floats(0.0, 4.0)),
+        "clinical_leader_share": draw(unit),
+    }
+    if org["kind"] == "synthetic":
+        org["n_staff"] = draw(st.integers(2, 50))
+        org["org_kind"] = draw(st.sampled_from(ORG_KINDS))
+        return org
+    n_partners = draw(st.integers(2, 3))
+    org["n_staff"] = draw(st.integers(2 * n_partners, 50))
+    org["partner_kinds"] = draw(
+        st.lists(st.sampled_from(ORG_KINDS), min_size=n_partners, max_size=n_partners)
+    )
+    org["partner_shares"] = draw(st.lists(st.floats(0.1, 1.0), min_size=n_partners, max_size=n_partners))
+    org["n_boundary_spanners"] = draw(st.integers(0, 4))
+    org["cross_ties_per_pair"] = draw(st.integers(0, 6))
+    return org
+
+
+@st.composite
+def change_configs(draw) -> dict:
+    """A full-model scenario: every mechanism group drawn on or off, with random rates."""
+    org = draw(small_org())
+    # Long runs are drawn more often than short ones: slow mechanisms need steps to act.
+    n_steps = draw(st.one_of(st.integers(0, 30), st.integers(20, 30)))
+    kind = draw(st.sampled_from(["fraction", "count"]))
+    dynamics = {
+        "rule": "change",
+        "threshold_kind": kind,
+        "threshold_mean": draw(unit if kind == "fraction" else st.floats(0.0, 3.0)),
+        "threshold_sd": draw(st.floats(0.0, 0.4)),
+        "p_spontaneous": draw(st.one_of(st.just(0.0), st.floats(0.0, 0.2))),
+        "power_gradient": draw(st.one_of(st.just(0.0), st.floats(0.0, 2.0))),
+    }
+    people = {
+        "authority_top": draw(unit),
+        "authority_frontline": draw(unit),
+        "motivation_mean": draw(unit),
+        "motivation_sd": draw(st.floats(0.0, 0.4)),
+        "courage_mean": draw(unit),
+        "courage_sd": draw(st.floats(0.0, 0.4)),
+        "belief_mean": draw(unit),
+        "belief_sd": draw(st.floats(0.0, 0.4)),
+        "trust_line": draw(unit),
+        "trust_team": draw(unit),
+        "trust_peer": draw(unit),
+        "trust_cross_org": draw(unit),
+    }
+    seeding = {
+        "strategy": draw(st.sampled_from(["random", "top", "frontline", "motivation", "hubs", "none"])),
+        "n_seeds": draw(st.integers(0, min(5, org["n_staff"]))),
+    }
+    start = draw(st.one_of(st.just(0), st.integers(0, 20)))
+    mandate = {
+        "on": draw(st.sampled_from([True, True, False])),
+        "start": start,
+        "end": draw(st.one_of(st.just(-1), st.integers(start, 30))),
+        "strength": draw(unit),
+        "scope": draw(st.sampled_from(["lead", "all"])),
+        "p_comply": draw(unit),
+        "p_lapse": draw(unit),
+        "pressure_decay": draw(unit),
+    }
+    motivation = {
+        "readiness_weight": draw(st.floats(0.0, 2.0)),
+        "crowding": draw(st.one_of(st.just(0.0), unit)),
+        "recovery": draw(st.one_of(st.just(0.0), unit)),
+        "recognition": draw(st.one_of(st.just(0.0), unit)),
+        "p_internalise": draw(unit),
+    }
+    co_design = {
+        "on": draw(st.sampled_from([True, True, False])),
+        "share": draw(unit),
+        "rule": draw(st.sampled_from(["frontline", "volunteers", "diagonal", "board"])),
+        "fit_gain": draw(unit),
+        "team_spread": draw(unit),
+    }
+    relationships = {
+        "trust_growth": draw(st.one_of(st.just(0.0), unit)),
+        "trust_erosion": draw(st.one_of(st.just(0.0), unit)),
+        "compliance_visibility": draw(unit),
+    }
+    power = {
+        "mode": draw(st.sampled_from(["none", "centralised", "distributed"])),
+        "decision_level": draw(st.integers(0, 4)),
+        "empowerment": draw(unit),
+        "agency_min": draw(unit),
+    }
+    adaptation = {
+        "p_test": draw(st.one_of(st.just(0.0), unit)),
+        "change_quality": draw(unit),
+        "learning_rate": draw(unit),
+        "success_boost": draw(unit),
+        "failure_cost": draw(unit),
+        "adapt": draw(st.booleans()),
+        "adapt_rate": draw(unit),
+        "p_abandon": draw(st.one_of(st.just(0.0), unit)),
+    }
+    leadership = {
+        # Weekly churn hazard 1 / (52 tenure): 0.01..0.5 years is 2% to 100% a week, so
+        # senior posts do turn over within 30 steps; 0 is no churn.
+        "tenure_years": draw(st.one_of(st.just(0.0), st.floats(0.01, 0.5))),
+        "trust_new": draw(unit),
+        "clinical_credibility": draw(st.floats(0.0, 5.0)),
+        "clinical_appointment": draw(unit),
+        "career_path": draw(st.booleans()),
+        "pay_balance": draw(st.booleans()),
+        "licence_retention": draw(st.booleans()),
+        "enabler_effect": draw(unit),
+    }
+    return {
+        "org": org,
+        "people": people,
+        "dynamics": dynamics,
+        "seeding": seeding,
+        "mandate": mandate,
+        "motivation": motivation,
+        "co_design": co_design,
+        "relationships": relationships,
+        "power": power,
+        "adaptation": adaptation,
+        "leadership": leadership,
+        "n_steps": n_steps,
+        "org_seed": draw(st.integers(0, 3)),
+    }

@@ -1,0 +1,96 @@
+"""The kernels' typed bundles: declared once, in the declared dtypes, short signatures.
+
+``sim.state`` declares the people's state (``STAFF_ATTRIBUTES``, ``TIE_ATTRIBUTES``), the
+organisation's static arrays (``ORG_ARRAYS``) and the work spaces; the kernels take them
+as named tuples. These tests fail when a declaration and a bundle drift apart, when a
+batch row is not the replicate it names, or when a kernel grows a long positional list.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from sim import from_dict
+from sim.model import organisation_for
+from sim.state import (
+    ORG_ARRAYS,
+    SCRATCH_ARRAYS,
+    STAFF_ATTRIBUTES,
+    TIE_ATTRIBUTES,
+    OrgArrays,
+    People,
+    Scratch,
+    initial_states,
+    org_arrays,
+    replicate,
+    scratch,
+)
+
+MAX_KERNEL_ARGS = 12
+
+
+def test_people_fields_are_the_declared_attributes_in_their_dtypes() -> None:
+    cfg = from_dict({"org": {"n_staff": 40}, "dynamics": {"rule": "change"}})
+    org = organisation_for(cfg)
+    people = initial_states(org, cfg, np.arange(3)).people()
+    assert People._fields == tuple(a.name for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES), "People drifted"
+    for a in STAFF_ATTRIBUTES:
+        arr = getattr(people, a.name)
+        assert arr.dtype == a.dtype and arr.shape == (3, 40), f"{a.name}: {arr.dtype} {arr.shape}"
+    assert people.trust.shape == (3, len(org.indices)), "trust has one row per replicate"
+
+
+def test_org_arrays_have_the_declared_dtypes_and_reverse_ties_invert() -> None:
+    org = organisation_for(from_dict({"org": {"n_staff": 60}}))
+    arrays = org_arrays(org)
+    assert OrgArrays._fields == tuple(a.name for a in ORG_ARRAYS), "OrgArrays drifted"
+    for a in ORG_ARRAYS:
+        assert getattr(arrays, a.name).dtype == a.dtype, f"{a.name} is not {a.dtype}"
+    rev = arrays.reverse
+    assert np.array_equal(rev[rev], np.arange(len(rev))), "reverse of the reverse tie is the tie"
+    src = org.tie_sources()
+    assert np.array_equal(src[rev], arrays.indices.astype(np.int64)), "reverse tie starts at the contact"
+
+
+@njit(cache=False)
+def _row_sum(people, r):
+    p = replicate(people, r)
+    return p.motivation.sum() + p.trust.sum() + p.state.sum()
+
+
+def test_replicate_is_row_r_in_python_and_in_numba() -> None:
+    cfg = from_dict({"org": {"n_staff": 30}, "dynamics": {"rule": "change"}})
+    org = organisation_for(cfg)
+    st = initial_states(org, cfg, np.arange(4))
+    people = st.people()
+    for r in range(4):
+        row = replicate(people, r)
+        assert np.array_equal(row.motivation, st.motivation[r]), "python replicate is row r"
+        want = st.motivation[r].sum() + st.trust[r].sum() + st.state[r].sum()
+        assert _row_sum(people, r) == want, "numba replicate is row r"
+    shared = initial_states(org, cfg, np.arange(4), tie_rows=False).people()
+    assert replicate(shared, 2).trust is shared.trust, "a shared (m,) tie array passes through"
+    work = scratch(30, 4)
+    assert Scratch._fields == tuple(a.name for a in SCRATCH_ARRAYS)
+    assert replicate(work, 1).allowed.shape == (30,), "scratch rows are per replicate"
+
+
+def test_no_kernel_takes_more_than_twelve_arguments() -> None:
+    root = Path(__file__).resolve().parents[1] / "sim"
+    modules = ["sim.engine"] + [f"sim.dynamics.{p.stem}" for p in sorted((root / "dynamics").glob("*.py"))]
+    long = []
+    for name in modules:
+        mod = import_module(name)
+        for fname, fn in vars(mod).items():
+            py = getattr(fn, "py_func", None)
+            if py is None or py.__module__ != name:
+                continue
+            n = len(inspect.signature(py).parameters)
+            if n > MAX_KERNEL_ARGS:
+                long.append(f"{name}.{fname} ({n})")
+    assert not long, f"kernels with more than {MAX_KERNEL_ARGS} arguments: {long}"
