@@ -25,7 +25,7 @@ import pytest
 from sim import cli
 from sim.analysis import collect as collect_mod
 from sim.analysis import sweep
-from sim.io import from_csv
+from sim.io import build, from_csv
 from sim.params import ConfigError, ConfigWarning, from_dict
 from sim.run import run_batch
 from sim.validate import MAX_LEVELS
@@ -76,10 +76,10 @@ def one_error_line(p: subprocess.CompletedProcess) -> str:
     ],
 )
 def test_settings_that_would_be_ignored_or_altered_are_refused_naming_the_key(overrides, words):
+    size = "org.n_staff=200" if "org.n_staff=1000000" not in overrides else "n_steps=1"
     with pytest.raises(ConfigError) as e:
-        cli.compose(
-            [*overrides, "org.n_staff=200" if "org.n_staff=1000000" not in overrides else "n_steps=1"]
-        )
+        cfg, _ = cli.compose([*overrides, size])
+        build(cfg.org)  # a depth the staff cannot fill is refused where the hierarchy is built
     for w in words:
         assert w in str(e.value), f"{overrides}: expected {w!r} in {e.value}"
 
