@@ -54,6 +54,14 @@ HEADLINES = {
     ),
     "lapsed": ("Fewest lapses", "left the fewest staff who had used the change and stopped"),
     "t_50": ("Quickest to half the staff", "reached half the staff soonest"),
+    "cumulative_use": (
+        "Most use over the whole period",
+        "had the most staff using the change, week by week, over the whole period",
+    ),
+    "timely_use": (
+        "Most timely use",
+        "had the most use once each week is weighted by how urgent the change is",
+    ),
 }
 NOISE_WORDS = (
     "Numbers in brackets are 95% simulation-noise intervals: where the average would lie if the model were "
@@ -143,6 +151,8 @@ def value_text(comp: Comparison, table: pd.DataFrame, name: str, o: Outcome) -> 
     """One model's value on one outcome, with its simulation-noise interval, in words."""
     x = comp.outcomes.loc[comp.outcomes.scenario == name, o.key].to_numpy(np.float64)
     n = len(x)
+    if not o.censored and np.isnan(x).all():
+        return "does not apply"
     if o.binary:
         return runs_share(int(np.nansum(x)), n)
     if o.censored:
@@ -158,13 +168,20 @@ def _rank_score(comp: Comparison, name: str, o: Outcome) -> float:
     x = comp.outcomes.loc[comp.outcomes.scenario == name, o.key].to_numpy(np.float64)
     if o.censored:
         x = np.where(np.isnan(x), comp.scenarios[0].config.n_steps + 1, x)
-    m = float(np.mean(x))
+    if np.isnan(x).all():
+        return -np.inf
+    m = float(np.nanmean(x))
     return m if o.better == "higher" else -m
 
 
 def best(comp: Comparison, o: Outcome) -> str:
     """The model that does best on an outcome at the stated assumptions (mean over runs)."""
     return max((s.name for s in comp.scenarios), key=lambda n: _rank_score(comp, n, o))
+
+
+def tradeoff_outcomes() -> list[Outcome]:
+    """The outcomes shown side by side: every ranked one, and sustainment after a mandate ends."""
+    return [o for o in OUTCOMES if o.better in ("higher", "lower") or o.key == "use_after_mandate"]
 
 
 def _trust_first(rob: Any, o: Outcome, name: str) -> str:
@@ -328,7 +345,7 @@ def _value_table(comp: Comparison, table: pd.DataFrame, outcomes: list[Outcome],
             if rob is not None and o.key in set(rob.rank_first.outcome):
                 r = rob.rank_first
                 p = float(r[(r.outcome == o.key) & (r.scenario == s.name)].p_first.iloc[0])
-                v += f"; ranks first in {pct(p)} of plausible sets"
+                v += f"; first in {pct(p)} of sets"
             row[o.label] = v
         rows.append(row)
     return pd.DataFrame(rows)
@@ -496,8 +513,9 @@ def build(
     need = comp.replicates_for(0.02)
     ref_title = next(s.title for s in comp.scenarios if s.name == reference)
     ranked = _ranked()
-    shown = [o for o in OUTCOMES if o.better == "" and not _all_zero(comp, o)]
-    dropped = [o.label.lower() for o in OUTCOMES if o.better == "" and _all_zero(comp, o)]
+    side = {o.key for o in tradeoff_outcomes()}
+    shown = [o for o in OUTCOMES if o.key not in side and not _all_zero(comp, o)]
+    dropped = [o.label.lower() for o in OUTCOMES if o.key not in side and _all_zero(comp, o)]
     blocks = [
         Block("h1", title),
         Block("p", "**Summary.** " + summary(comp, table, diff, reference, rob)),
@@ -517,9 +535,9 @@ def build(
         Block(
             "p",
             "Each model on every outcome it is ranked on, with its simulation-noise interval and (after "
-            "'ranks first in') the share of plausible sets of assumptions under which it does best.",
+            "'first in') the share of the plausible sets of assumptions under which it does best.",
         ),
-        Block("table", table=_value_table(comp, table, ranked, rob)),
+        Block("table", table=_value_table(comp, table, tradeoff_outcomes(), rob)),
     ]
     figs = [
         (
