@@ -127,6 +127,17 @@ CLIConfig = schema(
                 metadata={"help": "write PNG figures (default: for one run yes, in a sweep no)"},
             ),
         ),
+        (
+            "levers",
+            list[str],
+            field(
+                default_factory=list,
+                metadata={
+                    "help": "the leadership levers a scenario declares it sets on the common base "
+                    "(sim.levers; checked by tests/test_levers.py)"
+                },
+            ),
+        ),
     ],
     name="CLIConfig",
 )
@@ -541,6 +552,45 @@ def bench(argv: list[str]) -> int:
     return subprocess.run([sys.executable, str(BENCH_SCRIPT), *argv], check=False).returncode
 
 
+def calibrate(argv: list[str]) -> int:
+    """``changesim calibrate [PRESET] [key=value ...]``: fit the model to observed diffusion.
+
+    PRESET names a file of ``configs/calibration/`` (default ``default``: the Medical
+    Innovation data); the rest are Hydra overrides of its keys, e.g.
+    ``data.people=people.csv data.ties=ties.csv quick=true out=outputs/mine``.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sim.analysis.calibrate_run import main as calibrate_main
+
+    folder = CONFIG_DIR / "calibration"
+    name = "default"
+    if argv and "=" not in argv[0] and not argv[0].startswith("-"):
+        name, argv = argv[0], argv[1:]
+    if argv and argv[0] in ("-h", "--help"):
+        print(calibrate.__doc__)
+        print("presets:", ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))))
+        return 0
+    if not (folder / f"{name}.yaml").is_file():
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"calibration preset {name!r} is not one of {options} (files in {folder})")
+    try:
+        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
+            cfg = hydra_compose(config_name=name, overrides=list(argv))
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(f"calibrate {' '.join(argv)}: {str(e).splitlines()[0]}") from None
+    from sim.views.calibration import posterior_predictive_figure
+
+    command = [name, *argv] if name != "default" else argv
+    return calibrate_main(
+        OmegaConf.to_container(cfg, resolve=True), command, draw=posterior_predictive_figure
+    )
+
+
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
@@ -564,6 +614,8 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from sim.analysis.collect import main as collect_main
 
         return collect_main(argv)
+    if name == "calibrate":
+        return calibrate(argv)
     raise AssertionError(name)
 
 
@@ -575,6 +627,7 @@ SUBCOMMANDS: dict[str, str] = {
     "animate": "write an animated GIF or MP4 of a change spreading through the hierarchy",
     "collect": "combine the finished jobs of a sweep folder into one Parquet table",
     "bench": "speed against peer diffusion tools (experiments/e09_benchmark)",
+    "calibrate": "fit the model to observed adoption (Medical Innovation data or your own CSVs) by ABC-SMC",
 }
 """``changesim <name> ...`` runs these instead of a Hydra run (one line each for ``--help``)."""
 

@@ -35,7 +35,8 @@ GLOBAL_GROUPS = ("scenario", "experiment")
 TINY = ["org.n_staff=60", "n_steps=3", "n_replicates=2"]
 
 
-NOT_GROUPS = {"hydra", "sensitivity", "uncertainty"}  # launchers; files read by sensitivity and uncertainty
+# Not model groups: Hydra's launchers; files read by sensitivity, uncertainty and calibrate.
+NOT_GROUPS = {"hydra", "sensitivity", "uncertainty", "calibration"}
 
 
 def group_options() -> list[tuple[str, str]]:

@@ -157,9 +157,11 @@ def test_a_point_reaches_each_model_as_stated(leadership) -> None:
     assert got["hybrid"].mandate.strength == pytest.approx(0.2), "hybrid's lighter 0.4 x 0.5 stays lighter"
     assert got["help_it_happen"].motivation.recognition == pytest.approx(0.04), "0.02 x 2"
     assert got["let_it_happen"].motivation.recognition == 0.0, "a model without the lever keeps it off"
-    assert got["let_it_happen"].leadership.clinical_credibility == 1.0, (
+    assert got["let_it_happen"].co_design.patient_share == 0.0, (
         "no lever factor on a model that does not use it"
     )
+    # Clinical credibility is a shared assumption of the common base (sim.levers), not a lever.
+    assert {c.leadership.clinical_credibility for c in got.values()} == {1.5}
     row["factor:mandate.strength"] = 1.25
     c = from_dict(
         scenarios["command_and_control"], **unc_mod.apply(scenarios["command_and_control"], base, unc, row)
