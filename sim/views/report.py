@@ -179,9 +179,21 @@ def best(comp: Comparison, o: Outcome) -> str:
     return max((s.name for s in comp.scenarios), key=lambda n: _rank_score(comp, n, o))
 
 
-def tradeoff_outcomes() -> list[Outcome]:
-    """The outcomes shown side by side: every ranked one, and sustainment after a mandate ends."""
-    return [o for o in OUTCOMES if o.better in ("higher", "lower") or o.key == "use_after_mandate"]
+TRADEOFFS = ("early", "sustained", "committed", "cumulative_use", "timely_use", "t_50", "use_after_mandate")
+"""The outcomes shown side by side (where the comparison has them), in this order."""
+
+
+def tradeoff_outcomes(comp: Comparison | None = None) -> list[Outcome]:
+    """The trade-off outcomes: speed, the share at the end, ownership, cumulative use, time to 50% and
+    sustainment a year after a mandate ends; urgency-weighted use only where it differs from cumulative use.
+    """
+    keys = {o.key for o in OUTCOMES}
+    out = [_outcome(k) for k in TRADEOFFS if k in keys]
+    if comp is not None and {"timely_use", "cumulative_use"} <= keys:
+        a, b = comp.outcomes["timely_use"].to_numpy(), comp.outcomes["cumulative_use"].to_numpy()
+        if np.allclose(a, b, equal_nan=True):
+            out = [o for o in out if o.key != "timely_use"]
+    return out
 
 
 def _trust_first(rob: Any, o: Outcome, name: str) -> str:
@@ -513,7 +525,7 @@ def build(
     need = comp.replicates_for(0.02)
     ref_title = next(s.title for s in comp.scenarios if s.name == reference)
     ranked = _ranked()
-    side = {o.key for o in tradeoff_outcomes()}
+    side = {o.key for o in tradeoff_outcomes(comp)}
     shown = [o for o in OUTCOMES if o.key not in side and not _all_zero(comp, o)]
     dropped = [o.label.lower() for o in OUTCOMES if o.key not in side and _all_zero(comp, o)]
     blocks = [
@@ -534,10 +546,12 @@ def build(
         Block("h2", "Trade-offs side by side"),
         Block(
             "p",
-            "Each model on every outcome it is ranked on, with its simulation-noise interval and (after "
-            "'first in') the share of the plausible sets of assumptions under which it does best.",
+            "What each model gains and gives up: how fast it starts, how many use the change at the end and "
+            "over the whole period, how soon half the staff use it, and whether use lasts a year after a mandate "
+            "ends. Each value has its simulation-noise interval; after 'first in', the share of the plausible sets "
+            "of assumptions under which the model does best on that outcome.",
         ),
-        Block("table", table=_value_table(comp, table, tradeoff_outcomes(), rob)),
+        Block("table", table=_value_table(comp, table, tradeoff_outcomes(comp), rob)),
     ]
     figs = [
         (
@@ -577,7 +591,7 @@ def build(
         )
     blocks += [
         Block("h2", "Other outcomes and who the change reached"),
-        Block("table", table=_value_table(comp, table, shown, None)),
+        Block("table", table=_value_table(comp, table, shown, rob)),
     ]
     if dropped:
         blocks.append(
