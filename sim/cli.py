@@ -127,6 +127,17 @@ CLIConfig = schema(
                 metadata={"help": "write PNG figures (default: for one run yes, in a sweep no)"},
             ),
         ),
+        (
+            "levers",
+            list[str],
+            field(
+                default_factory=list,
+                metadata={
+                    "help": "the leadership levers a scenario declares it sets on the common base "
+                    "(sim.levers; checked by tests/test_levers.py)"
+                },
+            ),
+        ),
     ],
     name="CLIConfig",
 )

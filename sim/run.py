@@ -72,7 +72,7 @@ class Result:
     @cached_property
     def summary(self) -> pd.DataFrame:
         """One row per replicate (see ``sim.metrics.summary``)."""
-        df = summary(self.counts, self.seeds)
+        df = summary(self.counts, self.seeds, self.config)
         df.attrs["provenance"] = self.provenance
         return df
 

@@ -372,7 +372,13 @@ def initial_states(
     st.clinical_leader[:] = clinician_mask(org) & senior_mask(org)
     group = co_design.choose_group(org, st.motivation, cfg.co_design, seeds)
     st.co_designer[:] = group
-    st.fit[:] = co_design.fit_gain(org, group, cfg.co_design)
+    co_design.motivation_boost(st.motivation, group, cfg.co_design)
+    st.motivation0[:] = st.motivation
+    # Compatibility with existing practice (cfg.change) is the fit before co-design adds.
+    fit = co_design.fit_gain(org, group, cfg.co_design)
+    if cfg.change.compatibility > 0.0:
+        fit = np.minimum(1.0, cfg.change.compatibility + fit)
+    st.fit[:] = fit
 
     rows, cols = choose_seeds(org, st, cfg.seeding, seeds, initial_adopters)
     st.state[rows, cols] = COMMITTED

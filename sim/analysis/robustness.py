@@ -512,8 +512,12 @@ def analyse(
     horizon: int,
     seconds: float = 0.0,
 ) -> Robustness:
-    """Rank-first probabilities, pairwise shares, conditions and indices from the runs."""
-    outs = ranked_outcomes()
+    """Rank-first probabilities, pairwise shares, conditions and indices from the runs.
+
+    An outcome that is undefined for some model (NaN in a run, after censored times are
+    filled) cannot rank all the models and is left out.
+    """
+    outs = [o for o in ranked_outcomes() if not _filled(runs, o, horizon).isna().any()]
     means = point_means(runs, horizon, outs)
     rf = rank_first(means, order, outs)
     pw = pairwise(runs, order, horizon, outs)
