@@ -651,12 +651,10 @@ def calibrate(argv: list[str]) -> int:
             cfg = hydra_compose(config_name=name, overrides=list(argv))
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(f"calibrate {' '.join(argv)}: {str(e).splitlines()[0]}") from None
-    from sim.views.calibration import posterior_predictive_figure
+    from sim.views.calibration import draw_calibration
 
     command = [name, *argv] if name != "default" else argv
-    return calibrate_main(
-        OmegaConf.to_container(cfg, resolve=True), command, draw=posterior_predictive_figure
-    )
+    return calibrate_main(OmegaConf.to_container(cfg, resolve=True), command, draw=draw_calibration)
 
 
 def _subcommand(name: str, argv: list[str]) -> int:
