@@ -26,6 +26,7 @@ import sys
 import time
 import traceback
 import typing
+import warnings
 from collections.abc import Sequence
 from dataclasses import MISSING, Field, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
@@ -38,9 +39,9 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim import __version__
+from sim import __version__, cli_sweep
 from sim.analysis import sweep
-from sim.params import ConfigError, ModelConfig, from_dict
+from sim.params import ConfigError, ConfigWarning, ModelConfig, from_dict
 from sim.provenance import command_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -210,9 +211,27 @@ def to_model_config(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
         choices = f.metadata.get("choices")
         if f.name in cli and choices and cli[f.name] not in choices:
             raise ConfigError(f"{f.name}={cli[f.name]!r} is not allowed; choose one of {list(choices)}")
-    if model_cfg.org.kind == "csv" and model_cfg.org.path and not Path(model_cfg.org.path).is_file():
-        raise ConfigError(f"org.path={model_cfg.org.path!r}: no such file")
+    path = model_cfg.org.path
+    if model_cfg.org.kind == "csv" and path and not Path(path).is_file():
+        what = "is a folder, not an org-chart file" if Path(path).is_dir() else "no such file"
+        raise ConfigError(f"org.path={path!r}: {what}")
     return model_cfg, cli
+
+
+_SHOW_WARNING = warnings.showwarning
+
+
+def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    if issubclass(category, ConfigWarning):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _SHOW_WARNING(message, category, *args, **kwargs)
+
+
+def plain_warnings() -> None:
+    """Show each ``ConfigWarning`` once, as one line ``warning: <message>`` (not Python's format)."""
+    warnings.showwarning = _show_warning
+    warnings.filterwarnings("once", category=ConfigWarning)
 
 
 def _share_cores(hc: Any) -> None:
@@ -228,11 +247,22 @@ def _share_cores(hc: Any) -> None:
 
 
 def task(cfg: DictConfig) -> dict[str, Any]:
-    """One job: validate, run, write outputs, mark done (Hydra calls this once per job)."""
+    """One job: validate, run, write outputs, mark done (Hydra calls this once per job).
+
+    In a sweep nothing escapes: a job that fails (a bad value, no memory, a full disk, no
+    permission, a bug) leaves ``ERROR.txt`` where it can, prints its name and error on
+    the terminal in any case, and the other jobs go on.
+    """
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out = Path(hc.runtime.output_dir)
     label = hc.job.override_dirname or "(defaults)"
+    plain_warnings()
+    # The job's log file is a copy of what reaches the terminal: on a full disk its handler
+    # must not print a traceback of its own over the one-line report.
+    logging.raiseExceptions = False
+    if multirun:
+        sweep.watch_parent()
     t0 = time.perf_counter()
     log.info("%s (changesim %s) in %s", command_line(), __version__, out)
     try:
@@ -240,34 +270,38 @@ def task(cfg: DictConfig) -> dict[str, Any]:
         # Figures change no number: a sweep re-run with figures=true still skips finished jobs.
         kept = {k: v for k, v in cli.items() if k != "figures"}
         stamp = {"changesim": __version__, "config": model, "cli": kept}
-        if multirun and sweep.is_done(out, stamp):
-            log.info("skipped: already done with this config")
-            print(f"skipped {label}: already done with this config ({out})", flush=True)
-            return {"status": "skipped", "output_dir": str(out)}
+        if multirun:
+            why = sweep.redo_reason(out, stamp)
+            if why is None:
+                log.info("skipped: already done with this config")
+                print(f"skipped {label}: already done with this config ({out})", flush=True)
+                return {"status": "skipped", "output_dir": str(out)}
+            if why != "new":
+                log.info("re-running: %s", why)
+                print(f"re-running {label}: {why}", flush=True)
         sweep.start(out)
         model_cfg, cli = to_model_config(cfg)
         if multirun:
             _share_cores(hc)
         if cli.get("figures") is None:  # a sweep's figures cost more than its runs (2 MB a job)
             cli["figures"] = not multirun
-        text = run_and_save(model_cfg, cli, out)
+        text, written = run_and_save(model_cfg, cli, out)
         elapsed = time.perf_counter() - t0
-        sweep.finish(out, stamp, seconds=round(elapsed, 3))
+        sweep.finish(out, stamp, written, seconds=round(elapsed, 3))
     except ConfigError as e:
-        log.error("error: %s", e)
-        sweep.fail(out, f"error: {e}\n")
-        if not multirun:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-        print(f"FAILED {label}: {e}", flush=True)
-        return {"status": "failed", "output_dir": str(out), "error": str(e)}
+        return _failed(out, label, multirun, f"error: {e}", 2)
+    except MemoryError as e:
+        return _failed(out, label, multirun, f"error: out of memory ({e or 'an allocation failed'}); "
+                       "use fewer n_replicates or a smaller org.n_staff", 1)  # fmt: skip
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        return _failed(out, label, multirun, f"error: cannot write the outputs: {e.strerror or e}{where}", 1)
     except Exception as e:
         log.exception("failed")
-        sweep.fail(out, traceback.format_exc())
         if not multirun:
+            _record(out, traceback.format_exc())
             raise
-        print(f"FAILED {label}: {type(e).__name__}: {e} (traceback in {out / sweep.ERROR})", flush=True)
-        return {"status": "failed", "output_dir": str(out), "error": repr(e)}
+        return _failed(out, label, multirun, f"{type(e).__name__}: {e}", 1, traceback.format_exc())
     log.info("done in %.1f s\n%s", elapsed, text)
     if multirun:
         first = text.splitlines()[1] if len(text.splitlines()) > 1 else text
@@ -277,20 +311,39 @@ def task(cfg: DictConfig) -> dict[str, Any]:
     return {"status": "done", "output_dir": str(out)}
 
 
-def run_and_save(model_cfg: ModelConfig, cli: dict[str, Any], out: Path) -> str:
-    """Run ``model_cfg``'s replicates, write every output but ``DONE``; returns the summary text."""
+def _record(out: Path, text: str) -> str:
+    """Write ``ERROR.txt``; returns a note for the terminal if it could not be written."""
+    try:
+        sweep.fail(out, text)
+    except OSError as e:
+        return f" ({sweep.ERROR} could not be written either: {e.strerror or e})"
+    return f" (see {out / sweep.ERROR})"
+
+
+def _failed(out: Path, label: str, multirun: bool, msg: str, code: int, detail: str | None = None) -> dict:
+    """Report a failed job: ``ERROR.txt`` if possible, and always one line on the terminal."""
+    log.error("%s", msg)
+    note = _record(out, (detail or msg) + "\n")
+    if not multirun:
+        print(msg, file=sys.stderr, flush=True)
+        sys.exit(code)
+    print(f"FAILED {label}: {msg.removeprefix('error: ')}{note}", file=sys.stderr, flush=True)
+    return {"status": "failed", "output_dir": str(out), "error": msg}
+
+
+def run_and_save(model_cfg: ModelConfig, cli: dict[str, Any], out: Path) -> tuple[str, list[Path]]:
+    """Run ``model_cfg``'s replicates, write every output but ``DONE``; returns the summary text and files."""
     from sim.run import run_batch
 
     result = run_batch(model_cfg, engine=cli["engine"])
-    paths = result.save(out, cli["output_format"])
-    written = [p.name for p in paths.values()]
+    paths = list(result.save(out, cli["output_format"]).values())
     if cli["figures"]:
         from sim.views import figures
 
-        written += [p.name for p in figures.save_all(result, out)]
-    text = describe(result, out, written)
+        paths += list(figures.save_all(result, out))
+    text = describe(result, out, [p.name for p in paths])
     sweep.write_text(out / "summary.txt", text + "\n")
-    return text
+    return text, [*paths, out / "summary.txt"]
 
 
 def _pct(x: float) -> str:
@@ -347,11 +400,26 @@ class SweepTable(Callback):
     picklable (the joblib launcher sends the callbacks to every worker).
     """
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before a single run: its output folder must be usable (one line, exit 2, if not)."""
+        cli_sweep.check_run_dir(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before a sweep: a usable folder, a folder per job, and the folder locked (``sim.cli_sweep``)."""
+        cli_sweep.check_sweep(config)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Collect every job folder under the sweep folder and write the sweep table."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        report = sweep.collect(sweep_dir)
-        sweep.write(report, sweep_dir)
+        try:
+            report = sweep.collect(sweep_dir)
+            cli_sweep.add_missing_jobs(report, config)
+            sweep.write(report, sweep_dir)
+        except Exception as e:  # never leave an earlier table standing as if it were this sweep's
+            for ext in ("parquet", "csv"):
+                (sweep_dir / f"{sweep.TABLE}.{ext}").unlink(missing_ok=True)
+            print(f"error: the sweep table could not be written: {type(e).__name__}: {e}", file=sys.stderr)
+            report = sweep.SweepReport(table=sweep.pd.DataFrame(), failed={"(sweep table)": str(e)})
         print(report.describe(), flush=True)
         _LAST_SWEEP["report"] = report
 
@@ -583,12 +651,10 @@ def calibrate(argv: list[str]) -> int:
             cfg = hydra_compose(config_name=name, overrides=list(argv))
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(f"calibrate {' '.join(argv)}: {str(e).splitlines()[0]}") from None
-    from sim.views.calibration import posterior_predictive_figure
+    from sim.views.calibration import draw_calibration
 
     command = [name, *argv] if name != "default" else argv
-    return calibrate_main(
-        OmegaConf.to_container(cfg, resolve=True), command, draw=posterior_predictive_figure
-    )
+    return calibrate_main(OmegaConf.to_container(cfg, resolve=True), command, draw=draw_calibration)
 
 
 def _subcommand(name: str, argv: list[str]) -> int:
@@ -709,6 +775,7 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(2)
+    plain_warnings()
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
         name, argv = sys.argv[1], sys.argv[2:]
         if name in _KEY_VALUE_SUBCOMMANDS and ({"-h", "--help"} & set(argv)):
@@ -727,7 +794,7 @@ def main() -> None:
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
     swept = _LAST_SWEEP.get("report")
-    if swept is not None and (swept.failed or swept.incomplete):
+    if swept is not None and (swept.failed or swept.incomplete or swept.damaged):
         sys.exit(1)
 
 

@@ -20,10 +20,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from sim.constants import ORG_KINDS, PROFESSIONS
-
-
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message names the key and what is."""
+from sim.errors import ConfigError, ConfigWarning  # noqa: F401  re-exported: sim.params.ConfigError
 
 
 def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None):
@@ -142,8 +139,13 @@ class OrgParams:
                     raise ConfigError(
                         f"{key}.profession_mix: {k!r} is not a profession; allowed: {list(PROFESSIONS)}"
                     )
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"{key}.profession_mix.{k}={v!r} must be a number >= 0")
                 if not (0 <= v) or math.isnan(v):
                     raise ConfigError(f"{key}.profession_mix.{k}={v} must be non-negative")
+        from sim.validate import check_org
+
+        check_org(self, key)
 
     def validate(self) -> None:
         """Check every field; raise ``ConfigError`` naming the first bad key."""
@@ -512,8 +514,11 @@ class ModelConfig:
 
     def validate(self) -> ModelConfig:
         """Check every field of every group; returns self so calls can chain."""
+        from sim.validate import check_model
+
         _validate_fields(self, "")
         self.dynamics.validate()
+        check_model(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

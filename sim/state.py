@@ -27,7 +27,7 @@ from sim.constants import (  # noqa: F401  adoption states, declared once there 
     STATE_NAMES,
 )
 from sim.org import Organisation
-from sim.params import ConfigError, ModelConfig
+from sim.params import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,9 @@ def initial_states(
         initial_adopters: explicit initial adopters (indices, or an (n,) bool mask),
             replacing the seeding strategy.
     """
-    seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+    from sim.validate import check_seeds
+
+    seeds = check_seeds(seeds)
     n, r = org.n_staff, len(seeds)
     st = State(n, len(org.indices), r, tie_rows)
     pp, dp = cfg.people, cfg.dynamics
@@ -350,13 +352,9 @@ def initial_states(
     st.courage[:] = normal(rng.COURAGE, pp.courage_mean, pp.courage_sd, 1.0, org.team.astype(np.uint64))
 
     if thresholds is not None:
-        th = np.asarray(thresholds, dtype=np.float64)
-        if th.shape != (n,):
-            raise ConfigError(f"thresholds must have shape ({n},), got {th.shape}")
-        if not np.all(np.isfinite(th)) or (th < 0).any():
-            bad = int(np.flatnonzero(~np.isfinite(th) | (th < 0))[0])
-            raise ConfigError(f"thresholds[{bad}]={th[bad]} must be finite and >= 0")
-        st.threshold[:] = th
+        from sim.validate import check_thresholds
+
+        st.threshold[:] = check_thresholds(thresholds, n)
     else:
         hi = 1.0 if dp.threshold_kind == "fraction" else np.inf
         st.threshold[:] = normal(rng.THRESHOLD, dp.threshold_mean, dp.threshold_sd, hi)

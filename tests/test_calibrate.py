@@ -216,6 +216,7 @@ def test_quick_calibration_end_to_end_on_the_real_data_and_resume(tmp_path):
         "attribution.csv",
         "predictive.parquet",
         "fig_posterior_predictive.png",
+        "fig_posterior_pairs.png",
         "provenance.json",
         "DONE",
     ):

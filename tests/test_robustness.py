@@ -261,6 +261,7 @@ def test_robustness_command_runs_end_to_end(tmp_path: Path) -> None:
         "runs.parquet",
         "robustness.png",
         "provenance.json",
+        "point_means.csv",
     ):
         assert (out / f).is_file(), f"{f} missing"
     prov = json.loads((out / "provenance.json").read_text())
@@ -284,3 +285,17 @@ def test_robustness_command_runs_end_to_end(tmp_path: Path) -> None:
     )
     got = runs[(runs.point == 4) & (runs.scenario == "help_it_happen")].sort_values("replicate")
     assert np.allclose(got.sustained.to_numpy(), direct.sustained.to_numpy()), "stored runs reproduce exactly"
+
+    # The report reads the saved run: each headline carries its share of plausible assumptions.
+    from sim.cli import report
+
+    rep = tmp_path / "report"
+    assert report([f"scenarios={names}", "org.n_staff=120", "n_steps=20", "n_replicates=2",
+                   f"robustness={out}", f"out={rep}"]) == 0  # fmt: skip
+    md = (rep / "report.md").read_text()
+    rf = rf.set_index(["outcome", "scenario"])
+    lasting = next(line for line in md.splitlines() if line.startswith("- **Most lasting:**"))
+    shares = [
+        f"{100 * rf.loc[('sustained', n), 'p_first']:.0f}% of 6 plausible sets" for n in names.split(",")
+    ]
+    assert any(s in lasting for s in shares) or "every one of 6" in lasting or "none of 6" in lasting, lasting

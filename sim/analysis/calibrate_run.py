@@ -4,8 +4,9 @@ The output folder holds ``abc.db`` (pyabc's database: rerunning the same command
 same one with a larger budget, resumes it), ``posterior.parquet`` (the last generation's
 particles and weights), ``posterior_summary.csv``, ``posterior_correlation.csv``,
 ``likelihood.csv`` (exact-likelihood fits), ``attribution.csv`` (contagion against outside
-influence), ``predictive.parquet``, ``fig_posterior_predictive.png``, ``provenance.json``
-and ``DONE`` last; with ``loo=true`` also ``validation.csv`` (``calibrate_validate``).
+influence), ``predictive.parquet``, ``fig_posterior_predictive.png``,
+``fig_posterior_pairs.png``, ``provenance.json`` and ``DONE`` last; with ``loo=true`` also
+``validation.csv`` (``calibrate_validate``).
 """
 
 from __future__ import annotations
@@ -102,9 +103,9 @@ def calibrate(
         spec: the calibration.
         argv: the command line, for the provenance.
         progress: print progress (pyabc's generations) and the result.
-        draw: ``draw(obs, predicted_curves, path, note=...)`` writes the posterior
-            predictive figure (``sim.views.calibration.posterior_predictive_figure``;
-            passed in because analysis code does not import the views).
+        draw: ``draw(out, obs, predicted_curves, posterior, parameters, note=...)`` writes
+            the figures (``sim.views.calibration.draw_calibration``: posterior predictive
+            and posterior pairs; passed in because analysis code does not import the views).
     """
     obs = load_data(spec)
     git, started = git_state(), _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -150,8 +151,9 @@ def calibrate(
     _write(attr, out / "attribution.csv")
     _write(predictive, out / "predictive.parquet")
     if draw is not None:
-        draw(obs, pc, out / "fig_posterior_predictive.png",
-             note=f"{spec.name}: {len(pc)} posterior draws; bands 50% and 90%")  # fmt: skip
+        sims = f"{facts['total_simulations']:,} simulations"
+        note = f"{spec.name}: {sims}; {len(pc)} predictive draws, bands 50% and 90%"
+        draw(out, obs, pc, post, list(spec.parameters), note=note)
     tables: dict[str, Any] = {"posterior": post, "summary": summary, "correlation": corr, "likelihood": lik,
                               "attribution": attr, "facts": facts}  # fmt: skip
     if spec.loo:

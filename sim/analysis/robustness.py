@@ -490,6 +490,7 @@ class Robustness:
     seconds: float
     provenance: dict[str, Any] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
+    means: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per point x model: ranked outcomes
 
     def p_first(self, outcome: str, scenario: str) -> float:
         """Probability that ``scenario`` ranks first on ``outcome``."""
@@ -574,6 +575,7 @@ def analyse(
         pd.concat(idx_rows, ignore_index=True),
         winners,
         seconds,
+        means=means,
     )
 
 
@@ -676,6 +678,7 @@ def save(res: Robustness, out: str | Path) -> dict[str, Path]:
         "conditions.csv": res.conditions,
         "indices.csv": res.indices,
         "design.csv": res.design,
+        "point_means.csv": res.means,
     }
     for name, df in tables.items():
         res.paths[name] = _write(out / name, lambda p, d=df: d.to_csv(p, index=False))
@@ -718,6 +721,9 @@ def load_saved(folder: str | Path) -> Robustness:
         dict(prov.get("winners", {})),
         float(prov.get("seconds", 0.0)),
         prov,
+        means=pd.read_csv(folder / "point_means.csv")
+        if (folder / "point_means.csv").is_file()
+        else pd.DataFrame(),
     )
 
 

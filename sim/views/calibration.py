@@ -1,10 +1,11 @@
-"""Figures of a calibration: observed adoption curves against the posterior predictive."""
+"""Figures of a calibration: observed adoption against the posterior predictive, and the posterior."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.observed import ObservedDiffusion
@@ -57,3 +58,46 @@ def posterior_predictive_figure(
         "Observed adoption against the posterior predictive" + (f"\n{note}" if note else ""), fontsize=10
     )
     return save(fig, path)
+
+
+def posterior_pairs_figure(
+    posterior: pd.DataFrame, parameters: list[str], path: str | Path, note: str = ""
+) -> Path:
+    """Weighted marginal histograms (diagonal) and pairwise scatters of the ABC posterior.
+
+    Elongated or curved clouds off the diagonal show parameters the data trade against each
+    other (weak identification); ``posterior_correlation.csv`` gives the numbers.
+    """
+    k = len(parameters)
+    fig = Figure(figsize=(2.6 * k + 0.4, 2.6 * k + 0.6), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(k, k, squeeze=False))
+    w = posterior["weight"].to_numpy()
+    for i, a in enumerate(parameters):
+        for j, b in enumerate(parameters):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(posterior[a], bins=30, weights=w, color="tab:blue", alpha=0.7)
+                ax.set_yticks([])
+            elif i > j:
+                ax.scatter(
+                    posterior[b], posterior[a], s=6, alpha=0.25 + 0.75 * w / w.max(), color="tab:blue", lw=0
+                )
+            else:
+                ax.set_visible(False)
+            if i == k - 1:
+                ax.set_xlabel(b.split(".")[-1], fontsize=9)
+            if j == 0 and i > 0:
+                ax.set_ylabel(a.split(".")[-1], fontsize=9)
+    fig.suptitle("ABC-SMC posterior" + (f"\n{note}" if note else ""), fontsize=10)
+    return save(fig, path)
+
+
+def draw_calibration(
+    out: Path, obs: ObservedDiffusion, predicted: np.ndarray, posterior: pd.DataFrame, parameters: list[str],
+    note: str = "",
+) -> list[Path]:  # fmt: skip
+    """The calibration's figures: posterior predictive curves and posterior pairs."""
+    return [
+        posterior_predictive_figure(obs, predicted, out / "fig_posterior_predictive.png", note=note),
+        posterior_pairs_figure(posterior, parameters, out / "fig_posterior_pairs.png", note=note),
+    ]

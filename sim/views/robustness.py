@@ -140,13 +140,17 @@ def _box_panel(ax: Any, res: Any, outcome: str, winner: str, input_label: Any) -
             break
         if name not in dims:
             dims.append(name)
-    if len(res.runs) == 0 or len(dims) < 2:
+    if (len(res.runs) == 0 and len(res.means) == 0) or len(dims) < 2:
         ax.text(0.5, 0.5, "no per-run data to plot", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
     o = next(o for o in ranked_outcomes() if o.key == outcome)
-    horizon = int(res.provenance.get("n_steps", 0)) or int(np.nanmax(res.runs.get("t_50", [0]))) + 1
-    m = margin(point_means(res.runs, horizon, [o]), o, res.order, winner)
+    if len(res.means):
+        means = res.means
+    else:
+        horizon = int(res.provenance.get("n_steps", 0)) or int(np.nanmax(res.runs.get("t_50", [0]))) + 1
+        means = point_means(res.runs, horizon, [o])
+    m = margin(means, o, res.order, winner)
     loses = m < -1e-12
     x, y = res.design[dims[0]].to_numpy(), res.design[dims[1]].to_numpy()
     ax.scatter(
