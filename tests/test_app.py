@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.constants import ADOPTED
 from sim.views import presets, teaching
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def _run(name, seed, weeks=None, overrides=None):
     return model
 
 
-def _share(model, week, states=(1, 2), group=0):
+def _share(model, week, states=ADOPTED, group=0):
     c = model.counts[week, group]
     return c[list(states)].sum() / c.sum()
 
@@ -94,7 +95,7 @@ def test_frozen_middle_freezes_the_resisters_teams():
     for seed in SEEDS:
         m = _run("frozen middle", seed, weeks=26)
         resisters = np.flatnonzero(m.org.level == 1)[-presets.FROZEN_MIDDLE_RESISTERS :]
-        adopted = np.isin(m.state.state, (1, 2))
+        adopted = np.isin(m.state.state, ADOPTED)
         for r in resisters:
             if not adopted[r]:
                 below = _subtree(m.org, [r]) & (np.arange(m.org.n_staff) != r)
