@@ -161,7 +161,7 @@ SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("next_state", np.uint8, "(n,)", "each person's decided state, applied together at the step's end"),
     Array("allowed", np.uint8, "(n,)", "1 where the person had a decision right this step"),
     Array("committed", np.float64, "(n,)", "1.0 where the person is committed (trust phase), else 0.0"),
-    Array("recorded", np.uint8, "(n,)", "each person's state at the last record (counts move by the difference)"),
+    Array("recorded", np.uint8, "(n,)", "state at the last record (counts move by the difference)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""
 
