@@ -19,6 +19,7 @@ whole sweep (``sim.analysis.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 import time
@@ -39,11 +40,15 @@ from omegaconf import DictConfig, OmegaConf
 from sim import __version__
 from sim.analysis import sweep
 from sim.params import ConfigError, ModelConfig, from_dict
+from sim.provenance import command_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The repository's ``configs/`` folder (the package is installed editable)."""
 DATA_DIR = Path(__file__).resolve().parent / "data"
 """Data files bundled with the package, reached from configs as ``${pkg_data:name}``."""
+
+log = logging.getLogger("changesim")
+"""Writes each job's ``changesim.log`` (Hydra's job logging; the terminal gets prints)."""
 
 OUTPUT_FORMATS = ("parquet", "csv")
 ENGINES = ("kernel", "agents")
@@ -113,7 +118,14 @@ CLIConfig = schema(
                 },
             ),
         ),
-        ("figures", bool, field(default=True, metadata={"help": "write PNG figures into the output folder"})),
+        (
+            "figures",
+            typing.Optional[bool],  # noqa: UP045 (OmegaConf reads typing.Optional, not bool | None)
+            field(
+                default=None,
+                metadata={"help": "write PNG figures (default: for one run yes, in a sweep no)"},
+            ),
+        ),
     ],
     name="CLIConfig",
 )
@@ -210,20 +222,27 @@ def task(cfg: DictConfig) -> dict[str, Any]:
     out = Path(hc.runtime.output_dir)
     label = hc.job.override_dirname or "(defaults)"
     t0 = time.perf_counter()
+    log.info("%s (changesim %s) in %s", command_line(), __version__, out)
     try:
         model, cli = split_config(cfg)
-        stamp = {"changesim": __version__, "config": model, "cli": cli}
+        # Figures change no number: a sweep re-run with figures=true still skips finished jobs.
+        kept = {k: v for k, v in cli.items() if k != "figures"}
+        stamp = {"changesim": __version__, "config": model, "cli": kept}
         if multirun and sweep.is_done(out, stamp):
+            log.info("skipped: already done with this config")
             print(f"skipped {label}: already done with this config ({out})", flush=True)
             return {"status": "skipped", "output_dir": str(out)}
         sweep.start(out)
         model_cfg, cli = to_model_config(cfg)
         if multirun:
             _share_cores(hc)
+        if cli.get("figures") is None:  # a sweep's figures cost more than its runs (2 MB a job)
+            cli["figures"] = not multirun
         text = run_and_save(model_cfg, cli, out)
         elapsed = time.perf_counter() - t0
         sweep.finish(out, stamp, seconds=round(elapsed, 3))
     except ConfigError as e:
+        log.error("error: %s", e)
         sweep.fail(out, f"error: {e}\n")
         if not multirun:
             print(f"error: {e}", file=sys.stderr)
@@ -231,11 +250,13 @@ def task(cfg: DictConfig) -> dict[str, Any]:
         print(f"FAILED {label}: {e}", flush=True)
         return {"status": "failed", "output_dir": str(out), "error": str(e)}
     except Exception as e:
+        log.exception("failed")
         sweep.fail(out, traceback.format_exc())
         if not multirun:
             raise
         print(f"FAILED {label}: {type(e).__name__}: {e} (traceback in {out / sweep.ERROR})", flush=True)
         return {"status": "failed", "output_dir": str(out), "error": repr(e)}
+    log.info("done in %.1f s\n%s", elapsed, text)
     if multirun:
         first = text.splitlines()[1] if len(text.splitlines()) > 1 else text
         print(f"done {label} in {elapsed:.1f} s: {first.strip()}", flush=True)
@@ -293,8 +314,7 @@ def describe(result: Any, out: Path, written: list[str]) -> str:
         )
     else:
         lines.append(f"Final adoption: {_pct(final[0])} of staff (one replicate: set n_replicates for a CI).")
-    t50 = s["t_50"].to_numpy()
-    hit = t50[t50 >= 0]
+    hit = s["t_50"].dropna().to_numpy(dtype=np.int64)
     if len(hit) == 0:
         lines.append("Time to 50% adoption: not reached within the run.")
     elif r == 1:
@@ -363,43 +383,43 @@ def scenario_description(name: str) -> str:
     return " ".join(x for x in lines if x)
 
 
+REPORT_KEYS = ("scenarios", "reference", "out", "robustness", "robustness_points", "robustness_replicates")
+
+
 def report(argv: Sequence[str]) -> int:
-    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [key=value ...]``.
+    """``changesim report [scenarios=a,b] [reference=a] [out=DIR] [robustness=run|off|DIR]
+    [robustness_points=N] [robustness_replicates=R] [key=value ...]``.
 
     Runs each scenario (default: the seven leadership models) on common seeds and writes a
-    self-contained HTML report and its Markdown twin. Other ``key=value`` overrides apply to
-    every scenario (e.g. ``n_replicates=50 org.n_staff=2000``).
+    self-contained HTML report and its Markdown twin. Differences are against ``reference``
+    (default: let it happen). ``robustness=run`` (the default) also samples the plausible
+    ranges of ``configs/uncertainty/default.yaml`` (``robustness_points`` x
+    ``robustness_replicates``, default 40 x 4: a quick look; ``changesim robustness`` runs the
+    full design) so that each headline carries the share of plausible assumptions under which
+    it holds; ``robustness=DIR`` reads a saved ``changesim robustness`` run instead;
+    ``robustness=off`` skips it. Other ``key=value`` overrides apply to every scenario (e.g.
+    ``n_replicates=50 org.n_staff=2000``).
     """
+    from sim.analysis import robustness as rob
+    from sim.analysis import uncertainty as unc_mod
     from sim.analysis.compare import Scenario, run_comparison
-    from sim.views.report import write_report
+    from sim.views.report import DEFAULT_REFERENCE, write_report
 
     titles = dict(LEADERSHIP_MODELS)
-    names = [n for n, _ in LEADERSHIP_MODELS]
-    reference = names[0]
-    out = None
-    overrides = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key == "scenarios":
-            names = [v for v in value.split(",") if v]
-        elif key == "reference":
-            reference = value
-        elif key == "out":
-            out = Path(value)
-        else:
-            overrides.append(arg)
-    known = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-    for name in [*names, reference]:
-        if name not in known:
-            raise ConfigError(f"scenario {name!r} is not in configs/scenario/; choose from {known}")
+    opts, overrides = _split_args(argv, REPORT_KEYS)
+    names = [v for v in opts.get("scenarios", ",".join(n for n, _ in LEADERSHIP_MODELS)).split(",") if v]
+    reference = opts.get("reference") or (DEFAULT_REFERENCE if DEFAULT_REFERENCE in names else names[0])
+    configs = _leadership_scenarios(names, overrides)
     if reference not in names:
         raise ConfigError(f"reference={reference!r} must be one of the compared scenarios {names}")
-    scenarios = []
-    for name in names:
-        cfg, _ = compose([f"scenario={name}", *overrides])
-        title = titles.get(name, name.replace("_", " ").capitalize())
-        scenarios.append(Scenario(name, title, scenario_description(name), cfg))
-    out = out or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    mode = opts.get("robustness", "run")
+    if mode not in ("run", "off") and not Path(mode).is_dir():
+        raise ConfigError(f"robustness={mode!r}: use run, off, or the folder of a `changesim robustness` run")
+    scenarios = [
+        Scenario(n, titles.get(n, n.replace("_", " ").capitalize()), scenario_description(n), configs[n])
+        for n in names
+    ]
+    out = Path(opts.get("out") or Path("outputs") / "report" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     t0 = time.perf_counter()
     base = scenarios[0].config
     print(
@@ -407,13 +427,34 @@ def report(argv: Sequence[str]) -> int:
         flush=True,
     )
     comp = run_comparison(scenarios, n_replicates=base.n_replicates, seed=base.seed)
-    command = "changesim report " + " ".join(argv) if argv else "changesim report"
-    paths = write_report(comp, out, reference=reference, command=command.strip())
+    res = None
+    if mode == "run":
+        design = {}
+        for key, field_ in (("robustness_points", "points"), ("robustness_replicates", "replicates")):
+            try:
+                design[field_] = int(opts.get(key, {"points": 40, "replicates": 4}[field_]))
+            except ValueError:
+                raise ConfigError(f"{key}={opts[key]!r} must be an integer") from None
+        unc = unc_mod.load("default", design)
+        common = compose(["scenario=change_base", *overrides])[0]
+        res = rob.run(unc, configs, common, {s.name: s.title for s in scenarios},
+                      command="(within) " + " ".join(["changesim report", *argv]).strip())  # fmt: skip
+    elif mode != "off":
+        res = rob.load_saved(mode)
+    command = " ".join(["changesim report", *argv]).strip()
+    paths = write_report(comp, out, reference=reference, command=command, robustness=res)
     table = comp.table()
     for s in scenarios:
         row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
         print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
               f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+    if res is not None:
+        w = res.winners.get("sustained")
+        if w is not None:
+            n = int(res.rank_first.n_points.iloc[0])
+            share = 100 * res.p_first("sustained", w)
+            print(f"  Robustness: {res.titles.get(w, w)} ranks first on sustained adoption under "
+                  f"{share:.0f}% of {n} plausible sets of assumptions")  # fmt: skip
     print(f"Report: {paths['html']} (and {paths['md'].name}) in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -67,4 +67,6 @@ POWER_MODES: dict[str, int] = {m.name.lower(): int(m) for m in PowerMode}
 # Plain integers of the same codes, for Numba kernels (and array comparisons).
 LINE, TEAM, PEER, CROSS_ORG = (int(k) for k in TieKind)
 NOT_ADOPTED, COMPLYING, COMMITTED, LAPSED = (int(s) for s in AdoptionState)
+ADOPTED: tuple[int, ...] = (COMPLYING, COMMITTED)
+"""The states that count as using the change ("adopted" in tables and figures)."""
 NO_POWER, CENTRALISED, DISTRIBUTED = (int(m) for m in PowerMode)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.constants import COMMITTED, COMPLYING
 from sim.org import PROFESSIONS, Organisation
 from sim.state import STATE_NAMES
 
 DIMENSIONS = ("all", "level", "profession", "organisation")
+STEP_COLUMNS = ("t_10", "t_50", "t_90")
+"""Summary columns that hold the step a level was first reached: nullable, missing if never."""
 
 
 def group_matrix(org: Organisation, by_group: bool = True) -> tuple[np.ndarray, list[tuple[str, str]]]:
@@ -85,28 +88,32 @@ def timeseries(
     flat = frac.reshape(n_rows, s)
     for k, name in enumerate(STATE_NAMES):
         data[f"frac_{name}"] = flat[:, k]
-    data["frac_adopted"] = flat[:, 1] + flat[:, 2]
+    data["frac_adopted"] = flat[:, COMPLYING] + flat[:, COMMITTED]
     for name, arr in (extra or {}).items():
         data[name] = np.repeat(np.asarray(arr, dtype=np.float64).reshape(r * t1), len(present))
     return pd.DataFrame(data)
 
 
-def first_step_at_least(series: np.ndarray, level: float) -> np.ndarray:
-    """(R,) first step at which ``series[r, t] >= level``; -1 where never."""
+def first_step_at_least(series: np.ndarray, level: float) -> pd.arrays.IntegerArray:
+    """(R,) first step at which ``series[r, t] >= level``; missing (``pd.NA``) where never.
+
+    "Never reached" is a missing value, not a number: a sentinel such as -1 would be
+    averaged into a mean without a word. Parquet stores it as null, CSV as an empty field.
+    """
     hit = series >= level
-    first = hit.argmax(axis=1)
-    return np.where(hit.any(axis=1), first, -1)
+    return pd.arrays.IntegerArray(hit.argmax(axis=1).astype(np.int64), mask=~hit.any(axis=1))
 
 
 def summary(counts: np.ndarray, seeds: np.ndarray) -> pd.DataFrame:
     """One row per replicate: final shares, peak, and when adoption reached 10/50/90%.
 
     Columns: replicate, seed, final_frac_<state>, final_frac_adopted, peak_frac_adopted,
-    t_peak, t_10, t_50, t_90 (steps; -1 = never reached).
+    t_peak, t_10, t_50, t_90 (steps, nullable ``Int64``: missing where never reached, so
+    ``mean`` and ``median`` cover the runs that got there and ``count`` says how many did).
     """
     total = counts[:, 0, 0, :].sum(axis=1).astype(np.float64)
     overall = counts[:, :, 0, :].astype(np.float64) / total[:, None, None]
-    adopted = overall[:, :, 1] + overall[:, :, 2]
+    adopted = overall[:, :, COMPLYING] + overall[:, :, COMMITTED]
     out = {"replicate": np.arange(len(seeds)), "seed": np.asarray(seeds, dtype=np.int64)}
     for k, name in enumerate(STATE_NAMES):
         out[f"final_frac_{name}"] = overall[:, -1, k]

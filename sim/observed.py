@@ -282,9 +282,7 @@ def _read_observed_ties(
         present = set(kind)
         missing = [k for k in tie_kinds if k not in present]
         if missing:
-            raise ConfigError(
-                f"{name}: no ties of kind {missing}; kinds in the file: {sorted(present)}"
-            )
+            raise ConfigError(f"{name}: no ties of kind {missing}; kinds in the file: {sorted(present)}")
         keep = np.isin(kind, list(tie_kinds))
         u, v, kind = u[keep], v[keep], kind[keep]
     return u, v, kind

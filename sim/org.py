@@ -14,6 +14,12 @@ has no clustering and complex contagion stalls on it: Centola and Macy 2007), sp
 ties across teams, and, for an integrated care system, partner organisations joined only
 by cross-organisation ties between boundary spanners (SCIE 2018: partners influence but
 cannot command each other, so no line tie crosses an organisation's boundary).
+
+Why one module of more than 500 lines: the ``Organisation`` arrays and the builders that
+write them directly share the CSR assembly (``build_csr``), the team-tie helpers and one
+seed discipline (``sim.rng.ORG``); kept together, the structure and the code that
+promises its invariants (sorted rows, both directions of every tie, no line tie across a
+boundary) read in one place. Reading a user's chart is apart, in ``sim.io``.
 """
 
 from __future__ import annotations

@@ -14,19 +14,16 @@ replicate's seed.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import platform
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import pandas as pd
 
 from sim import rng
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import rule_of
 from sim.engine import simulate, simulate_batch, weights
@@ -34,6 +31,8 @@ from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
+from sim.provenance import provenance
+from sim.provenance import write as write_provenance
 from sim.state import N_STATES, initial_states, org_arrays, replicate, scratch
 
 
@@ -81,24 +80,17 @@ class Result:
     def frac_adopted(self) -> np.ndarray:
         """(R, T+1) share of all staff complying or committed."""
         c = self.counts[:, :, 0, :]
-        return (c[:, :, 1] + c[:, :, 2]) / c[:, :1, :].sum(axis=2)
+        return (c[:, :, COMPLYING] + c[:, :, COMMITTED]) / c[:, :1, :].sum(axis=2)
 
     @cached_property
     def provenance(self) -> dict[str, Any]:
-        """Configuration, seeds, engine and software versions, as plain data."""
-        from sim._version import __version__
-
-        return {
-            "changesim": __version__,
-            "config": self.config.to_dict(),
-            "seeds": [int(s) for s in self.seeds],
-            "engine": self.engine,
-            "organisation": self.org.summary(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        }
+        """Configuration, seeds, engine, code version and machine, as plain data (``sim.provenance``)."""
+        return provenance(
+            config=self.config.to_dict(),
+            seeds=[int(s) for s in self.seeds],
+            engine=self.engine,
+            organisation=self.org.summary(),
+        )
 
     def save(self, folder: str | Path, fmt: str = "parquet") -> dict[str, Path]:
         """Write timeseries, summary and provenance into ``folder``.
@@ -124,11 +116,7 @@ class Result:
                 df.to_csv(tmp, index=False)
             tmp.replace(path)
             paths[name] = path
-        path = folder / "provenance.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.provenance, indent=2))
-        tmp.replace(path)
-        paths["provenance"] = path
+        paths["provenance"] = write_provenance(folder / "provenance.json", self.provenance)
         return paths
 
 

@@ -10,7 +10,11 @@ There are no timing assertions: the machine is shared.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +54,14 @@ def test_peer_and_changesim_agree_at_1000_staff(peer: str, tmp_path) -> None:
         assert expected <= compared, f"cascade {family}: {expected - compared} missing from the comparison"
         assert all(abs(d["z"]) <= bp.Z for d in table), f"cascade {family}: {table}"
     assert report["change"] >= 1, "the full model's fast and reference engines were not compared"
+
+
+def test_changesim_bench_runs_the_benchmark_script_of_e09():
+    """``changesim bench`` is only a lazy entry: it starts experiments/e09_benchmark/bench_peers.py."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, "-m", "sim", "bench", "--help"], capture_output=True, text=True,
+                       env=env, cwd=root, timeout=300)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "usage: python experiments/e09_benchmark/bench_peers.py" in p.stdout, p.stdout[:500]
+    assert "--quick" in p.stdout

@@ -238,7 +238,7 @@ def sweep_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     sweep_dir = root / "sweep"
     t0 = time.perf_counter()
-    p = changesim(*SWEEP_ARGS, "figures=false", f"hydra.sweep.dir={sweep_dir}", cwd=root)
+    p = changesim(*SWEEP_ARGS, f"hydra.sweep.dir={sweep_dir}", cwd=root)  # figures off by default in a sweep
     return sweep_dir, p, time.perf_counter() - t0
 
 
@@ -261,7 +261,14 @@ def test_multirun_writes_one_tidy_table(sweep_run):
     assert len(csv) == len(table), "the CSV copy has the same rows"
     assert p.stdout.count("done ") == 4, f"one progress line per finished job:\n{p.stdout}"
     for job in table["job"].unique():
-        assert (sweep_dir / job / "DONE").is_file() and not (sweep_dir / job / "hierarchy.png").exists()
+        assert (sweep_dir / job / "DONE").is_file(), f"{job} should be complete"
+        assert not list((sweep_dir / job).glob("*.png")), "a sweep draws no figures unless figures=true"
+        log = (sweep_dir / job / "changesim.log").read_text()
+        assert "done in" in log and "Final adoption" in log, f"each job's changesim.log records it:\n{log}"
+    prov = json.loads((sweep_dir / "sweep_provenance.json").read_text())
+    for key in ("changesim", "git_commit", "git_modified", "created", "command", "machine"):
+        assert key in prov, f"sweep_provenance.json should record {key}"
+    assert prov["command"].startswith("python -m sim -m seed=0,1"), f"the command line: {prov['command']}"
 
 
 def test_failed_jobs_do_not_kill_the_sweep(tmp_path):
@@ -312,7 +319,7 @@ def test_resume_skips_completed_jobs_and_reruns_the_rest(sweep_run, tmp_path):
     done["stamp"]["config"]["n_steps"] = 11  # as if run with another config
     (changed / "DONE").write_text(json.dumps(done))
     mtimes = {j: (j / "summary.parquet").stat().st_mtime_ns for j in jobs}
-    p = changesim(*SWEEP_ARGS, "figures=false", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    p = changesim(*SWEEP_ARGS, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("skipped ") == len(kept), p.stdout
     for j in kept:

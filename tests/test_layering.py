@@ -19,6 +19,7 @@ counted (every submodule has it, and it is not a choice the module makes).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -225,6 +226,22 @@ def test_layers_import_only_downwards(graph):
     assert not bad, "imports against the layering (core < analysis < views < cli):\n" + "\n".join(bad)
 
 
+EDGE_FRAMEWORKS = ("hydra", "omegaconf", "matplotlib", "solara", "ipyvuetify", "ipywidgets", "PIL")
+"""Configuration, plotting and app frameworks: the analysis, views and the CLI may use them, the core not."""
+
+
+def test_the_core_imports_no_configuration_plotting_or_app_framework(graph):
+    _, _, raw = graph
+    bad = [
+        f"{m} imports {mod} at line {line}"
+        for m, found in sorted(raw.items())
+        if layer(m) == "core"
+        for mod, _, line in found
+        if mod.split(".")[0] in EDGE_FRAMEWORKS
+    ]
+    assert not bad, "the model core must run without these frameworks:\n" + "\n".join(bad)
+
+
 def test_nothing_in_sim_imports_experiments(graph):
     _, _, raw = graph
     bench_modules = {p.stem for p in (ROOT / "experiments").rglob("*.py")}
@@ -301,3 +318,16 @@ def test_no_test_module_imports_another():
         if mod.split(".")[0].startswith("test_")
     ]
     assert not bad, "a test module imports another (shared code: tests/helpers.py):\n" + "\n".join(bad)
+
+
+def test_the_readme_architecture_names_every_core_module():
+    """The README's layer diagram stays true: each module of the core appears in it."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Architecture")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    words = set(re.findall(r"[A-Za-z_]+", section))
+    core = sorted(
+        p.stem for p in SIM.glob("*.py") if not p.stem.startswith("_") and f"sim.{p.stem}" not in EDGE
+    )
+    missing = [m for m in core if m not in words]
+    assert not missing, f"README.md 'Architecture' does not place these core modules in a layer: {missing}"

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import ChangeModel, from_dict, run, run_batch
-from sim.constants import COMMITTED, COMPLYING, NOT_ADOPTED
+from sim.constants import ADOPTED, COMMITTED, NOT_ADOPTED
 from sim.dynamics.change import clinician_mask, senior_mask
 from sim.model import organisation_for
 from sim.org import PROFESSIONS, Organisation
@@ -41,9 +41,6 @@ from sim.state import initial_states
 
 Z = 3.0
 """Paired differences must exceed Z standard errors (one-sided, about 0.13% false failures)."""
-
-ADOPTED = (COMPLYING, COMMITTED)
-"""Adoption states that count as using the change."""
 
 ORG = {"kind": "synthetic", "n_staff": 400, "span_of_control": 6}
 """400 staff in five levels: 1 board, 2 directors, 10 managers, 56 team leads, 331 frontline."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -57,13 +59,30 @@ def test_comparison_pairs_scenarios_on_common_seeds() -> None:
 def test_report_files_and_plain_language(tmp_path: Path) -> None:
     paths = write_report(_comparison(), tmp_path, reference="command_and_control")
     md = paths["md"].read_text()
-    for needle in ("Headline findings", "95%", "What drives these results", "Assumption", "Reproduce"):
+    for needle in (
+        "**Summary.**",
+        "Headline findings",
+        "simulation-noise interval",
+        "share of plausible assumptions",
+        "Trade-offs side by side",
+        "What the model takes as given",
+        "Appendix",
+        "Provenance",
+    ):
         assert needle in md, f"report.md should contain {needle!r}"
+    assert md.index("**Summary.**") < md.index("## Headline findings"), "the summary comes first"
+    assert md.index("## Appendix") > md.index("## Headline findings"), "statistics go to the appendix"
+    main = md[: md.index("## Appendix")]
+    assert "d_z" not in main and "command_and_control" not in main, "no d_z or code names in the main text"
+    assert "not yet tested against the plausible ranges" in md, "without a robustness run the report says so"
     html = paths["html"].read_text()
     assert html.count("data:image/png;base64,") >= 5, "figures must be embedded in the HTML"
     assert "http://" not in html and "https://" not in html, "the page must open offline: no external links"
     for name in ("outcomes_summary.csv", "differences.csv", "replicates_needed.csv", "configs.json"):
         assert (tmp_path / name).is_file(), f"{name} missing"
+    prov = json.loads(paths["provenance"].read_text())
+    for key in ("changesim", "git_commit", "git_modified", "created", "command", "machine", "seeds"):
+        assert key in prov, f"the report's provenance.json should record {key}"
 
 
 def test_report_command_rejects_an_unknown_scenario(tmp_path: Path) -> None:
@@ -77,7 +96,16 @@ def test_report_command_rejects_an_unknown_scenario(tmp_path: Path) -> None:
 def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     assert (
-        report([*SMALL, "scenarios=command_and_control,let_it_happen,help_it_happen", f"out={tmp_path}"]) == 0
+        report(
+            [
+                *SMALL,
+                "scenarios=command_and_control,let_it_happen,help_it_happen",
+                f"out={tmp_path}",
+                "robustness_points=6",
+                "robustness_replicates=1",
+            ]
+        )
+        == 0
     )
     page_path = tmp_path / "report.html"
     errors: list[str] = []
@@ -96,8 +124,155 @@ def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
         page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
         browser.close()
     assert title.startswith("Comparing leadership models"), f"unexpected title {title!r}"
-    assert len(widths) >= 5 and min(widths) > 0, f"every figure should load, natural widths {widths}"
+    assert len(widths) >= 6 and min(widths) > 0, f"every figure should load, natural widths {widths}"
+    md = (tmp_path / "report.md").read_text()
+    assert "plausible sets of assumptions" in md and "fig_robustness.png" in md, (
+        "the robustness section is in"
+    )
     assert not errors, f"console errors: {errors}"
     artifacts = Path("results/app")
     if artifacts.is_dir():
         shutil.copy(tmp_path / "report.png", artifacts / "report_screenshot.png")
+
+
+# --- Sentences come from the numbers; no interval can mislead --------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sim.views import report as report_mod  # noqa: E402
+from sim.views.wording import assumption_share, human, pct, points, runs_share, share_with_interval  # noqa: E402
+
+ANY_SHARE = st.one_of(st.floats(-2, 3), st.just(float("nan")))
+PERCENTS = re.compile(r"(-?\d+(?:\.\d+)?)%")
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(x) for x in PERCENTS.findall(text)]
+
+
+def test_headlines_change_when_the_numbers_do() -> None:
+    comp = _comparison(("command_and_control", "let_it_happen", "help_it_happen"))
+    table, diff = comp.table(), comp.differences("let_it_happen")
+    before = report_mod.headlines(comp, table, diff, "let_it_happen", None)
+    lasting = next(h for h in before if h.startswith("**Most lasting:**"))
+    # Make command and control keep exactly 90% in every run: the sentence must follow.
+    comp.outcomes.loc[comp.outcomes.scenario == "command_and_control", "sustained"] = 0.9
+    table, diff = comp.table(), comp.differences("let_it_happen")
+    after = report_mod.headlines(comp, table, diff, "let_it_happen", None)
+    lasting2 = next(h for h in after if h.startswith("**Most lasting:**"))
+    assert lasting2 != lasting, "a changed outcome must change the headline"
+    assert "command and control left the most" in lasting2 and "90% in every run" in lasting2, lasting2
+    summary = report_mod.summary(comp, table, diff, "let_it_happen", None)
+    assert "90% in every run" in summary and "not been tested" in summary, summary
+
+
+def test_headlines_carry_the_share_of_plausible_assumptions() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    comp = _comparison(("command_and_control", "let_it_happen", "help_it_happen"))
+    table, diff = comp.table(), comp.differences("let_it_happen")
+    names = [s.name for s in comp.scenarios]
+    outs = [o.key for o in report_mod._ranked()]
+    lasting = report_mod.best(comp, report_mod._outcome("sustained"))
+
+    def fake(p_lasting: float) -> SimpleNamespace:
+        rows = [
+            {
+                "outcome": o,
+                "scenario": n,
+                "p_first": (p_lasting if n == lasting else (1 - p_lasting) / 2)
+                if o == "sustained"
+                else 1 / 3,
+                "lo": 0.0,
+                "hi": 1.0,
+                "n_points": 200,
+            }
+            for o in outs
+            for n in names
+        ]
+        pw = [
+            {
+                "outcome": o,
+                "a": a,
+                "b": b,
+                "share": 0.5,
+                "lo": 0.4,
+                "hi": 0.6,
+                "share_clearly": 0.3,
+                "n_points": 200,
+            }
+            for o in outs
+            for a in names
+            for b in names
+            if a != b
+        ]
+        return SimpleNamespace(rank_first=pd.DataFrame(rows), pairwise=pd.DataFrame(pw))
+
+    h1 = report_mod.headlines(comp, table, diff, "let_it_happen", fake(0.73))
+    h2 = report_mod.headlines(comp, table, diff, "let_it_happen", fake(0.41))
+    line1 = next(h for h in h1 if h.startswith("**Most lasting:**"))
+    line2 = next(h for h in h2 if h.startswith("**Most lasting:**"))
+    assert "ranks first under 73% of 200 plausible sets" in line1, line1
+    assert "ranks first under 41% of 200 plausible sets" in line2, line2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ANY_SHARE,
+    ANY_SHARE,
+    ANY_SHARE,
+    st.booleans(),
+)
+def test_no_printed_share_is_negative_impossible_or_degenerate(mean, lo, hi, every) -> None:
+    text = share_with_interval(mean, lo, hi, every_run=every)
+    nums = _numbers(text)
+    assert all(0 <= v <= 100 for v in nums), f"{text!r}: a share outside 0-100%"
+    assert "-" not in text, f"{text!r}: a negative share"
+    if len(nums) == 3:
+        m, a, b = nums
+        assert a <= m <= b and a < b, f"{text!r}: interval reversed or degenerate"
+    assert not re.search(r"(\d+(?:\.\d+)?)% \(\1% to \1%\)", text), f"{text!r}: degenerate interval"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-5, 300), st.integers(0, 300))
+def test_run_counts_use_wilson_and_say_every_run(k, n) -> None:
+    text = runs_share(k, n)
+    nums = _numbers(text)
+    assert all(0 <= v <= 100 for v in nums), text
+    if n > 0 and k >= n:
+        assert text.startswith("in every run"), text
+    if n > 0 and k <= 0:
+        assert text.startswith("in no run"), text
+    if len(nums) == 3:
+        assert nums[1] <= nums[0] <= nums[2], text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0, 1), st.integers(1, 10_000))
+def test_assumption_shares_stay_in_range(p, n) -> None:
+    text = assumption_share(p, n)
+    nums = _numbers(text)
+    assert all(0 <= v <= 100 for v in nums), text
+    if len(nums) == 3:
+        assert nums[1] <= nums[0] <= nums[2], text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1, 1), st.floats(-1, 1), st.floats(-1, 1))
+def test_differences_are_ordered_and_never_minus_zero(d, lo, hi) -> None:
+    text = points(d, lo, hi)
+    assert "-0 " not in text and "+0 " not in text and "(-0" not in text, text
+    nums = [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?", text)]
+    if len(nums) == 3:
+        assert nums[1] <= nums[0] <= nums[2], text
+
+
+def test_labels_are_human() -> None:
+    assert human("ahp") == "allied health professionals"
+    assert human("nhs_trust_0") == "NHS trust" and human("trust") == "NHS trust"
+    assert human("local_authority_1") == "local authority" and human("team_lead") == "team leads"
+    assert pct(1e-9) == "under 1%" and pct(0.9999) == "over 99%" and pct(-0.3) == "0%" and pct(1.7) == "100%"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+import pandas as pd
 
 from sim.model import organisation_for
 from sim.params import from_dict
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     record["peak_rss_gb"] = round(peak_gb(), 2)
     s = res.summary
     record["final_frac_adopted"] = [round(float(x), 4) for x in s["final_frac_adopted"]]
-    record["t_50"] = [int(x) for x in s["t_50"]]
+    record["t_50"] = [None if pd.isna(x) else int(x) for x in s["t_50"]]  # None: never reached
     rate = f"{record['staff_weeks_per_s']:,} staff-weeks/s"
     print(f"ran {args.replicates} replicates x {args.steps} weeks in {record['run_s']} s "
           f"({rate}); peak RSS {record['peak_rss_gb']} GB", flush=True)  # fmt: skip

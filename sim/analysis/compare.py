@@ -15,6 +15,7 @@ import pandas as pd
 
 from sim import rng
 from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
+from sim.constants import COMMITTED, COMPLYING, LAPSED
 from sim.model import organisation_for
 from sim.org import CLINICAL, Organisation
 from sim.params import ModelConfig
@@ -141,14 +142,15 @@ def outcomes_of(name: str, result: Result) -> pd.DataFrame:
     c = result.counts[:, :, 0, :].astype(np.float64)
     total = c[:, :1, :].sum(axis=2)
     share = c / total[:, :, None]
-    adopted = share[:, :, 1] + share[:, :, 2]
+    adopted = share[:, :, COMPLYING] + share[:, :, COMMITTED]
     early = adopted[:, min(EARLY_STEP, adopted.shape[1] - 1)]
     hit = adopted >= 0.5
     t50 = np.where(hit.any(axis=1), hit.argmax(axis=1), np.nan).astype(np.float64)
     return pd.DataFrame({
         "scenario": name, "replicate": np.arange(len(result.seeds)), "seed": result.seeds,
         "early": early, "peak": adopted.max(axis=1), "sustained": adopted[:, -1],
-        "committed": share[:, -1, 2], "complying": share[:, -1, 1], "lapsed": share[:, -1, 3],
+        "committed": share[:, -1, COMMITTED], "complying": share[:, -1, COMPLYING],
+        "lapsed": share[:, -1, LAPSED],
         "t_50": t50, "reached_50": hit.any(axis=1).astype(np.float64),
     })  # fmt: skip
 

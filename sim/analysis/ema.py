@@ -82,7 +82,9 @@ def from_runs(
     experiments["model"] = MODEL_NAME
     out: dict[str, np.ndarray] = {}
     for name in outcomes:
-        values = runs[name].to_numpy().reshape(len(points), n_seeds)
+        # Never reached (a missing t_50) goes to the workbench as NaN.
+        values = runs[name].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+        values = values.reshape(len(points), n_seeds)
         out[name] = values[:, 0] if n_seeds == 1 else values
     return experiments, out
 

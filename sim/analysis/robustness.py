@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import OrderedDict
@@ -305,7 +303,7 @@ def input_label(name: str, unc: unc_mod.Uncertainty | None = None) -> str:
 
 def _meaning(key: str, unc: unc_mod.Uncertainty | None = None) -> str:
     if unc is not None and unc.comments.get(key):
-        return unc.comments[key]
+        return unc.comments[key].split(" (")[0].split(";")[0]
     try:
         return unc_mod.meaning(key) or key
     except ConfigError:
@@ -582,34 +580,14 @@ def _no_box(k: int, n: int) -> str:
         return f"it falls behind at only {k} of {n} points, too few to describe where"
     if n - k < 3:
         return f"it falls behind almost everywhere ({k} of {n} points)"
-    return "no region of the assumptions where it falls behind more often than not"
+    return "PRIM found no region holding half of those cases inside which it falls behind more often than not"
 
 
 def provenance(command: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Package version, git commit and whether the tree was modified, date, machine, command."""
-    from sim import __version__
+    """The shared record of ``sim.provenance`` (version, commit, time, machine) plus ``command``."""
+    from sim.provenance import provenance as record
 
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    commit = git("rev-parse", "HEAD")
-    modified = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
-    return {
-        "changesim": __version__,
-        "git_commit": commit or "unknown (not a git checkout)",
-        "git_modified": modified,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": f"{platform.node()} ({platform.system()} {platform.machine()}, {os.cpu_count()} cores)",
-        "python": platform.python_version(),
-        "command": command,
-    } | (extra or {})
+    return record(**(extra or {}), command=command)
 
 
 def run(

@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,6 +44,8 @@ import yaml
 
 from sim import rng, scenarios
 from sim.params import ConfigError, ModelConfig, from_dict
+from sim.provenance import provenance
+from sim.provenance import write as write_provenance
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "sensitivity"
 METHODS = ("sobol", "lhs")
@@ -302,7 +303,19 @@ def run_design(design: Design, x: np.ndarray, jobs: int = 0, progress: bool = Tr
 
 
 def point_outcome(design: Design, runs: pd.DataFrame) -> np.ndarray:
-    """(n_points,) the outcome of each point: its mean over the common seeds."""
+    """(n_points,) the outcome of each point: its mean over the common seeds.
+
+    Raises:
+        ConfigError: the outcome is a step (``t_50``) that some runs never reached: a mean
+            over the runs that did would hide them, so the analysis refuses.
+    """
+    values = runs[design.outcome]
+    missing = int(values.isna().sum())
+    if missing:
+        raise ConfigError(
+            f"sensitivity: outcome={design.outcome} was never reached in {missing} of {len(values)} runs; "
+            "choose an outcome every run has (e.g. final_frac_adopted) or raise base.n_steps"
+        )
     return runs.groupby("point", sort=True)[design.outcome].mean().to_numpy(dtype=np.float64)
 
 
@@ -425,14 +438,11 @@ def run(
         writer(tmp)
         tmp.replace(path)
         res.paths[name] = path
-    prov = {
-        "changesim": __version__, "design": asdict(design), "n_points": len(x), "n_runs": n_runs,
-        "seconds": round(seconds, 2), "jobs": jobs or os.cpu_count(), "python": platform.python_version(),
-        "numpy": np.__version__, "salib": _version("SALib"),
-    }  # fmt: skip
-    path = out / "provenance.json"
-    path.write_text(json.dumps(prov, indent=2, default=str))
-    res.paths["provenance.json"] = path
+    prov = provenance(
+        design=asdict(design), n_points=len(x), n_runs=n_runs, seconds=round(seconds, 2),
+        jobs=jobs or os.cpu_count(), salib=_version("SALib"),
+    )  # fmt: skip
+    res.paths["provenance.json"] = write_provenance(out / "provenance.json", prov)
     if ema:
         from sim.analysis import ema as ema_mod
 

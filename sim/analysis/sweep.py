@@ -24,9 +24,14 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.metrics import STEP_COLUMNS
+from sim.provenance import provenance
+from sim.provenance import write as write_provenance
+
 DONE = "DONE"
 ERROR = "ERROR.txt"
 TABLE = "sweep_summary"
+PROVENANCE = "sweep_provenance.json"
 # Longest job folder name; longer override lists are cut and given a hash (file systems
 # refuse names over 255 bytes).
 MAX_DIRNAME = 120
@@ -149,7 +154,9 @@ def _read_summary(folder: Path) -> pd.DataFrame | None:
     for name, reader in (("summary.parquet", pd.read_parquet), ("summary.csv", pd.read_csv)):
         path = folder / name
         if path.is_file():
-            return reader(path)
+            df = reader(path)
+            # A CSV reads "never reached" back as float NaN; keep the nullable step type.
+            return df.astype({c: "Int64" for c in STEP_COLUMNS if c in df.columns})
     return None
 
 
@@ -219,6 +226,14 @@ def write(report: SweepReport, sweep_dir: str | Path) -> list[Path]:
             report.table.to_csv(tmp, index=False)
         tmp.replace(path)
         paths.append(path)
+    paths.append(
+        write_provenance(
+            sweep_dir / PROVENANCE,
+            provenance(
+                done=sorted(report.done), failed=sorted(report.failed), incomplete=sorted(report.incomplete)
+            ),
+        )
+    )
     failures = sweep_dir / "sweep_failures.csv"
     if report.failed:
         df = pd.DataFrame({"job": list(report.failed), "error": list(report.failed.values())})
