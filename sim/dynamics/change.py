@@ -166,13 +166,14 @@ def simulate_change(par, keys, org, people, scratch, n_steps, groups, counts, ex
 
 @njit(cache=True, parallel=True)
 def simulate_change_batch(par, keys, org, people, scratch, n_steps, groups, counts, extra):
-    """R replicates in parallel: ``keys``, ``counts``, ``extra`` and every array of
-    ``people`` and ``scratch`` have a leading (R,) axis; replicate r equals
-    ``simulate_change`` on row r (draws depend on (seed, step, person) only).
+    """R replicates in parallel: ``par`` is (R, N_SLOTS) (one parameter vector per
+    replicate); ``keys``, ``counts``, ``extra`` and every array of ``people`` and
+    ``scratch`` have a leading (R,) axis. Replicate r equals ``simulate_change`` on row r
+    (draws depend on (seed, step, person) only, never on the thread).
     """
     for r in prange(keys.shape[0]):
         simulate_change(
-            par,
+            par[r],
             keys[r],
             org,
             replicate(people, r),
