@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,24 @@ class Runs:
     t_adopted: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)
+
+
+def _check_range(cfg: ModelConfig, key: str, values: np.ndarray) -> None:
+    """One-line ConfigError when a value of ``key`` is outside the range its field declares."""
+    *path, last = key.split(".")
+    node: Any = cfg
+    for p in path:
+        if not is_dataclass(node) or not hasattr(node, p):
+            raise ConfigError(f"values key {key!r}: no group {p!r}")
+        node = getattr(node, p)
+    spec = {f.name: f for f in fields(node)} if is_dataclass(node) else {}
+    if last not in spec:
+        raise ConfigError(f"values key {key!r}: no key {last!r}")
+    lo, hi = spec[last].metadata.get("range", (-np.inf, np.inf))
+    bad = ~((values >= lo) & (values <= hi))  # NaN fails too
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ConfigError(f"values[{key!r}][{k}]={values[k]!r} is out of range; allowed range is [{lo}, {hi}]")
 
 
 def _set(cfg: ModelConfig, key: str, value: Any) -> None:
@@ -128,6 +146,7 @@ class Runner:
                 arr = np.full(r, float(arr))
             elif arr.shape != (r,):
                 raise ConfigError(f"values[{key!r}] must be a scalar or have shape ({r},), got {arr.shape}")
+            _check_range(self.cfg, key, arr)
             per_run[key] = arr
         if not per_run:
             return [], np.zeros((1, 0)), np.zeros(r, np.int64)

@@ -7,7 +7,8 @@ The estimate adds up the arrays the run allocates, from the declarations in
   of the builders' temporaries, measured (``tests/test_memory.py`` re-measures);
 - the kernel arrays of the organisation (``ORG_ARRAYS``) for the full model;
 - the state of the replicates alive at once (``chunk_size`` of them: a batch is run in
-  chunks), with one trust row per replicate for the full model;
+  chunks), with one trust row per replicate for the full model, and the buffers their
+  initial values are drawn into;
 - the recorded series of every replicate: counts (T+1, G, 4) int32, three means, the
   final state and adoption steps;
 - the tidy time-series table a run saves (one row per replicate, step and group).
@@ -33,6 +34,7 @@ from sim.state import FRONTIER_ARRAYS, ORG_ARRAYS, SCRATCH_ARRAYS, STAFF_ATTRIBU
 # and concatenations, measured with tests/test_memory.py::test_estimate_within_30_percent.
 ORG_BYTES_PER_STAFF = 160
 ORG_BYTES_PER_TIE = 40
+INIT_TEMP_BYTES_PER_STAFF = 16  # two (R, n) float64 buffers alive while a chunk is drawn
 CHUNK_BYTES = 64 * 2**20  # replicate state alive at once in a batch (bounds the peak)
 TIMESERIES_BYTES_PER_ROW = 80  # tidy table row: step, group, counts, shares, means (pandas)
 SAMPLE_STAFF = 2000  # size of the organisation built to learn ties per person
@@ -104,6 +106,8 @@ def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_g
         "organisation": ORG_BYTES_PER_STAFF * n + ORG_BYTES_PER_TIE * m,
         "kernel arrays": (_itemsizes(ORG_ARRAYS) * m if cfg.dynamics.rule == "change" else 8 * m),
         "replicate state": alive * per,
+        # initial_states draws each attribute into an (R, n) float64 buffer before storing it
+        "initialisation temporaries": alive * n * INIT_TEMP_BYTES_PER_STAFF,
         "recorded series": r * ((t + 1) * (n_groups * 4 * 4 + 3 * 8) + 5 * n),
     }
     if timeseries:
