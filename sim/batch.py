@@ -89,7 +89,7 @@ def _check_range(cfg: ModelConfig, key: str, values: np.ndarray) -> None:
     bad = ~((values >= lo) & (values <= hi))  # NaN fails too
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise ConfigError(f"values[{key!r}][{k}]={values[k]!r} is out of range; allowed range is [{lo}, {hi}]")
+        raise ConfigError(f"values[{key!r}][{k}]={values[k]!r} is out of range; allowed: [{lo}, {hi}]")
 
 
 def _set(cfg: ModelConfig, key: str, value: Any) -> None:
