@@ -134,6 +134,7 @@ class Runner:
         self.thresholds, self.initial_adopters = thresholds, initial_adopters
         self.arrays = org_arrays(self.org) if self.full_model else None
         self._work = copy.deepcopy(self.cfg)
+        self._slots: dict[str, int | None] = {}
 
     def _plan(self, values: dict[str, Any], r: int) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The varied keys, their distinct value rows (D, K) and each run's row index (R,)."""
@@ -153,6 +154,27 @@ class Runner:
         table = np.stack(list(per_run.values()), axis=1)
         rows, index = np.unique(table, axis=0, return_inverse=True)
         return list(per_run), rows, index.reshape(-1)
+
+    def _slot_of(self, key: str) -> int | None:
+        """The parameter slot that ``key`` sets verbatim (``pack`` copies it), else None."""
+        if key not in self._slots:
+            slot = layout.SLOT.get(key.split(".")[-1])
+            if slot is not None:
+                probe = copy.deepcopy(self.cfg)
+                base = layout.pack(probe)
+                for v in (0.125, 0.375):  # two values any rate or chance may take
+                    try:
+                        _set(probe, key, v)
+                    except (TypeError, ValueError):
+                        slot = None
+                        break
+                    par = layout.pack(probe)
+                    changed = np.flatnonzero(par != base)
+                    if par[slot] != v or set(changed) - {slot}:
+                        slot = None
+                        break
+            self._slots[key] = slot
+        return self._slots[key]
 
     def _configured(self, keys: list[str], row: np.ndarray) -> ModelConfig:
         """The runner's working configuration with ``keys`` set to ``row`` (mutated in place:
@@ -176,7 +198,12 @@ class Runner:
             self._configured(keys, rows[0])  # fails early on an unknown key
         # Kernel parameters of each distinct value row (the full model's slot vector, or
         # the classic rule's chances).
-        if self.full_model:
+        if self.full_model and all(self._slot_of(key) is not None for key in keys):
+            # Every varied key is one slot of the parameter vector: fill columns, no pack per row.
+            params = np.tile(layout.pack(self._configured(keys, rows[0])), (len(rows), 1))
+            for k, key in enumerate(keys):
+                params[:, self._slot_of(key)] = rows[:, k]
+        elif self.full_model:
             params = np.stack([layout.pack(self._configured(keys, row)) for row in rows])
         else:
             params = np.array([tuple(rule_of(self._configured(keys, row).dynamics))[2:] for row in rows])
