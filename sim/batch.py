@@ -124,16 +124,18 @@ class Runner:
         by_group: bool = False,
         thresholds: np.ndarray | None = None,
         initial_adopters: np.ndarray | None = None,
+        validated: bool = False,
     ) -> None:
         from sim.io import build
 
-        self.cfg = from_dict(config)
+        # ``validated``: config is a ModelConfig that from_dict has just returned (run_batch).
+        self.cfg = config if validated and isinstance(config, ModelConfig) else from_dict(config)
         self.org = build(self.cfg.org, seed=max(self.cfg.org_seed, 0)) if org is None else org
         self.full_model = self.cfg.dynamics.rule == "change"
         self.groups, self.group_labels = group_matrix(self.org, by_group)
         self.thresholds, self.initial_adopters = thresholds, initial_adopters
         self.arrays = org_arrays(self.org) if self.full_model else None
-        self._work = copy.deepcopy(self.cfg)
+        self._work_cfg: ModelConfig | None = None
         self._slots: dict[str, int | None] = {}
 
     def _plan(self, values: dict[str, Any], r: int) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -180,9 +182,13 @@ class Runner:
         """The runner's working configuration with ``keys`` set to ``row`` (mutated in place:
         a copy per distinct value would cost more than the run at calibration sizes).
         """
+        if not keys:
+            return self.cfg
+        if self._work_cfg is None:
+            self._work_cfg = copy.deepcopy(self.cfg)
         for key, v in zip(keys, row, strict=True):
-            _set(self._work, key, v)
-        return self._work
+            _set(self._work_cfg, key, v)
+        return self._work_cfg
 
     def run(self, seeds: Any, values: dict[str, Any] | None = None, *, check_memory: bool = True) -> Runs:
         """Run once per seed; ``values`` sets keys for every run (scalar) or per run ((R,) array)."""

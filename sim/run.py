@@ -163,15 +163,9 @@ def run(
     """
     cfg = from_dict(config, **(overrides or {}))
     s = cfg.seed if seed is None else int(seed)
-    return run_batch(
-        cfg,
-        org=org,
-        seeds=[s],
-        engine=engine,
-        thresholds=thresholds,
-        initial_adopters=initial_adopters,
-        by_group=by_group,
-    )
+    if s < 0:
+        raise ConfigError("seeds must be non-negative integers")
+    return _run_batch(cfg, org, np.array([s], dtype=np.int64), engine, thresholds, initial_adopters, by_group)
 
 
 def run_batch(
@@ -196,9 +190,22 @@ def run_batch(
         every replicate.
     """
     cfg = from_dict(config, **(overrides or {}))
+    seed_arr = _seeds(cfg, seeds, n_replicates)
+    return _run_batch(cfg, org, seed_arr, engine, thresholds, initial_adopters, by_group)
+
+
+def _run_batch(
+    cfg: ModelConfig,
+    org: Organisation | None,
+    seed_arr: np.ndarray,
+    engine: str,
+    thresholds: np.ndarray | None,
+    initial_adopters: np.ndarray | None,
+    by_group: bool,
+) -> Result:
+    """``run_batch`` on a validated configuration (validated once: it costs more than a small run)."""
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is not one of {list(ENGINES)}")
-    seed_arr = _seeds(cfg, seeds, n_replicates)
     t_start = time.perf_counter()
     if org is None:
         check_fits(estimate_config(cfg, len(seed_arr), by_group, timeseries=False), "this batch")
@@ -238,7 +245,8 @@ def run_batch(
             if extra_belief is not None:
                 extra_belief[k] = means[:, 1]
     else:
-        runner = Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters)
+        runner = Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
+                        validated=True)  # fmt: skip
         runs = runner.run(seed_arr, check_memory=False)
         counts, final, t_adopted = runs.counts, runs.final_state, runs.t_adopted
         motivation, trust = runs.extra["mean_motivation"], runs.extra["mean_trust"]
