@@ -307,9 +307,12 @@ class ChangeStaffMember(StaffMember):
         if rng.uniform_py(model.keys[L.K_TEST], t, self.index) >= p:
             return
         quality = self._par(L.CHANGE_QUALITY)
-        chance = min(max(quality + self.fit, 0.0), 1.0)
+        complexity = self._par(L.COMPLEXITY)
+        # An unadapted complex change fails more often; fit counts (1 + complexity) times.
+        chance = min(max(quality + self.fit - complexity * (1.0 - self.fit), 0.0), 1.0)
         y = 1.0 if rng.uniform_py(model.keys[L.K_OUTCOME], t, self.index) < chance else 0.0
-        self.belief = self.belief + self._par(L.LEARNING_RATE) * (y - self.belief)
+        lr = self._par(L.LEARNING_RATE)
+        self.belief = self.belief + lr * (y - self.belief)
         if y == 1.0:
             self.motivation = self.motivation + self._par(L.SUCCESS_BOOST) * (1.0 - self.motivation)
         else:
@@ -317,7 +320,20 @@ class ChangeStaffMember(StaffMember):
                 self.motivation - self._par(L.FAILURE_COST) * (1.0 - self.courage) * self.motivation
             )
             if self._par(L.ADAPT) > 0.0:
-                self.fit = self.fit + self._par(L.ADAPT_RATE) * max(1.0 - quality - self.fit, 0.0)
+                # Rework towards the fit at which the change always works here.
+                target = (1.0 - quality + complexity) / (1.0 + complexity)
+                self.fit = self.fit + self._par(L.ADAPT_RATE) * max(target - self.fit, 0.0)
+            blame, gain = self._par(L.BLAME), self._par(L.SAFETY_GAIN)
+            if blame > 0.0 or gain > 0.0:
+                # Leaders meet the failure with learning (f) or blame (1 - f).
+                f, c = self._par(L.FAILURE_RESPONSE), self.courage
+                self.courage = min(max(c + gain * f * (1.0 - c) - blame * (1.0 - f) * c, 0.0), 1.0)
+        seen = lr * self._par(L.PERSUASION)
+        if seen > 0.0:
+            # My colleagues see the result and move towards it, as far as they trust me.
+            st = model.state
+            for j, e in self.contacts():
+                st.belief[j] = st.belief[j] + seen * st.trust[e] * (y - st.belief[j])
 
     # Phase 6 (motivation.update_motivation)
     def update_motivation(self) -> None:
@@ -349,6 +365,14 @@ class ChangeStaffMember(StaffMember):
                 tau = tau - erode * ((st.pressure[self.index] + st.pressure[j]) / 2.0) * tau
             st.trust[e] = tau
 
+    # Phase 8 (power.update_courage)
+    def update_courage(self) -> None:
+        """Directives erode my courage (psychological safety) in proportion to the pressure."""
+        k = self._par(L.COURAGE_EROSION)
+        if k == 0.0 or self.pressure <= 0.0:
+            return
+        self.courage = min(max(self.courage - k * self.pressure * self.courage, 0.0), 1.0)
+
 
 CHANGE_PHASES = (
     "feel_pressure",
@@ -358,5 +382,6 @@ CHANGE_PHASES = (
     "test_change",
     "update_motivation",
     "update_trust",
+    "update_courage",
 )
 """The phases of a step of the full model, in order (``sim.dynamics.change``)."""

@@ -19,12 +19,14 @@ whole sweep (``sim.analysis.sweep``).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import sys
 import time
 import traceback
 import typing
+import warnings
 from collections.abc import Sequence
 from dataclasses import MISSING, Field, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
@@ -37,9 +39,9 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim import __version__
+from sim import __version__, cli_sweep
 from sim.analysis import sweep
-from sim.params import ConfigError, ModelConfig, from_dict
+from sim.params import ConfigError, ConfigWarning, ModelConfig, from_dict
 from sim.provenance import command_line
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -126,6 +128,17 @@ CLIConfig = schema(
                 metadata={"help": "write PNG figures (default: for one run yes, in a sweep no)"},
             ),
         ),
+        (
+            "levers",
+            list[str],
+            field(
+                default_factory=list,
+                metadata={
+                    "help": "the leadership levers a scenario declares it sets on the common base "
+                    "(sim.levers; checked by tests/test_levers.py)"
+                },
+            ),
+        ),
     ],
     name="CLIConfig",
 )
@@ -198,9 +211,27 @@ def to_model_config(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
         choices = f.metadata.get("choices")
         if f.name in cli and choices and cli[f.name] not in choices:
             raise ConfigError(f"{f.name}={cli[f.name]!r} is not allowed; choose one of {list(choices)}")
-    if model_cfg.org.kind == "csv" and model_cfg.org.path and not Path(model_cfg.org.path).is_file():
-        raise ConfigError(f"org.path={model_cfg.org.path!r}: no such file")
+    path = model_cfg.org.path
+    if model_cfg.org.kind == "csv" and path and not Path(path).is_file():
+        what = "is a folder, not an org-chart file" if Path(path).is_dir() else "no such file"
+        raise ConfigError(f"org.path={path!r}: {what}")
     return model_cfg, cli
+
+
+_SHOW_WARNING = warnings.showwarning
+
+
+def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    if issubclass(category, ConfigWarning):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _SHOW_WARNING(message, category, *args, **kwargs)
+
+
+def plain_warnings() -> None:
+    """Show each ``ConfigWarning`` once, as one line ``warning: <message>`` (not Python's format)."""
+    warnings.showwarning = _show_warning
+    warnings.filterwarnings("once", category=ConfigWarning)
 
 
 def _share_cores(hc: Any) -> None:
@@ -216,11 +247,22 @@ def _share_cores(hc: Any) -> None:
 
 
 def task(cfg: DictConfig) -> dict[str, Any]:
-    """One job: validate, run, write outputs, mark done (Hydra calls this once per job)."""
+    """One job: validate, run, write outputs, mark done (Hydra calls this once per job).
+
+    In a sweep nothing escapes: a job that fails (a bad value, no memory, a full disk, no
+    permission, a bug) leaves ``ERROR.txt`` where it can, prints its name and error on
+    the terminal in any case, and the other jobs go on.
+    """
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out = Path(hc.runtime.output_dir)
     label = hc.job.override_dirname or "(defaults)"
+    plain_warnings()
+    # The job's log file is a copy of what reaches the terminal: on a full disk its handler
+    # must not print a traceback of its own over the one-line report.
+    logging.raiseExceptions = False
+    if multirun:
+        sweep.watch_parent()
     t0 = time.perf_counter()
     log.info("%s (changesim %s) in %s", command_line(), __version__, out)
     try:
@@ -228,34 +270,38 @@ def task(cfg: DictConfig) -> dict[str, Any]:
         # Figures change no number: a sweep re-run with figures=true still skips finished jobs.
         kept = {k: v for k, v in cli.items() if k != "figures"}
         stamp = {"changesim": __version__, "config": model, "cli": kept}
-        if multirun and sweep.is_done(out, stamp):
-            log.info("skipped: already done with this config")
-            print(f"skipped {label}: already done with this config ({out})", flush=True)
-            return {"status": "skipped", "output_dir": str(out)}
+        if multirun:
+            why = sweep.redo_reason(out, stamp)
+            if why is None:
+                log.info("skipped: already done with this config")
+                print(f"skipped {label}: already done with this config ({out})", flush=True)
+                return {"status": "skipped", "output_dir": str(out)}
+            if why != "new":
+                log.info("re-running: %s", why)
+                print(f"re-running {label}: {why}", flush=True)
         sweep.start(out)
         model_cfg, cli = to_model_config(cfg)
         if multirun:
             _share_cores(hc)
         if cli.get("figures") is None:  # a sweep's figures cost more than its runs (2 MB a job)
             cli["figures"] = not multirun
-        text = run_and_save(model_cfg, cli, out)
+        text, written = run_and_save(model_cfg, cli, out)
         elapsed = time.perf_counter() - t0
-        sweep.finish(out, stamp, seconds=round(elapsed, 3))
+        sweep.finish(out, stamp, written, seconds=round(elapsed, 3))
     except ConfigError as e:
-        log.error("error: %s", e)
-        sweep.fail(out, f"error: {e}\n")
-        if not multirun:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-        print(f"FAILED {label}: {e}", flush=True)
-        return {"status": "failed", "output_dir": str(out), "error": str(e)}
+        return _failed(out, label, multirun, f"error: {e}", 2)
+    except MemoryError as e:
+        return _failed(out, label, multirun, f"error: out of memory ({e or 'an allocation failed'}); "
+                       "use fewer n_replicates or a smaller org.n_staff", 1)  # fmt: skip
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        return _failed(out, label, multirun, f"error: cannot write the outputs: {e.strerror or e}{where}", 1)
     except Exception as e:
         log.exception("failed")
-        sweep.fail(out, traceback.format_exc())
         if not multirun:
+            _record(out, traceback.format_exc())
             raise
-        print(f"FAILED {label}: {type(e).__name__}: {e} (traceback in {out / sweep.ERROR})", flush=True)
-        return {"status": "failed", "output_dir": str(out), "error": repr(e)}
+        return _failed(out, label, multirun, f"{type(e).__name__}: {e}", 1, traceback.format_exc())
     log.info("done in %.1f s\n%s", elapsed, text)
     if multirun:
         first = text.splitlines()[1] if len(text.splitlines()) > 1 else text
@@ -265,20 +311,39 @@ def task(cfg: DictConfig) -> dict[str, Any]:
     return {"status": "done", "output_dir": str(out)}
 
 
-def run_and_save(model_cfg: ModelConfig, cli: dict[str, Any], out: Path) -> str:
-    """Run ``model_cfg``'s replicates, write every output but ``DONE``; returns the summary text."""
+def _record(out: Path, text: str) -> str:
+    """Write ``ERROR.txt``; returns a note for the terminal if it could not be written."""
+    try:
+        sweep.fail(out, text)
+    except OSError as e:
+        return f" ({sweep.ERROR} could not be written either: {e.strerror or e})"
+    return f" (see {out / sweep.ERROR})"
+
+
+def _failed(out: Path, label: str, multirun: bool, msg: str, code: int, detail: str | None = None) -> dict:
+    """Report a failed job: ``ERROR.txt`` if possible, and always one line on the terminal."""
+    log.error("%s", msg)
+    note = _record(out, (detail or msg) + "\n")
+    if not multirun:
+        print(msg, file=sys.stderr, flush=True)
+        sys.exit(code)
+    print(f"FAILED {label}: {msg.removeprefix('error: ')}{note}", file=sys.stderr, flush=True)
+    return {"status": "failed", "output_dir": str(out), "error": msg}
+
+
+def run_and_save(model_cfg: ModelConfig, cli: dict[str, Any], out: Path) -> tuple[str, list[Path]]:
+    """Run ``model_cfg``'s replicates, write every output but ``DONE``; returns the summary text and files."""
     from sim.run import run_batch
 
     result = run_batch(model_cfg, engine=cli["engine"])
-    paths = result.save(out, cli["output_format"])
-    written = [p.name for p in paths.values()]
+    paths = list(result.save(out, cli["output_format"]).values())
     if cli["figures"]:
         from sim.views import figures
 
-        written += [p.name for p in figures.save_all(result, out)]
-    text = describe(result, out, written)
+        paths += list(figures.save_all(result, out))
+    text = describe(result, out, [p.name for p in paths])
     sweep.write_text(out / "summary.txt", text + "\n")
-    return text
+    return text, [*paths, out / "summary.txt"]
 
 
 def _pct(x: float) -> str:
@@ -335,11 +400,26 @@ class SweepTable(Callback):
     picklable (the joblib launcher sends the callbacks to every worker).
     """
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before a single run: its output folder must be usable (one line, exit 2, if not)."""
+        cli_sweep.check_run_dir(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before a sweep: a usable folder, a folder per job, and the folder locked (``sim.cli_sweep``)."""
+        cli_sweep.check_sweep(config)
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Collect every job folder under the sweep folder and write the sweep table."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        report = sweep.collect(sweep_dir)
-        sweep.write(report, sweep_dir)
+        try:
+            report = sweep.collect(sweep_dir)
+            cli_sweep.add_missing_jobs(report, config)
+            sweep.write(report, sweep_dir)
+        except Exception as e:  # never leave an earlier table standing as if it were this sweep's
+            for ext in ("parquet", "csv"):
+                (sweep_dir / f"{sweep.TABLE}.{ext}").unlink(missing_ok=True)
+            print(f"error: the sweep table could not be written: {type(e).__name__}: {e}", file=sys.stderr)
+            report = sweep.SweepReport(table=sweep.pd.DataFrame(), failed={"(sweep table)": str(e)})
         print(report.describe(), flush=True)
         _LAST_SWEEP["report"] = report
 
@@ -540,6 +620,43 @@ def bench(argv: list[str]) -> int:
     return subprocess.run([sys.executable, str(BENCH_SCRIPT), *argv], check=False).returncode
 
 
+def calibrate(argv: list[str]) -> int:
+    """``changesim calibrate [PRESET] [key=value ...]``: fit the model to observed diffusion.
+
+    PRESET names a file of ``configs/calibration/`` (default ``default``: the Medical
+    Innovation data); the rest are Hydra overrides of its keys, e.g.
+    ``data.people=people.csv data.ties=ties.csv quick=true out=outputs/mine``.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sim.analysis.calibrate_run import main as calibrate_main
+
+    folder = CONFIG_DIR / "calibration"
+    name = "default"
+    if argv and "=" not in argv[0] and not argv[0].startswith("-"):
+        name, argv = argv[0], argv[1:]
+    if argv and argv[0] in ("-h", "--help"):
+        print(calibrate.__doc__)
+        print("presets:", ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))))
+        return 0
+    if not (folder / f"{name}.yaml").is_file():
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"calibration preset {name!r} is not one of {options} (files in {folder})")
+    try:
+        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
+            cfg = hydra_compose(config_name=name, overrides=list(argv))
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(f"calibrate {' '.join(argv)}: {str(e).splitlines()[0]}") from None
+    from sim.views.calibration import draw_calibration
+
+    command = [name, *argv] if name != "default" else argv
+    return calibrate_main(OmegaConf.to_container(cfg, resolve=True), command, draw=draw_calibration)
+
+
 def _subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
         return report(argv)
@@ -563,11 +680,90 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from sim.analysis.collect import main as collect_main
 
         return collect_main(argv)
+    if name == "calibrate":
+        return calibrate(argv)
     raise AssertionError(name)
 
 
-SUBCOMMANDS = ("report", "robustness", "app", "animate", "bench", "sensitivity", "collect")
-"""``changesim <name> ...`` runs these instead of a Hydra run."""
+SUBCOMMANDS: dict[str, str] = {
+    "report": "compare the leadership models on common seeds: an HTML report with 95% intervals",
+    "robustness": "which leadership model wins across the plausible ranges of the assumptions",
+    "sensitivity": "global sensitivity analysis (Sobol or Latin hypercube) of one outcome",
+    "app": "serve the teaching app in the browser (offline, http://127.0.0.1:8765)",
+    "animate": "write an animated GIF or MP4 of a change spreading through the hierarchy",
+    "collect": "combine the finished jobs of a sweep folder into one Parquet table",
+    "bench": "speed against peer diffusion tools (experiments/e09_benchmark)",
+    "calibrate": "fit the model to observed adoption (Medical Innovation data or your own CSVs) by ABC-SMC",
+}
+"""``changesim <name> ...`` runs these instead of a Hydra run (one line each for ``--help``)."""
+
+_KEY_VALUE_SUBCOMMANDS = {"report": report, "robustness": robustness}
+"""Subcommands that take ``key=value`` words, whose ``--help`` is their docstring."""
+
+
+def subcommand_lines() -> str:
+    """The subcommands, one line each, as ``changesim --help`` lists them."""
+    width = max(map(len, SUBCOMMANDS))
+    return "\n".join(f"changesim {name:<{width}}  {line}" for name, line in SUBCOMMANDS.items())
+
+
+OmegaConf.register_new_resolver("subcommands", subcommand_lines, replace=True)
+
+
+def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
+    """Every settable dotted key of the schema ``cls`` -> its field type (open mappings end a path)."""
+    out: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        key = f"{prefix}{f.name}"
+        out[key] = hints[f.name]
+        if is_dataclass(default):
+            out.update(_schema_keys(type(default), key + "."))
+    return out
+
+
+def _groups() -> set[str]:
+    """The config groups of ``configs/config.yaml``'s defaults list (``org``, ``scenario``, ...)."""
+    import yaml
+
+    defaults = yaml.safe_load((CONFIG_DIR / "config.yaml").read_text()).get("defaults", [])
+    names = {str(k).removeprefix("optional ") for d in defaults if isinstance(d, dict) for k in d}
+    return {n for n in names if not n.startswith("override ")}
+
+
+def unknown_key_message(override: str) -> str | None:
+    """A one-line refusal of an override whose key is not in the schema, with a suggestion.
+
+    ``dynamics.treshold_mean=0.5`` gives ``unknown key dynamics.treshold_mean; did you
+    mean dynamics.threshold_mean? Keys of dynamics: rule, threshold_kind, ...``. None
+    for a known key, a config group (``org=ward``), Hydra's own keys (``hydra.*``) and
+    additions or deletions (``+key=``, ``~key``), which Hydra checks itself.
+    """
+    import difflib
+
+    key, sep, _ = override.partition("=")
+    if not sep or not key or key[0] in "+~" or key.startswith("hydra") or "/" in key or "@" in key:
+        return None
+    keys = _schema_keys(CLIConfig)
+    if key in keys or key in _groups():
+        return None
+    parts = key.split(".")
+    for i in range(1, len(parts)):  # below an open mapping (org.profession_mix.nurse) any key goes
+        if _is_optional_mapping(keys.get(".".join(parts[:i]))):
+            return None
+    group = ".".join(parts[:-1])
+    siblings = sorted(k for k in keys if k.rpartition(".")[0] == group) if group in keys else []
+    pool = siblings or sorted(set(keys) | _groups())
+    close = difflib.get_close_matches(key, pool, n=1, cutoff=0.6)
+    msg = f"unknown key {key}"
+    if close:
+        msg += f"; did you mean {close[0]}?"
+    if siblings:
+        msg += f" Keys of {group}: {', '.join(k.rpartition('.')[2] for k in siblings)}"
+    elif group and group not in keys:
+        msg += f" ({parts[0]} is not a group; groups: {', '.join(sorted(_groups()))})"
+    return msg
 
 
 def _check_memory_first(argv: Sequence[str]) -> None:
@@ -597,11 +793,21 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(2)
+    plain_warnings()
     if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        name, argv = sys.argv[1], sys.argv[2:]
+        if name in _KEY_VALUE_SUBCOMMANDS and ({"-h", "--help"} & set(argv)):
+            print(inspect.getdoc(_KEY_VALUE_SUBCOMMANDS[name]))
+            sys.exit(0)
         try:
-            sys.exit(_subcommand(sys.argv[1], sys.argv[2:]))
+            sys.exit(_subcommand(name, argv))
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    for arg in sys.argv[1:]:
+        msg = None if arg.startswith("-") else unknown_key_message(arg)
+        if msg:
+            print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
     try:
         _check_memory_first(sys.argv[1:])
@@ -611,7 +817,7 @@ def main() -> None:
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
     swept = _LAST_SWEEP.get("report")
-    if swept is not None and (swept.failed or swept.incomplete):
+    if swept is not None and (swept.failed or swept.incomplete or swept.damaged):
         sys.exit(1)
 
 

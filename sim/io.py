@@ -1,53 +1,45 @@
-"""Bring your own organisation: convert a NetworkX graph or an org-chart CSV, once.
+"""Bring your own organisation: read an org-chart CSV (and a ties CSV) into an organisation.
 
-Both readers check the chart (every manager exists, no one manages themselves through
-a chain, no line authority crosses an organisation's boundary) and raise ``ConfigError``
-naming the node or file line and the problem. They then renumber the staff level by
-level, as the synthetic builders do, and write the same arrays (``sim.org.Organisation``),
-so every engine and table treats a user's organisation like a generated one. Nothing
-here runs per step. ``build`` makes the organisation a config names, generated or read.
+The CSV side: each file is read as text (ids stay as written), in UTF-8, with its
+delimiter (comma, semicolon or tab) found from the header; a file that is not a readable
+CSV (another encoding, a spreadsheet, a folder) is one ``ConfigError`` naming the file,
+the line and what to do. The parsed columns go to ``sim.chart``, which checks the chart
+and assembles the arrays; ``from_networkx`` lives there and is re-exported here.
+``build`` makes the organisation a config names, generated or read.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
-from sim import rng
-from sim.org import (
-    CROSS_ORG,
-    LINE,
-    ORG_KINDS,
-    PEER,
-    PROFESSIONS,
-    TEAM,
-    TIE_KINDS,
-    Organisation,
-    _team_pairs,
-    build_csr,
-    complete,
-    default_level_names,
-    ics,
-    random_graph,
-    synthetic,
+from sim.chart import (
+    _INFER,
+    _MAX_LISTED,
+    DEFAULT_ORGANISATION,
+    DEFAULT_PROFESSION,
+    _assemble,
+    _check_hierarchy,
+    _more,
+    _organisations,
+    from_networkx,
 )
+from sim.org import PROFESSIONS, TIE_KINDS, Organisation, complete, ics, random_graph, synthetic
 from sim.params import ConfigError, OrgParams
+
+__all__ = ["build", "example_path", "from_csv", "from_networkx"]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("staff_id", "manager_id", "profession")
 """Columns an org-chart CSV must have; ``organisation`` and ``org_kind`` are optional."""
 TIE_COLUMNS: tuple[str, ...] = ("source", "target")
 """Columns a ties CSV must have; ``kind`` is optional."""
-DEFAULT_ORGANISATION = "org"
-DEFAULT_ORG_KIND = "nhs_trust"
-DEFAULT_PROFESSION = "other"
-_INFER = 255  # tie-kind code meaning "work the kind out from the two people"
-_MAX_LISTED = 10  # ids named in one message; a longer list is cut with "and N more"
 
 
 def example_path(name: str = "example_org.csv") -> Path:
@@ -57,118 +49,6 @@ def example_path(name: str = "example_org.csv") -> Path:
     ``example_ics_ties.csv``) is a ward and a council's adult social care team.
     """
     return Path(str(files("sim") / "data" / name))
-
-
-def from_networkx(G: nx.Graph, *, p_team_tie: float | None = None, seed: int = 0) -> Organisation:
-    """An organisation from any NetworkX graph; directed ties become undirected.
-
-    Every attribute is optional:
-
-    - node ``manager``: label of the line manager's node, or None (default: a root).
-    - node ``profession``: one of ``sim.org.PROFESSIONS`` (default ``"other"``).
-    - node ``organisation``: name (default ``"org"``); node ``org_kind``: one of
-      ``sim.org.ORG_KINDS`` (default ``"nhs_trust"``), the same for one organisation.
-    - node ``level``: integer, 0 = top; levels are renumbered 0..L-1 keeping their
-      order (default: depth in the manager tree, aligned so that the deepest level of
-      every organisation is the last level, as in ``sim.org.ics``).
-    - node ``team``: any label (default: the manager's index; a root's own index).
-    - node ``staff_id``: the id to keep (default: ``str(label)``).
-    - edge ``kind``: one of ``sim.org.TIE_KINDS`` (default ``"cross_org"`` between
-      organisations, ``"line"`` if one person manages the other, else ``"peer"``).
-
-    A line tie is added for every manager relationship, edge or no edge.
-
-    Args:
-        G: the organisation, nodes = staff, edges = ties.
-        p_team_tie: None keeps the graph's ties only; a probability adds a team tie
-            between each pair of one team with that probability.
-        seed: structural seed of the team-tie draws.
-
-    Raises:
-        ConfigError: a manager that is not a node, a manager cycle, a manager in another
-            organisation, an unknown profession, organisation kind or tie kind, or a
-            tie whose kind contradicts the chart; the message names the node(s).
-    """
-    nodes = list(G.nodes)
-    n = len(nodes)
-    if n == 0:
-        raise ConfigError("the graph has no nodes; an organisation needs at least one person")
-    index = {label: i for i, label in enumerate(nodes)}
-
-    def where(i: int) -> str:
-        return f"node {nodes[i]!r}"
-
-    manager = np.full(n, -1, dtype=np.int64)
-    profession = np.empty(n, dtype=np.uint8)
-    level = np.full(n, -1, dtype=np.int64)
-    team = np.full(n, -1, dtype=np.int64)
-    org_of: list[str] = []
-    kind_of: list[str] = []
-    teams: dict[Hashable, int] = {}
-    staff_id = np.empty(n, dtype=object)
-    for i, label in enumerate(nodes):
-        data = G.nodes[label]
-        staff_id[i] = str(data.get("staff_id", label))
-        m = data.get("manager")
-        if m is not None and m == m:  # m != m for a NaN left by a table
-            if m not in index:
-                raise ConfigError(f"{where(i)}: manager {m!r} is not a node of the graph")
-            manager[i] = index[m]
-        prof = str(data.get("profession") or DEFAULT_PROFESSION).strip().lower()
-        if prof not in PROFESSIONS:
-            raise ConfigError(f"{where(i)}: profession {prof!r} is not one of {list(PROFESSIONS)}")
-        profession[i] = PROFESSIONS.index(prof)
-        org_of.append(str(data.get("organisation") or DEFAULT_ORGANISATION))
-        kind_of.append(str(data.get("org_kind") or ""))
-        lev = data.get("level")
-        if lev is not None:
-            try:
-                whole = not isinstance(lev, bool) and float(lev).is_integer() and lev >= 0
-            except (TypeError, ValueError):
-                whole = False
-            if not whole:
-                raise ConfigError(f"{where(i)}: level {lev!r} must be a whole number >= 0")
-            level[i] = int(lev)
-        if data.get("team") is not None:
-            team[i] = teams.setdefault(data["team"], len(teams))
-    dup = pd.Series(staff_id).duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = np.flatnonzero(dup)
-        same = first[staff_id[first] == staff_id[first[0]]]
-        raise ConfigError(
-            f"{' and '.join(where(int(i)) for i in same)} have the same staff_id {staff_id[same[0]]!r}"
-        )
-    organisation, org_names, org_kinds = _organisations(np.array(org_of, dtype=object), kind_of, where, "")
-
-    u, v, kind = [], [], []
-    for a, b, k in G.edges(data="kind"):
-        u.append(index[a])
-        v.append(index[b])
-        if k is None:
-            kind.append(_INFER)
-        elif k in TIE_KINDS:
-            kind.append(TIE_KINDS.index(k))
-        else:
-            raise ConfigError(f"edge ({a!r}, {b!r}): kind {k!r} is not one of {list(TIE_KINDS)}")
-
-    def which_tie(k: int) -> str:
-        return f"edge ({nodes[u[k]]!r}, {nodes[v[k]]!r})"
-
-    depth = _check_hierarchy(manager, organisation, org_names, where, "")
-    return _assemble(
-        staff_id,
-        manager,
-        profession,
-        organisation,
-        org_names,
-        org_kinds,
-        depth,
-        level,
-        team,
-        ties=(np.array(u, np.int64), np.array(v, np.int64), np.array(kind, np.uint8), which_tie),
-        p_team_tie=p_team_tie,
-        seed=seed,
-    )
 
 
 def from_csv(
@@ -269,40 +149,105 @@ def from_csv(
     )
 
 
-def _more(k: int, what: str) -> str:
-    return f" (and {k} {what})" if k > 0 else ""
+DELIMITERS: dict[str, str] = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
+"""Field delimiters an org chart may use; the header decides which (Excel writes ';' in many locales)."""
+
+
+def _text(path: str | Path, what: str) -> str:
+    """The file's text, decoded as UTF-8; one ``ConfigError`` naming the file and line if it is not.
+
+    Excel's plain "CSV" is Windows-1252 (or another code page) and its "Unicode text" is
+    UTF-16: both are refused with the line of the first byte that is not UTF-8 and how to
+    save the file, rather than guessed at (a wrong guess would silently change staff ids).
+    """
+    p = Path(path)
+    name = p.name
+    if p.is_dir():
+        raise ConfigError(f"{what} {path} is a folder, not a file; give the path of the CSV file in it")
+    if not p.exists():
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{what} {path} cannot be read: {e.strerror or e}") from None
+    save_as = "open it in Excel and save it as 'CSV UTF-8 (comma delimited)'"
+    if raw[:4] == b"PK\x03\x04":
+        raise ConfigError(f"{what} {name} is a zip archive (an Excel .xlsx workbook?), not a CSV: {save_as}")
+    head = raw[:64]
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (
+        len(head) >= 16 and max(head[0::2].count(0), head[1::2].count(0)) > len(head) // 4
+    )
+    if utf16:
+        raise ConfigError(
+            f"{what} {name} is UTF-16 text (Excel's 'Unicode Text'), not UTF-8: {save_as}, "
+            f"or convert it: iconv -f UTF-16 -t UTF-8 {name} > utf8_{name}"
+        )
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise ConfigError(f"{what} {name} line {line} holds a NUL byte: a binary file, not CSV text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        start = raw.rfind(b"\n", 0, e.start) + 1
+        column = e.start - start + 1
+        row = raw[start : raw.find(b"\n", e.start) if b"\n" in raw[e.start :] else len(raw)]
+        try:
+            shown = row.decode("cp1252").strip()
+            hint = (
+                f"it looks like Windows-1252 (Excel's plain 'CSV'), where that line reads {shown[:60]!r}: "
+                f"{save_as}, or convert it: iconv -f CP1252 -t UTF-8 {name} > utf8_{name}"
+            )
+        except UnicodeDecodeError:
+            hint = f"it is not UTF-8 text (a binary file?): {save_as}"
+        raise ConfigError(
+            f"{what} {name} line {line}, column {column}: byte 0x{raw[e.start]:02x} is not UTF-8; {hint}"
+        ) from None
+
+
+def _delimiter(text: str, required: tuple[str, ...]) -> str:
+    """The delimiter whose split of the header (first non-blank line) holds the required columns."""
+    header = next((ln for ln in text.splitlines() if ln.strip()), "")
+    for sep in DELIMITERS:
+        names = [f.strip().lower() for f in next(csv.reader([header], delimiter=sep), [])]
+        if all(c in names for c in required):
+            return sep
+    counts = {sep: header.count(sep) for sep in DELIMITERS}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
 
 
 def _read(path: str | Path, required: tuple[str, ...], what: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a CSV as stripped text; returns the non-blank rows and their file line numbers."""
     name = Path(path).name
+    text = _text(path, what)
+    sep = _delimiter(text, required)
     try:
         with warnings.catch_warnings():
             # pandas only warns, and drops data, when every row has more fields than the header.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             df = pd.read_csv(
-                path,
+                io.StringIO(text),
+                sep=sep,
                 dtype=str,
                 keep_default_na=False,
                 na_filter=False,
                 skip_blank_lines=False,
                 index_col=False,
             )
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist") from None
     except pd.errors.EmptyDataError:
         raise ConfigError(f"{what} {name} is empty: expected a header {', '.join(required)}") from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as e:
         raise ConfigError(
-            f"{what} {name} is not a readable CSV (a row with more fields than the header? "
-            f"quote values that contain commas): {e}"
+            f"{what} {name} is not a readable CSV with {DELIMITERS[sep]}-separated fields (a row with "
+            f"more fields than the header? quote values that contain a {DELIMITERS[sep]}): {e}"
         ) from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ConfigError(
             f"{what} {name} is missing column(s) {missing}; required columns: {list(required)} "
-            f"(found {list(df.columns)})"
+            f"(found {list(df.columns)}, reading fields separated by {DELIMITERS[sep]}s)"
         )
     df = df.apply(lambda col: col.str.strip())
     line = df.index.to_numpy(dtype=np.int64) + 2  # the header is line 1
@@ -342,198 +287,6 @@ def _read_ties(
         return f"{name} line {line[k]} ({df['source'].iat[k]!r} - {df['target'].iat[k]!r})"
 
     return ends[0], ends[1], kind, which_tie
-
-
-def _organisations(
-    org_of: np.ndarray, kind_of: list[str], where: Callable[[int], str], source: str
-) -> tuple[np.ndarray, list[str], list[str]]:
-    """Organisation codes (in order of first appearance), names and kinds."""
-    codes, names = pd.factorize(pd.Series(org_of), sort=False)
-    kinds = [""] * len(names)
-    for i, kind in enumerate(kind_of):
-        kind = kind.strip().lower()
-        if not kind:
-            continue
-        k = codes[i]
-        if kind not in ORG_KINDS:
-            raise ConfigError(f"{source}{where(i)}: org_kind {kind!r} is not one of {list(ORG_KINDS)}")
-        if kinds[k] and kinds[k] != kind:
-            raise ConfigError(
-                f"{source}{where(i)}: org_kind {kind!r} contradicts {kinds[k]!r} given earlier for "
-                f"organisation {names[k]!r}; give one kind per organisation"
-            )
-        kinds[k] = kind
-    kinds = [k or DEFAULT_ORG_KIND for k in kinds]
-    return codes.astype(np.uint16), [str(x) for x in names], kinds
-
-
-def _check_hierarchy(
-    manager: np.ndarray,
-    organisation: np.ndarray,
-    org_names: list[str],
-    where: Callable[[int], str],
-    source: str,
-) -> np.ndarray:
-    """Depth of each person in the manager tree, after checking the tree is one.
-
-    Depths come from pointer jumping (Wyllie's list ranking): after round r each person
-    knows the ancestor 2**r steps up and the distance to it, so ceil(log2 n) + 1
-    vectorised rounds reach every root; anyone whose ancestor is still a person then is
-    on, or below, a manager cycle.
-
-    Raises:
-        ConfigError: a manager in another organisation, or a manager cycle (listed).
-    """
-    n = len(manager)
-    has = manager >= 0
-    cross = np.flatnonzero(has & (organisation[np.where(has, manager, 0)] != organisation))
-    if len(cross):
-        i = int(cross[0])
-        m = int(manager[i])
-        raise ConfigError(
-            f"{source}{where(i)} in organisation {org_names[organisation[i]]!r} has manager {where(m)} in "
-            f"organisation {org_names[organisation[m]]!r}: no line authority crosses an "
-            "organisation's boundary (join partners with cross_org ties instead)"
-        )
-    up = manager.copy()
-    depth = has.astype(np.int64)
-    for _ in range(int(np.ceil(np.log2(max(n, 2)))) + 1):
-        going = up >= 0
-        if not going.any():
-            break
-        nxt = np.where(going, up, 0)
-        depth = np.where(going, depth + depth[nxt], depth)
-        up = np.where(going, up[nxt], -1)
-    stuck = np.flatnonzero(up >= 0)
-    if len(stuck):
-        seen: dict[int, int] = {}
-        path: list[int] = []
-        i = int(stuck[0])
-        while i not in seen:
-            seen[i] = len(path)
-            path.append(i)
-            i = int(manager[i])
-        cycle = path[seen[i] :] + [i]
-        shown = (
-            cycle if len(cycle) <= 2 * _MAX_LISTED else cycle[:_MAX_LISTED] + [None] + cycle[-_MAX_LISTED:]
-        )
-        raise ConfigError(
-            f"{source}manager cycle of {len(cycle) - 1} staff (each is managed by the next): "
-            + " -> ".join("..." if j is None else where(j) for j in shown)
-        )
-    return depth
-
-
-def _assemble(
-    staff_id: np.ndarray,
-    manager: np.ndarray,
-    profession: np.ndarray,
-    organisation: np.ndarray,
-    org_names: list[str],
-    org_kinds: list[str],
-    depth: np.ndarray,
-    level: np.ndarray | None,
-    team: np.ndarray | None,
-    ties: tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[int], str]] | None,
-    p_team_tie: float | None,
-    seed: int,
-) -> Organisation:
-    """Renumber a checked chart level by level and build its arrays and CSR ties.
-
-    ``level`` and ``team`` hold the user's values (-1 = use the default), or are None.
-    """
-    n = len(manager)
-    if p_team_tie is not None and not 0.0 <= p_team_tie <= 1.0:
-        raise ConfigError(f"p_team_tie={p_team_tie!r} must be a probability in [0, 1]")
-    # Default levels: depth, shifted so each organisation's deepest level is the last.
-    deepest = np.zeros(len(org_names), dtype=np.int64)
-    np.maximum.at(deepest, organisation, depth)
-    lev = depth + (deepest.max() - deepest[organisation])
-    if level is not None:
-        lev = np.where(level >= 0, level, lev)
-    _, lev = np.unique(lev, return_inverse=True)
-    n_levels = int(lev.max()) + 1
-
-    if ties is not None:
-        tu, tv, tkind, which_tie = ties
-        tkind = _tie_kinds(tu, tv, tkind, manager, organisation, org_names, which_tie)
-
-    order = np.lexsort((np.arange(n), manager, lev, organisation))
-    new = np.empty(n, dtype=np.int64)
-    new[order] = np.arange(n)
-    mgr = manager[order]
-    mgr = np.where(mgr >= 0, new[np.where(mgr >= 0, mgr, 0)], -1)
-    own = np.arange(n, dtype=np.int64)
-    grp = np.where(mgr >= 0, mgr, own)
-    if team is not None and (team >= 0).any():
-        given = team[order]
-        # A team the user named is known by its first member's index: unique per team.
-        first = np.full(int(given.max()) + 1, n, dtype=np.int64)
-        np.minimum.at(first, given[given >= 0], own[given >= 0])
-        grp = np.where(given >= 0, first[np.maximum(given, 0)], grp)
-
-    has = mgr >= 0
-    us, vs, ks = [own[has]], [mgr[has]], [np.full(int(has.sum()), LINE, np.uint8)]
-    if p_team_tie is not None and p_team_tie > 0 and n > 1:
-        by_team = np.argsort(grp, kind="stable")
-        pu, pv = _team_pairs(grp[by_team])
-        if p_team_tie < 1.0 and len(pu):
-            draw = rng.uniform_np(rng.key_py(seed, rng.ORG), 1, np.arange(len(pu)))
-            pu, pv = pu[draw < p_team_tie], pv[draw < p_team_tie]
-        us.append(by_team[pu])
-        vs.append(by_team[pv])
-        ks.append(np.full(len(pu), TEAM, np.uint8))
-    if ties is not None:
-        us.append(new[tu])
-        vs.append(new[tv])
-        ks.append(tkind)
-    indptr, indices, tie_kind = build_csr(n, np.concatenate(us), np.concatenate(vs), np.concatenate(ks))
-    return Organisation(
-        manager=mgr,
-        level=lev[order].astype(np.int16),
-        team=grp,
-        profession=profession[order].astype(np.uint8),
-        organisation=organisation[order].astype(np.uint16),
-        indptr=indptr,
-        indices=indices,
-        tie_kind=tie_kind,
-        org_names=org_names,
-        org_kinds=org_kinds,
-        level_names=default_level_names(n_levels),
-        staff_id=staff_id[order],
-    )
-
-
-def _tie_kinds(
-    u: np.ndarray,
-    v: np.ndarray,
-    kind: np.ndarray,
-    manager: np.ndarray,
-    organisation: np.ndarray,
-    org_names: list[str],
-    which_tie: Callable[[int], str],
-) -> np.ndarray:
-    """Fill in inferred tie kinds and check given ones against the chart.
-
-    Inferred: ``cross_org`` between organisations, ``line`` between a manager and a
-    report, else ``peer``. A given ``line`` must join a manager and a report, and a tie
-    is ``cross_org`` exactly when it joins two organisations.
-    """
-    is_line = (manager[u] == v) | (manager[v] == u)
-    cross = organisation[u] != organisation[v]
-    inferred = np.where(cross, CROSS_ORG, np.where(is_line, LINE, PEER)).astype(np.uint8)
-    given = kind != _INFER
-    checks = (
-        (given & (kind == LINE) & ~is_line, "is a line tie but neither person manages the other"),
-        (given & (kind != CROSS_ORG) & cross, "joins two organisations, so its kind must be 'cross_org'"),
-        (given & (kind == CROSS_ORG) & ~cross, "is cross_org but both people are in one organisation"),
-    )
-    for bad, problem in checks:
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
-            orgs = sorted({org_names[organisation[u[k]]], org_names[organisation[v[k]]]})
-            raise ConfigError(f"{which_tie(k)} {problem} (kind {TIE_KINDS[kind[k]]!r}, organisations {orgs})")
-    return np.where(given, kind, inferred).astype(np.uint8)
 
 
 def build(params: OrgParams, seed: int = 0) -> Organisation:

@@ -104,12 +104,46 @@ def first_step_at_least(series: np.ndarray, level: float) -> pd.arrays.IntegerAr
     return pd.arrays.IntegerArray(hit.argmax(axis=1).astype(np.int64), mask=~hit.any(axis=1))
 
 
-def summary(counts: np.ndarray, seeds: np.ndarray) -> pd.DataFrame:
-    """One row per replicate: final shares, peak, and when adoption reached 10/50/90%.
+URGENCY_WEEKS = 26.0
+"""``timely_use`` discounts week t's use by (1 - urgency / URGENCY_WEEKS) ** t: at urgency 1
+a week's use is worth half as much about 18 weeks later."""
+
+SUSTAIN_WEEKS = 52
+"""``use_after_mandate`` is the share in use this many weeks after a mandate is withdrawn."""
+
+
+def use_outcomes(adopted: np.ndarray, mandate_end: int = -1, urgency: float = 0.0) -> dict[str, np.ndarray]:
+    """Outcomes that show trade-offs over the horizon, from (R, T+1) shares in use.
+
+    - ``cumulative_use``: mean share in use over steps 0..T (staff-weeks in use divided
+      by staff x (T + 1) weeks): a fast change that fades and a slow one that lasts can
+      tie on it while differing at the end.
+    - ``timely_use``: the same mean with week t weighted (1 - urgency / 26) ** t, so that
+      delay costs more the more urgent the change (``change.urgency``); equal to
+      ``cumulative_use`` at urgency 0.
+    - ``use_after_mandate``: share in use ``SUSTAIN_WEEKS`` (52) weeks after a mandate is
+      withdrawn; NaN (missing) where there is no withdrawn mandate or the run ends before.
+    """
+    r, t1 = adopted.shape
+    out = {"cumulative_use": adopted.mean(axis=1)}
+    w = (1.0 - urgency / URGENCY_WEEKS) ** np.arange(t1, dtype=np.float64)
+    out["timely_use"] = (adopted * w).sum(axis=1) / w.sum() if t1 else np.full(r, np.nan)
+    later = mandate_end + SUSTAIN_WEEKS
+    if mandate_end >= 0 and later < t1:
+        out["use_after_mandate"] = adopted[:, later].copy()
+    else:
+        out["use_after_mandate"] = np.full(r, np.nan)
+    return out
+
+
+def summary(counts: np.ndarray, seeds: np.ndarray, config=None) -> pd.DataFrame:
+    """One row per replicate: final shares, peak, when adoption reached 10/50/90%, use over time.
 
     Columns: replicate, seed, final_frac_<state>, final_frac_adopted, peak_frac_adopted,
     t_peak, t_10, t_50, t_90 (steps, nullable ``Int64``: missing where never reached, so
-    ``mean`` and ``median`` cover the runs that got there and ``count`` says how many did).
+    ``mean`` and ``median`` cover the runs that got there and ``count`` says how many did),
+    cumulative_use, timely_use and use_after_mandate (``use_outcomes``; the mandate and
+    urgency come from ``config``, a ``ModelConfig``, when given).
     """
     total = counts[:, 0, 0, :].sum(axis=1).astype(np.float64)
     overall = counts[:, :, 0, :].astype(np.float64) / total[:, None, None]
@@ -122,4 +156,10 @@ def summary(counts: np.ndarray, seeds: np.ndarray) -> pd.DataFrame:
     out["t_peak"] = adopted.argmax(axis=1)
     for q in (10, 50, 90):
         out[f"t_{q}"] = first_step_at_least(adopted, q / 100.0)
+    end, urgency = -1, 0.0
+    if config is not None:
+        if config.mandate.on:
+            end = config.mandate.end
+        urgency = config.change.urgency
+    out.update(use_outcomes(adopted, end, urgency))
     return pd.DataFrame(out)

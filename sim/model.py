@@ -63,7 +63,11 @@ class ChangeModel(mesa.Model):
         cfg = from_dict(config, **(overrides or {}))
         if engine not in ENGINES:
             raise ConfigError(f"engine={engine!r} is not one of {list(ENGINES)}")
-        seed = cfg.seed if seed is None else int(seed)
+        if seed is not None:
+            from sim.validate import check_seeds
+
+            seed = int(check_seeds([seed])[0])
+        seed = cfg.seed if seed is None else seed
         super().__init__(seed=seed)
         self.cfg = cfg
         self.seed = seed

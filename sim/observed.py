@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.constants import PEER, PROFESSIONS
 from sim.io import _assemble, _read
-from sim.org import PEER, PROFESSIONS, Organisation
+from sim.org import Organisation
 from sim.params import ConfigError
 
 PEOPLE_COLUMNS: tuple[str, ...] = ("site", "id", "adopted")

@@ -40,7 +40,7 @@ from sim.constants import (  # noqa: F401  declared once there, re-exported as s
     TEAM,
     TIE_KINDS,
 )
-from sim.params import OrgParams
+from sim.params import ConfigError, OrgParams
 
 # Frontline profession mix by kind of organisation (shares, normalised on use). Assumed
 # plausible shapes, not calibrated: nurses dominate an NHS trust's workforce, social care
@@ -304,7 +304,7 @@ def _pick(u: np.ndarray, shares: dict[str, float]) -> np.ndarray:
     names = list(shares)
     p = np.array([shares[k] for k in names], dtype=np.float64)
     if (p < 0).any() or p.sum() <= 0:
-        raise ValueError(f"profession shares must be non-negative with a positive total: {shares}")
+        raise ConfigError(f"profession shares must be non-negative with a positive total: {shares}")
     cdf = np.cumsum(p / p.sum())
     cdf[-1] = 1.0
     codes = np.array([PROFESSIONS.index(k) for k in names], dtype=np.uint8)
@@ -323,7 +323,26 @@ def synthetic(params: OrgParams | None = None, seed: int = 0, **overrides) -> Or
         An ``Organisation`` with one partner organisation.
     """
     p = _params(params, overrides)
+    check_depth(p.n_staff, p.n_levels)
     return _build_one(p, seed, org_index=0, org_kind=p.org_kind, offset=0, name=p.name)
+
+
+def check_depth(n_staff: int, n_levels: int, key: str = "org") -> None:
+    """Refuse ``n_levels`` deeper than ``n_staff`` can fill (the builder would quietly give fewer).
+
+    The deepest hierarchy of ``n_staff`` is the one with a span of control of 2.
+
+    Raises:
+        ConfigError: naming ``org.n_levels`` and the levels that can be reached.
+    """
+    if n_levels <= 0:
+        return
+    deepest = len(level_sizes(n_staff, 2))
+    if n_levels > deepest:
+        raise ConfigError(
+            f"{key}.n_levels={n_levels} cannot be reached with {n_staff} staff: the deepest hierarchy "
+            f"(span of control 2) has {deepest} levels; allowed: 0 (derived) or 2 to {deepest}"
+        )
 
 
 def _build_one(
@@ -415,6 +434,7 @@ def ics(params: OrgParams | None = None, seed: int = 0, **overrides) -> Organisa
     p = _params(params, overrides, kind="ics")
     parts: list[Organisation] = []
     offset = 0
+    check_depth(max(p.partner_sizes()), p.n_levels)  # smaller partners may have fewer levels
     for k, (kind, size) in enumerate(zip(p.partner_kinds, p.partner_sizes(), strict=True)):
         op = OrgParams(**{**vars(p), "kind": "synthetic", "n_staff": size, "org_kind": kind})
         name = f"{kind}_{k}"

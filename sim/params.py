@@ -20,10 +20,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from sim.constants import ORG_KINDS, PROFESSIONS
-
-
-class ConfigError(ValueError):
-    """A configuration value is not allowed; the message names the key and what is."""
+from sim.errors import ConfigError, ConfigWarning  # noqa: F401  re-exported: sim.params.ConfigError
 
 
 def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None):
@@ -142,8 +139,13 @@ class OrgParams:
                     raise ConfigError(
                         f"{key}.profession_mix: {k!r} is not a profession; allowed: {list(PROFESSIONS)}"
                     )
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"{key}.profession_mix.{k}={v!r} must be a number >= 0")
                 if not (0 <= v) or math.isnan(v):
                     raise ConfigError(f"{key}.profession_mix.{k}={v} must be non-negative")
+        from sim.validate import check_org
+
+        check_org(self, key)
 
     def validate(self) -> None:
         """Check every field; raise ``ConfigError`` naming the first bad key."""
@@ -303,15 +305,35 @@ class CoDesignParams:
     """Co-design people-driven change (IHI 2018).
 
     A share of staff, chosen by ``rule``, co-designs the change, so it fits the work of
-    the roles that had a voice: everyone whose role (organisation x level x profession) is in
-    the group gains fit ``fit_gain``, and co-designers' teammates gain ``team_spread`` of
-    it. A diverse group raises fit across the workforce; a board-only group only for the
-    board's roles (the Secretary of State's "diversity of thought"). Co-designers own the
-    change: under a mandate they commit rather than comply.
+    the roles that had a voice, as far as the group can speak for them: in a role cell c
+    (organisation x level x profession) of n_c staff with k_c co-designers, everyone gains
+    fit ``fit_gain * min(1, voice * k_c / n_c)`` (a co-designer speaks for at most ``voice``
+    colleagues of their role; 0 = no bound), and co-designers' teammates gain at least
+    ``team_spread`` of ``fit_gain``. A diverse group raises fit across the workforce; a
+    board-only group only for the board's roles (the Secretary of State's "diversity of
+    thought"). Co-designers own the change: under a mandate they commit rather than comply.
+
+    Patients, carers and people with lived experience hold ``patient_share`` of the group's
+    seats (experience-based co-design: Bate and Robert 2006; Donetto et al. 2015): their
+    experience of the service makes the design fit what matters, multiplying the fit gain
+    by (1 + patient_fit * patient_share), and hearing their stories moves the staff who
+    co-design with them: m <- m + patient_motivation * patient_share * (1 - m).
     """
 
     on: bool = _f(False, "is the change co-designed")
     share: float = _f(0.05, "share of staff in the co-design group", range=(0.0, 1.0))
+    voice: float = _f(
+        10.0, "colleagues of their role one co-designer can speak for (0 = unbounded)", range=(0.0, 1e9)
+    )
+    patient_share: float = _f(
+        0.0,
+        "share of the group's seats held by patients, carers and people with lived experience",
+        range=(0.0, 0.9),
+    )
+    patient_fit: float = _f(1.0, "rise of the fit gain per unit patient_share (x)", range=(0.0, 10.0))
+    patient_motivation: float = _f(
+        0.5, "rise of co-designers' motivation towards 1 per unit patient_share", range=(0.0, 1.0)
+    )
     rule: str = _f(
         "diagonal",
         "who co-designs: frontline staff, volunteers (most motivated), a diagonal slice, or the board",
@@ -348,6 +370,11 @@ class PowerParams:
     ``distributed``: everyone holds at least ``empowerment`` power; agency = power *
     courage; staff with agency >= agency_min act without approval. When power is
     modelled, own initiative (the spontaneous chance) scales as agency / agency_ref.
+
+    Courage (psychological safety) changes over time (Edmondson 1999; Edmondson 2019):
+    directives erode it, c <- c - courage_erosion * x * c each week under pressure x; after
+    a failed test, with leaders' response f = failure_response,
+    c <- c + safety_gain * f * (1 - c) - blame * (1 - f) * c.
     """
 
     mode: str = _f("none", "who may start the change", choices=("none", "centralised", "distributed"))
@@ -358,6 +385,18 @@ class PowerParams:
         0.25,
         "agency of a typical person (power 0.5, courage 0.5): initiative scales as agency / agency_ref",
         range=(0.01, 1.0),
+    )
+    failure_response: float = _f(
+        0.5, "how leaders respond to a failed test: 0 blame, 1 treat it as learning", range=(0.0, 1.0)
+    )
+    blame: float = _f(
+        0.0, "courage lost after a failed test met with blame (times courage)", range=(0.0, 1.0)
+    )
+    safety_gain: float = _f(
+        0.0, "courage gained after a failed test met as learning (towards 1)", range=(0.0, 1.0)
+    )
+    courage_erosion: float = _f(
+        0.0, "weekly courage lost per unit of pressure (directives), times courage", range=(0.0, 1.0)
     )
 
 
@@ -412,6 +451,43 @@ class LeadershipParams:
 
 
 @dataclass
+class ChangeParams:
+    """The type of change: its attributes in the diffusion literature (Rogers 2003;
+    Greenhalgh et al. 2004, Milbank Q 82:581). Defaults are neutral (the model without them).
+
+    - ``complexity`` c: an unadapted complex change fails in use more often. A test
+      succeeds with chance clip(change_quality + fit - c (1 - fit), 0, 1), so fit counts
+      (1 + c) times, and local adaptation aims at the fit (1 - change_quality + c) / (1 + c)
+      that makes success certain (Greenhalgh et al. 2004: complexity, reinvention;
+      Repenning 2002).
+    - ``observability`` o and ``evidence`` e: a test's result is seen by the tester's
+      contacts and persuades them in proportion to o * e:
+      b_j <- b_j + learning_rate * o * e * trust_ij * (y_i - b_j) (Rogers: observability;
+      Greenhalgh: relative advantage must be clear and evidenced to persuade).
+    - ``trialability`` t: adopters test it more often: p_test' = min(1, 2 t p_test) (t = 0.5
+      leaves p_test as set).
+    - ``compatibility`` k: fit with existing values and practice before any co-design:
+      fit_i starts at k (plus what co-design adds, at most 1).
+    - ``urgency`` u: a mandate for an urgent change is seen as legitimate, so it crowds out
+      less motivation and erodes less trust: crowding' = (1 - u) crowding, trust_erosion' =
+      (1 - u) trust_erosion (Frey and Jegen 2001: interventions perceived as supportive
+      crowd out less; Kotter 1995: urgency); and delay costs: the outcome ``timely_use``
+      discounts each week's use by (1 - u / 26) per week.
+    """
+
+    evidence: float = _f(0.5, "strength of evidence / relative advantage (0-1)", range=(0.0, 1.0))
+    complexity: float = _f(0.0, "how much the change needs local fit to work (0-1)", range=(0.0, 1.0))
+    trialability: float = _f(
+        0.5, "how easily it can be tried on a small scale (0-1; 0.5 neutral)", range=(0.0, 1.0)
+    )
+    observability: float = _f(0.0, "how visible its results are to colleagues (0-1)", range=(0.0, 1.0))
+    compatibility: float = _f(
+        0.0, "fit with existing values and practice at the start (0-1)", range=(0.0, 1.0)
+    )
+    urgency: float = _f(0.0, "how costly delay is (0-1)", range=(0.0, 1.0))
+
+
+@dataclass
 class ModelConfig:
     """One scenario: everything a run needs except the seed of a replicate."""
 
@@ -426,6 +502,7 @@ class ModelConfig:
     power: PowerParams = field(default_factory=PowerParams)
     adaptation: AdaptationParams = field(default_factory=AdaptationParams)
     leadership: LeadershipParams = field(default_factory=LeadershipParams)
+    change: ChangeParams = field(default_factory=ChangeParams)
     n_steps: int = _f(104, "number of steps (weeks by convention)", range=(0, 1_000_000))
     seed: int = _f(0, "seed of replicate 0; replicate k > 0 uses a hash of (seed, k)", range=(0, 2**63 - 1))
     n_replicates: int = _f(1, "number of replicates", range=(1, 10_000_000))
@@ -437,8 +514,11 @@ class ModelConfig:
 
     def validate(self) -> ModelConfig:
         """Check every field of every group; returns self so calls can chain."""
+        from sim.validate import check_model
+
         _validate_fields(self, "")
         self.dynamics.validate()
+        check_model(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:

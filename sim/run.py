@@ -34,6 +34,7 @@ from sim.params import ConfigError, ModelConfig, from_dict
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 from sim.state import N_STATES
+from sim.validate import check_seeds
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Result:
     @cached_property
     def summary(self) -> pd.DataFrame:
         """One row per replicate (see ``sim.metrics.summary``)."""
-        df = summary(self.counts, self.seeds)
+        df = summary(self.counts, self.seeds, self.config)
         df.attrs["provenance"] = self.provenance
         return df
 
@@ -128,10 +129,7 @@ _CHUNK = 256
 
 def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray:
     if seeds is not None:
-        out = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
-        if (out < 0).any():
-            raise ConfigError("seeds must be non-negative integers")
-        return out
+        return check_seeds(seeds)
     r = cfg.n_replicates if n_replicates is None else int(n_replicates)
     if r < 1:
         raise ConfigError(f"n_replicates={r} must be at least 1")

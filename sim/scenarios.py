@@ -104,7 +104,20 @@ def load(name: str) -> dict[str, Any]:
             this reader does not understand.
     """
     groups, keys = _compose(name, ())
+    keys.pop("levers", None)  # the scenario's declaration, not a parameter (``levers``)
     return merge(groups, keys)
+
+
+def levers(name: str) -> list[str]:
+    """The leadership levers ``configs/scenario/<name>.yaml`` declares (``levers:``; sim.levers).
+
+    A scenario inherits no declaration from the scenarios it builds on: each lists its own.
+    """
+    doc = _read(CONFIG_DIR / "scenario" / f"{name}.yaml", f"scenario={name}")
+    out = doc.get("levers", []) or []
+    if not isinstance(out, list) or not all(isinstance(k, str) for k in out):
+        raise ConfigError(f"configs/scenario/{name}.yaml: levers must be a list of keys, got {out!r}")
+    return out
 
 
 def parameters(name: str) -> dict[str, Any]:

@@ -42,16 +42,9 @@ def choose_seeds(
     """
     n, r = org.n_staff, len(seeds)
     if explicit is not None:
-        e = np.asarray(explicit)
-        if e.dtype == bool:
-            if e.shape != (n,):
-                raise ConfigError(f"initial_adopters mask must have shape ({n},), got {e.shape}")
-            chosen = np.flatnonzero(e)
-        else:
-            e = e.astype(np.int64).ravel()
-            if len(e) and (e.min() < 0 or e.max() >= n):
-                raise ConfigError(f"initial_adopters must be indices in [0, {n - 1}]")
-            chosen = np.unique(e)
+        from sim.validate import check_adopters
+
+        chosen = check_adopters(explicit, n)
         return np.repeat(np.arange(r), len(chosen)), np.tile(chosen, r)
     k = params.n_seeds
     if params.strategy == "none" or k == 0:

@@ -28,7 +28,7 @@ from sim.constants import (  # noqa: F401  adoption states, declared once there 
     STATE_NAMES,
 )
 from sim.org import Organisation
-from sim.params import ConfigError, ModelConfig
+from sim.params import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -337,7 +337,9 @@ def initial_states(
         initial_adopters: explicit initial adopters (indices, or an (n,) bool mask),
             replacing the seeding strategy.
     """
-    seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+    from sim.validate import check_seeds
+
+    seeds = check_seeds(seeds)
     n, r = org.n_staff, len(seeds)
     st = State(n, len(org.indices), r, tie_rows)
     pp, dp = cfg.people, cfg.dynamics
@@ -364,13 +366,9 @@ def initial_states(
     st.courage[:] = normal(rng.COURAGE, pp.courage_mean, pp.courage_sd, 1.0, org.team.astype(np.uint64))
 
     if thresholds is not None:
-        th = np.asarray(thresholds, dtype=np.float64)
-        if th.shape != (n,):
-            raise ConfigError(f"thresholds must have shape ({n},), got {th.shape}")
-        if not np.all(np.isfinite(th)) or (th < 0).any():
-            bad = int(np.flatnonzero(~np.isfinite(th) | (th < 0))[0])
-            raise ConfigError(f"thresholds[{bad}]={th[bad]} must be finite and >= 0")
-        st.threshold[:] = th
+        from sim.validate import check_thresholds
+
+        st.threshold[:] = check_thresholds(thresholds, n)
     else:
         hi = 1.0 if dp.threshold_kind == "fraction" else np.inf
         st.threshold[:] = normal(rng.THRESHOLD, dp.threshold_mean, dp.threshold_sd, hi)
@@ -386,7 +384,13 @@ def initial_states(
     st.clinical_leader[:] = clinician_mask(org) & senior_mask(org)
     group = co_design.choose_group(org, st.motivation, cfg.co_design, seeds)
     st.co_designer[:] = group
-    st.fit[:] = co_design.fit_gain(org, group, cfg.co_design)
+    co_design.motivation_boost(st.motivation, group, cfg.co_design)
+    st.motivation0[:] = st.motivation
+    # Compatibility with existing practice (cfg.change) is the fit before co-design adds.
+    fit = co_design.fit_gain(org, group, cfg.co_design)
+    if cfg.change.compatibility > 0.0:
+        fit = np.minimum(1.0, cfg.change.compatibility + fit)
+    st.fit[:] = fit
 
     rows, cols = choose_seeds(org, st, cfg.seeding, seeds, initial_adopters)
     st.state[rows, cols] = COMMITTED

@@ -98,6 +98,10 @@ def change_configs(draw) -> dict:
         "rule": draw(st.sampled_from(["frontline", "volunteers", "diagonal", "board"])),
         "fit_gain": draw(unit),
         "team_spread": draw(unit),
+        "voice": draw(st.one_of(st.just(0.0), st.floats(0.5, 20.0))),
+        "patient_share": draw(st.one_of(st.just(0.0), st.floats(0.0, 0.9))),
+        "patient_fit": draw(st.floats(0.0, 3.0)),
+        "patient_motivation": draw(unit),
     }
     relationships = {
         "trust_growth": draw(st.one_of(st.just(0.0), unit)),
@@ -109,6 +113,18 @@ def change_configs(draw) -> dict:
         "decision_level": draw(st.integers(0, 4)),
         "empowerment": draw(unit),
         "agency_min": draw(unit),
+        "failure_response": draw(unit),
+        "blame": draw(st.one_of(st.just(0.0), unit)),
+        "safety_gain": draw(st.one_of(st.just(0.0), unit)),
+        "courage_erosion": draw(st.one_of(st.just(0.0), unit)),
+    }
+    change = {
+        "evidence": draw(unit),
+        "complexity": draw(st.one_of(st.just(0.0), unit)),
+        "trialability": draw(unit),
+        "observability": draw(st.one_of(st.just(0.0), unit)),
+        "compatibility": draw(st.one_of(st.just(0.0), unit)),
+        "urgency": draw(st.one_of(st.just(0.0), unit)),
     }
     adaptation = {
         "p_test": draw(st.one_of(st.just(0.0), unit)),
@@ -144,6 +160,7 @@ def change_configs(draw) -> dict:
         "power": power,
         "adaptation": adaptation,
         "leadership": leadership,
+        "change": change,
         "n_steps": n_steps,
         "org_seed": draw(st.integers(0, 3)),
     }

@@ -27,7 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM = ROOT / "sim"
-EDGE = {"sim.cli", "sim.__main__"}
+EDGE = {"sim.cli", "sim.cli_sweep", "sim.__main__"}  # cli_sweep: the command line's sweep guards
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -138,6 +138,11 @@ def test_n_levels_sets_the_depth_of_the_hierarchy(n_levels):
 @settings(max_examples=30, deadline=None)
 @given(n_staff=st.integers(2, 2000), n_levels=st.integers(3, 8))
 def test_n_levels_is_never_exceeded(n_staff, n_levels):
+    deepest = len(orgmod.level_sizes(n_staff, 2))
+    if n_levels > deepest:  # more levels than n_staff can fill is refused, not quietly cut (issue 17)
+        with pytest.raises(ConfigError, match=f"org.n_levels={n_levels} cannot be reached"):
+            synthetic(n_staff=n_staff, n_levels=n_levels)
+        return
     org = synthetic(n_staff=n_staff, n_levels=n_levels)
     assert org.n_levels <= n_levels, f"asked for at most {n_levels} levels, got {org.n_levels}"
 

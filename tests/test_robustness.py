@@ -116,6 +116,16 @@ def test_calibrated_parameters_use_the_fitted_interval_or_say_they_fall_back(tmp
     a = fitted.parameters[0]
     assert (a.low, a.high) == (0.0025, 0.0061), f"the fitted interval should replace the assumed range: {a}"
     assert a.basis.startswith("fitted interval"), a.basis
+    # Several fitted models, monthly chances with weekly equivalents: model:parameter, weekly columns.
+    cal.write_text(
+        "model,parameter,q2.5,q97.5,weekly_q2.5,weekly_q97.5\n"
+        "threshold,p_external,0.026,0.125,0.0061,0.0302\nbass,p_external,0.06,0.14,0.014,0.034\n"
+    )
+    ambiguous = unc_mod.load(_write(tmp_path, spec | {"calibration": {"file": str(cal)}}))
+    assert "several models" in ambiguous.parameters[0].basis, ambiguous.parameters[0].basis
+    spec["parameters"]["dynamics.p_spontaneous"]["calibrated"] = "threshold:p_external"
+    chosen = unc_mod.load(_write(tmp_path, spec | {"calibration": {"file": str(cal)}}))
+    assert (chosen.parameters[0].low, chosen.parameters[0].high) == (0.0061, 0.0302), "weekly interval used"
     cal.write_text("parameter,mean\np_external,0.004\n")
     with pytest.raises(ConfigError, match="needs a name column .* and interval columns"):
         unc_mod.load(_write(tmp_path, spec | {"calibration": {"file": str(cal)}}))
@@ -147,9 +157,11 @@ def test_a_point_reaches_each_model_as_stated(leadership) -> None:
     assert got["hybrid"].mandate.strength == pytest.approx(0.2), "hybrid's lighter 0.4 x 0.5 stays lighter"
     assert got["help_it_happen"].motivation.recognition == pytest.approx(0.04), "0.02 x 2"
     assert got["let_it_happen"].motivation.recognition == 0.0, "a model without the lever keeps it off"
-    assert got["let_it_happen"].leadership.clinical_credibility == 1.0, (
+    assert got["let_it_happen"].co_design.patient_share == 0.0, (
         "no lever factor on a model that does not use it"
     )
+    # Clinical credibility is a shared assumption of the common base (sim.levers), not a lever.
+    assert {c.leadership.clinical_credibility for c in got.values()} == {1.5}
     row["factor:mandate.strength"] = 1.25
     c = from_dict(
         scenarios["command_and_control"], **unc_mod.apply(scenarios["command_and_control"], base, unc, row)
@@ -249,6 +261,7 @@ def test_robustness_command_runs_end_to_end(tmp_path: Path) -> None:
         "runs.parquet",
         "robustness.png",
         "provenance.json",
+        "point_means.csv",
     ):
         assert (out / f).is_file(), f"{f} missing"
     prov = json.loads((out / "provenance.json").read_text())
@@ -272,3 +285,17 @@ def test_robustness_command_runs_end_to_end(tmp_path: Path) -> None:
     )
     got = runs[(runs.point == 4) & (runs.scenario == "help_it_happen")].sort_values("replicate")
     assert np.allclose(got.sustained.to_numpy(), direct.sustained.to_numpy()), "stored runs reproduce exactly"
+
+    # The report reads the saved run: each headline carries its share of plausible assumptions.
+    from sim.cli import report
+
+    rep = tmp_path / "report"
+    assert report([f"scenarios={names}", "org.n_staff=120", "n_steps=20", "n_replicates=2",
+                   f"robustness={out}", f"out={rep}"]) == 0  # fmt: skip
+    md = (rep / "report.md").read_text()
+    rf = rf.set_index(["outcome", "scenario"])
+    lasting = next(line for line in md.splitlines() if line.startswith("- **Most lasting:**"))
+    shares = [
+        f"{100 * rf.loc[('sustained', n), 'p_first']:.0f}% of 6 plausible sets" for n in names.split(",")
+    ]
+    assert any(s in lasting for s in shares) or "every one of 6" in lasting or "none of 6" in lasting, lasting

@@ -61,7 +61,8 @@ class JobFolder:
 
     path: Path
     name: str  # relative to the sweep folder, posix
-    state: str  # done, failed or incomplete
+    state: str  # done, damaged (DONE, but its outputs do not check out), failed or incomplete
+    problem: str = ""  # why a damaged job's outputs cannot be trusted
 
     @property
     def overrides_file(self) -> Path:
@@ -74,7 +75,10 @@ class SweepStatus:
     """What a sweep folder holds: counts, and the jobs a re-run would redo.
 
     Attributes:
-        n_done: jobs with ``DONE``.
+        n_done: jobs with ``DONE`` whose certified outputs check out.
+        done: their folders (relative), in order.
+        damaged: job folder -> what is wrong with the outputs its ``DONE`` certified
+            (missing, changed or unreadable); a re-run of the sweep redoes it.
         failed: job folder -> last line of its ``ERROR.txt``.
         incomplete: job folders with neither ``DONE`` nor ``ERROR.txt`` (interrupted, or running).
         lost: submitit task id -> why it died, for tasks that left no result (killed, or
@@ -82,6 +86,8 @@ class SweepStatus:
     """
 
     n_done: int = 0
+    done: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     incomplete: list[str] = field(default_factory=list)
     lost: dict[str, str] = field(default_factory=dict)
@@ -89,12 +95,13 @@ class SweepStatus:
     @property
     def complete(self) -> bool:
         """True when every job that was started finished and no task died."""
-        return not (self.failed or self.incomplete or self.lost)
+        return not (self.failed or self.incomplete or self.lost or self.damaged)
 
     def describe(self) -> str:
         """A few plain lines for the terminal."""
-        n = self.n_done + len(self.failed) + len(self.incomplete)
+        n = self.n_done + len(self.failed) + len(self.incomplete) + len(self.damaged)
         lines = [f"sweep: {self.n_done} of {n} job folders complete"]
+        lines += [f"DAMAGED {job}: {msg}" for job, msg in self.damaged.items()]
         lines += [f"FAILED {job}: {msg}" for job, msg in self.failed.items()]
         lines += [
             f"INCOMPLETE {job}: no {sweep.DONE} (interrupted or still running)" for job in self.incomplete
@@ -141,13 +148,15 @@ def job_folders(sweep_dir: Path, names: list[str] | None = None) -> Iterator[Job
     """Every job folder under ``sweep_dir``, sorted by name, with its state."""
     for name in _names(sweep_dir) if names is None else names:
         folder = sweep_dir / name
+        problem = ""
         if (folder / sweep.DONE).is_file():
-            state = "done"
+            problem = sweep.verify(folder) or ""
+            state = "damaged" if problem else "done"
         elif (folder / sweep.ERROR).is_file():
             state = "failed"
         else:
             state = "incomplete"
-        yield JobFolder(folder, name, state)
+        yield JobFolder(folder, name, state, problem)
 
 
 _SLURM_VERDICT = re.compile(
@@ -240,13 +249,20 @@ def lost_tasks(sweep_dir: Path, names: list[str] | None = None) -> dict[str, str
 
 
 def status(sweep_dir: str | Path, names: list[str] | None = None) -> SweepStatus:
-    """Done, failed, incomplete and lost jobs of a sweep folder (reads markers only)."""
+    """Done, damaged, failed, incomplete and lost jobs of a sweep folder.
+
+    A job is done only if every file its ``DONE`` certified is there with the same size
+    and checksum (``sim.analysis.sweep.verify``): what ``collect`` would read is checked.
+    """
     sweep_dir = Path(sweep_dir)
     names = _names(sweep_dir) if names is None else names
     st = SweepStatus()
     for job in job_folders(sweep_dir, names):
         if job.state == "done":
             st.n_done += 1
+            st.done.append(job.name)
+        elif job.state == "damaged":
+            st.damaged[job.name] = job.problem
         elif job.state == "failed":
             st.failed[job.name] = _last_line(job.path / sweep.ERROR)
         else:
@@ -291,18 +307,28 @@ def _table_file(job: JobFolder, name: str) -> Path | None:
 
 
 def _done(sweep_dir: Path, names: list[str]) -> Iterator[JobFolder]:
-    return (j for j in job_folders(sweep_dir, names) if j.state == "done")
+    """The jobs ``status`` found done (``names``), without verifying them again."""
+    return (JobFolder(sweep_dir / name, name, "done") for name in names)
 
 
-def _plan(jobs: Iterator[JobFolder], name: str) -> tuple[pa.Schema, dict[str, pa.DataType]] | None:
-    """First pass: one schema for all jobs, from the Parquet footers and the overrides only."""
+def _plan(
+    jobs: Iterator[JobFolder], name: str, bad: dict[str, str]
+) -> tuple[pa.Schema, dict[str, pa.DataType]] | None:
+    """First pass: one schema for all jobs, from the Parquet footers and the overrides only.
+
+    A job whose file cannot be read is added to ``bad`` (name -> why) and left out.
+    """
     data_fields: dict[str, pa.Field] = {}
     kinds: dict[str, set[type]] = {}
     for job in jobs:
         path = _table_file(job, name)
         if path is None:
             continue
-        own = pq.read_schema(path)
+        try:
+            own = pq.read_schema(path)
+        except Exception as e:  # a file DONE did not certify (older DONE), unreadable
+            bad[job.name] = f"{path.name} cannot be read: {e}"
+            continue
         for f in own:
             if f.name not in data_fields:
                 data_fields[f.name] = f.remove_metadata()
@@ -358,22 +384,30 @@ def collect(sweep_dir: str | Path, timeseries: bool = False) -> Collected:
     """
     sweep_dir = Path(sweep_dir)
     names = _names(sweep_dir)
-    result = Collected(status=status(sweep_dir, names))
+    st = status(sweep_dir, names)
+    result = Collected(status=st)
     for name, out_name, wanted in (("summary", RUNS, True), ("timeseries", TIMESERIES, timeseries)):
         if not wanted:
             continue
-        plan = _plan(_done(sweep_dir, names), name)
+        bad: dict[str, str] = {}
+        plan = _plan(_done(sweep_dir, st.done), name, bad)
+        _set_aside(st, bad)
+        path = sweep_dir / f"{out_name}.parquet"
         if plan is None:
+            path.unlink(missing_ok=True)  # never leave an earlier table behind as if current
             continue
         schema, _ = plan
-        path = sweep_dir / f"{out_name}.parquet"
         tmp = path.with_name(path.name + ".tmp")
         n_rows = 0
         with pq.ParquetWriter(tmp, schema) as writer:
             pending: list[pa.Table] = []
             size = 0
-            for job in _done(sweep_dir, names):
-                table = _job_table(job, name, schema)
+            for job in _done(sweep_dir, list(st.done)):
+                try:
+                    table = _job_table(job, name, schema)
+                except Exception as e:  # unreadable after all: left out and named
+                    bad[job.name] = f"{name}.parquet cannot be read: {e}"
+                    continue
                 if table is None:
                     continue
                 pending.append(table)
@@ -385,9 +419,19 @@ def collect(sweep_dir: str | Path, timeseries: bool = False) -> Collected:
             if pending:
                 writer.write_table(pa.concat_tables(pending))
         tmp.replace(path)
+        _set_aside(st, bad)
         result.paths[name] = path
         result.n_rows[name] = n_rows
     return result
+
+
+def _set_aside(st: SweepStatus, bad: dict[str, str]) -> None:
+    """Move jobs whose files could not be read from done to damaged."""
+    for job, why in bad.items():
+        if job in st.done:
+            st.done.remove(job)
+            st.n_done -= 1
+        st.damaged[job] = why
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,7 +446,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         st = status(args.sweep_dir)
     else:
-        res = collect(args.sweep_dir, timeseries=args.timeseries)
+        try:
+            res = collect(args.sweep_dir, timeseries=args.timeseries)
+        except OSError as e:
+            print(
+                f"error: cannot write the sweep table into {args.sweep_dir}: {e.strerror or e}",
+                file=sys.stderr,
+            )
+            return 1
         st = res.status
         for name, path in res.paths.items():
             print(f"{name}: {res.n_rows[name]} rows -> {path}")

@@ -16,6 +16,7 @@ import pandas as pd
 from sim import rng
 from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
 from sim.constants import COMMITTED, COMPLYING, LAPSED
+from sim.metrics import use_outcomes
 from sim.model import organisation_for
 from sim.org import CLINICAL, Organisation
 from sim.params import ModelConfig
@@ -64,6 +65,10 @@ OUTCOMES: tuple[Outcome, ...] = (
         "t_50", "Weeks to 50% adoption (runs that got there)", percent=False, better="lower", censored=True
     ),
     Outcome("reached_50", "Runs in which adoption reached 50%", better="", binary=True),
+    Outcome("cumulative_use", "Mean share in use over the run (staff-weeks in use)"),
+    Outcome("timely_use", "Mean share in use, weeks weighted by the change's urgency"),
+    # Defined only where a mandate was withdrawn a year before the end: not used to rank.
+    Outcome("use_after_mandate", "In use a year after the mandate ended (scenarios with one)", better=""),
 )
 
 
@@ -105,6 +110,8 @@ class Comparison:
             for o in OUTCOMES:
                 if o.key == "t_50":
                     continue  # censored where 50% is never reached: not paired
+                if np.isnan(ref[o.key].to_numpy()).any() or np.isnan(df[o.key].to_numpy()).any():
+                    continue  # not defined for one of the two (no mandate ended): not paired
                 d = paired_difference(ref[o.key].to_numpy(), df[o.key].to_numpy(), level)
                 rows.append({
                     "scenario": s.name, "title": s.title, "reference": reference,
@@ -146,12 +153,14 @@ def outcomes_of(name: str, result: Result) -> pd.DataFrame:
     early = adopted[:, min(EARLY_STEP, adopted.shape[1] - 1)]
     hit = adopted >= 0.5
     t50 = np.where(hit.any(axis=1), hit.argmax(axis=1), np.nan).astype(np.float64)
+    cfg = result.config
+    use = use_outcomes(adopted, cfg.mandate.end if cfg.mandate.on else -1, cfg.change.urgency)
     return pd.DataFrame({
         "scenario": name, "replicate": np.arange(len(result.seeds)), "seed": result.seeds,
         "early": early, "peak": adopted.max(axis=1), "sustained": adopted[:, -1],
         "committed": share[:, -1, COMMITTED], "complying": share[:, -1, COMPLYING],
         "lapsed": share[:, -1, LAPSED],
-        "t_50": t50, "reached_50": hit.any(axis=1).astype(np.float64),
+        "t_50": t50, "reached_50": hit.any(axis=1).astype(np.float64), **use,
     })  # fmt: skip
 
 

@@ -297,7 +297,7 @@ def input_label(name: str, unc: unc_mod.Uncertainty | None = None) -> str:
     """A plain label for a sampled input: its comment in the uncertainty file, else the key's meaning."""
     if name.startswith("factor:"):
         key = name.split(":", 1)[1]
-        return f"strength of the lever '{_meaning(key, unc)}' (factor on each model's own setting)"
+        return f"strength of '{_meaning(key, unc)}' (x each model's setting)"
     return _meaning(name, unc)
 
 
@@ -490,6 +490,7 @@ class Robustness:
     seconds: float
     provenance: dict[str, Any] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
+    means: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per point x model: ranked outcomes
 
     def p_first(self, outcome: str, scenario: str) -> float:
         """Probability that ``scenario`` ranks first on ``outcome``."""
@@ -512,8 +513,12 @@ def analyse(
     horizon: int,
     seconds: float = 0.0,
 ) -> Robustness:
-    """Rank-first probabilities, pairwise shares, conditions and indices from the runs."""
-    outs = ranked_outcomes()
+    """Rank-first probabilities, pairwise shares, conditions and indices from the runs.
+
+    An outcome that is undefined for some model (NaN in a run, after censored times are
+    filled) cannot rank all the models and is left out.
+    """
+    outs = [o for o in ranked_outcomes() if not _filled(runs, o, horizon).isna().any()]
     means = point_means(runs, horizon, outs)
     rf = rank_first(means, order, outs)
     pw = pairwise(runs, order, horizon, outs)
@@ -570,6 +575,7 @@ def analyse(
         pd.concat(idx_rows, ignore_index=True),
         winners,
         seconds,
+        means=means,
     )
 
 
@@ -672,6 +678,7 @@ def save(res: Robustness, out: str | Path) -> dict[str, Path]:
         "conditions.csv": res.conditions,
         "indices.csv": res.indices,
         "design.csv": res.design,
+        "point_means.csv": res.means,
     }
     for name, df in tables.items():
         res.paths[name] = _write(out / name, lambda p, d=df: d.to_csv(p, index=False))
@@ -714,6 +721,9 @@ def load_saved(folder: str | Path) -> Robustness:
         dict(prov.get("winners", {})),
         float(prov.get("seconds", 0.0)),
         prov,
+        means=pd.read_csv(folder / "point_means.csv")
+        if (folder / "point_means.csv").is_file()
+        else pd.DataFrame(),
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +39,86 @@ MAX_DIRNAME = 120
 
 
 def job_dirname(num: int, override_dirname: str) -> str:
-    """Folder name of one job: its overrides (``a=1,b=x``), or ``job<num>`` with none."""
-    name = override_dirname.replace("/", "_")
-    if not name:
+    """Folder name of one job: its overrides made readable, then a hash of them (``a=1,b=x-3f2c9e01d4``).
+
+    The readable part turns ``/`` into ``_`` and is cut at ``MAX_DIRNAME`` bytes, so two
+    override lists can read alike (``org.name=a/b`` and ``org.name=a_b``); the 10-hex-digit
+    hash of the exact overrides keeps their folders apart. A job without overrides is
+    ``job<num>``. ``sim.cli_sweep`` refuses a sweep whose jobs would still share a folder
+    (identical overrides).
+    """
+    if not override_dirname:
         return f"job{num}"
-    if len(name.encode()) > MAX_DIRNAME:
-        digest = hashlib.sha1(name.encode()).hexdigest()[:12]
-        name = name.encode()[: MAX_DIRNAME - 13].decode(errors="ignore") + "_" + digest
-    return name
+    digest = hashlib.sha1(override_dirname.encode()).hexdigest()[:10]
+    name = override_dirname.replace("/", "_").replace("\0", "")
+    room = MAX_DIRNAME - len(digest) - 1
+    if len(name.encode()) > room:
+        name = name.encode()[:room].decode(errors="ignore")
+    return f"{name}-{digest}"
+
+
+def unusable(folder: str | Path) -> str | None:
+    """Why outputs cannot be written into ``folder`` (made if missing), or None if they can.
+
+    Checked before anything runs, so a read-only disk, a path through a file or a full
+    disk is one line at the start rather than a traceback in every job.
+    """
+    folder = Path(folder)
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                return f"{part} is a file, not a folder"
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        with probe.open("wb") as f:
+            f.write(b"\0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as e:
+        return f"cannot write into {folder}: {e.strerror or e}"
+    return None
+
+
+MAIN_PID_ENV = "CHANGESIM_SWEEP_PID"
+"""Pid of a sweep's main process, inherited by its workers (``watch_parent``)."""
+_WATCHED: list[Any] = []
+_WATCHDOG = """
+import os, select, signal, sys
+main, worker = (os.pidfd_open(int(p)) for p in sys.argv[1:3])
+ready, _, _ = select.select([main, worker], [], [])
+if main in ready and worker not in ready:
+    signal.pidfd_send_signal(worker, signal.SIGKILL)
+"""
+
+
+def watch_parent() -> None:
+    """End this worker process when the sweep's main process dies (call in a worker).
+
+    joblib's loky workers otherwise outlive a killed sweep, idle but holding their memory,
+    for as long as loky's idle timeout. A small watchdog process waits on process file
+    descriptors (``pidfd``, so a recycled pid is never signalled) for the main process or
+    this worker to end; if the main process goes first it kills the worker. A thread in
+    the worker could not do this: a Numba kernel holds the GIL for the whole job. The job
+    that was running has no ``DONE``, so a re-run of the sweep redoes it. Only in a worker
+    whose parent is the sweep's main process (``CHANGESIM_SWEEP_PID``); once per process.
+    """
+    main = os.environ.get(MAIN_PID_ENV)
+    if _WATCHED or main is None or str(os.getppid()) != main or not hasattr(os, "pidfd_open"):
+        return
+    import subprocess
+
+    _WATCHED.append(
+        subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _WATCHDOG, main, str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal is for the sweep, not the watchdog
+        )
+    )
 
 
 def write_text(path: Path, text: str) -> None:
@@ -59,16 +132,100 @@ def _normalise(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
-def is_done(folder: Path, stamp: dict[str, Any]) -> bool:
-    """True if ``folder`` holds a ``DONE`` marker written for this very ``stamp``."""
-    path = folder / DONE
-    if not path.is_file():
-        return False
+def _rows(path: Path) -> int | None:
+    """Rows of a table file (Parquet footer, or CSV lines after the header); None for others."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    if path.suffix == ".csv":
+        with path.open("rb") as f:
+            return max(sum(1 for _ in f) - 1, 0)
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest(folder: Path, paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """Name -> size (bytes), sha256 and rows of each output file, as ``DONE`` records them."""
+    out = {}
+    for path in paths:
+        path = Path(path)
+        out[path.relative_to(folder).as_posix()] = {
+            "bytes": path.stat().st_size,
+            "sha256": _sha256(path),
+            "rows": _rows(path),
+        }
+    return out
+
+
+def damage(folder: Path, files: dict[str, dict[str, Any]]) -> str | None:
+    """What is wrong with the outputs ``DONE`` certified (first problem found), or None."""
+    for name, want in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        try:
+            size = path.stat().st_size
+            if size != want.get("bytes"):
+                return f"{name} has {size} bytes, {DONE} certified {want.get('bytes')}"
+            if _sha256(path) != want.get("sha256"):
+                return f"{name} does not match the checksum in {DONE} (changed or corrupt)"
+        except OSError as e:
+            return f"{name} cannot be read: {e.strerror or e}"
+    return None
+
+
+def read_done(folder: Path) -> dict[str, Any] | None:
+    """The contents of ``folder/DONE``, or None if it is missing or unreadable."""
     try:
-        old = json.loads(path.read_text())
+        data = json.loads((folder / DONE).read_text())
     except (OSError, ValueError):
-        return False
-    return old.get("stamp") == _normalise(stamp)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def verify(folder: Path) -> str | None:
+    """Why a job folder with ``DONE`` cannot be trusted (None if every certified file checks out).
+
+    A ``DONE`` from before outputs were certified (no ``files``) is checked for a readable summary.
+    """
+    done = read_done(folder)
+    if done is None:
+        return f"{DONE} is unreadable"
+    files = done.get("files")
+    if files is None:
+        for name in ("summary.parquet", "summary.csv"):
+            if (folder / name).is_file():
+                return None
+        return f"no summary file ({DONE} from an older version lists no files)"
+    return damage(folder, files)
+
+
+def redo_reason(folder: Path, stamp: dict[str, Any]) -> str | None:
+    """None if ``folder`` holds a job finished with ``stamp`` whose outputs check out; else why to run it.
+
+    ``"new"`` for a job never finished; otherwise a reason to print (changed config,
+    missing or corrupt outputs).
+    """
+    done = read_done(folder)
+    if done is None:
+        return "new"
+    if done.get("stamp") != _normalise(stamp):
+        return "new"
+    problem = verify(folder)
+    return None if problem is None else f"its outputs are damaged: {problem}"
+
+
+def is_done(folder: Path, stamp: dict[str, Any]) -> bool:
+    """True if ``folder`` holds a ``DONE`` for this very ``stamp`` and its outputs check out."""
+    return redo_reason(folder, stamp) is None
 
 
 def start(folder: Path) -> None:
@@ -77,9 +234,11 @@ def start(folder: Path) -> None:
         (folder / name).unlink(missing_ok=True)
 
 
-def finish(folder: Path, stamp: dict[str, Any], **info: Any) -> None:
-    """Mark ``folder`` complete (call last): ``DONE`` holds the stamp and ``info``."""
-    write_text(folder / DONE, json.dumps({"stamp": _normalise(stamp), **info}, indent=2, default=str))
+def finish(folder: Path, stamp: dict[str, Any], paths: list[Path] = (), **info: Any) -> None:
+    """Mark ``folder`` complete (call last): ``DONE`` holds the stamp, the certified files and ``info``."""
+    files = manifest(folder, list(paths))
+    text = json.dumps({"stamp": _normalise(stamp), "files": files, **info}, indent=2, default=str)
+    write_text(folder / DONE, text)
 
 
 def fail(folder: Path, text: str) -> None:
@@ -94,7 +253,8 @@ class SweepReport:
 
     Attributes:
         table: one row per completed job x replicate.
-        done: job folders (relative) that completed.
+        done: job folders (relative) that completed, with outputs that check out.
+        damaged: job folder -> what is wrong with the outputs its ``DONE`` certified.
         failed: job folder -> last line of its error.
         incomplete: job folders with neither ``DONE`` nor ``ERROR.txt`` (interrupted).
         paths: files written by ``write``.
@@ -102,16 +262,19 @@ class SweepReport:
 
     table: pd.DataFrame
     done: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     incomplete: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
 
     def describe(self) -> str:
         """A few plain lines for the terminal."""
-        n = len(self.done) + len(self.failed) + len(self.incomplete)
+        n = len(self.done) + len(self.failed) + len(self.incomplete) + len(self.damaged)
         lines = [f"sweep: {len(self.done)} of {n} jobs complete, {len(self.table)} rows (job x replicate)"]
         if self.paths:
             lines.append("sweep table: " + ", ".join(str(p) for p in self.paths))
+        for job, msg in self.damaged.items():
+            lines.append(f"DAMAGED {job}: {msg}; left out of the table (re-run the sweep to redo it)")
         for job, msg in self.failed.items():
             lines.append(f"FAILED {job}: {msg}  (see {job}/{ERROR})")
         for job in self.incomplete:
@@ -181,7 +344,18 @@ def collect(sweep_dir: str | Path) -> SweepReport:
             lines = (folder / ERROR).read_text().strip().splitlines() or ["(empty ERROR.txt)"]
             report.failed[job] = lines[-1]
             continue
-        summary = _read_summary(folder) if (folder / DONE).is_file() else None
+        if (folder / DONE).is_file():
+            problem = verify(folder)
+            if problem is None:
+                try:
+                    summary = _read_summary(folder)
+                except Exception as e:  # not certified (an older DONE) and unreadable
+                    problem = f"the summary cannot be read: {e}"
+            if problem is not None:
+                report.damaged[job] = problem
+                continue
+        else:
+            summary = None
         if summary is None:
             report.incomplete.append(job)
             continue
@@ -254,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     report = collect(args[0])
     write(report, args[0])
     print(report.describe())
-    return 1 if report.failed else 0
+    return 1 if (report.failed or report.damaged or report.incomplete) else 0
 
 
 if __name__ == "__main__":

@@ -195,10 +195,14 @@ def _keys(where: str, data: Any, allowed: set[str]) -> dict[str, Any]:
 
 
 def read_calibration(path: Path) -> dict[str, tuple[float, float]]:
-    """Fitted intervals by parameter name from a posterior summary CSV.
+    """Fitted 95% intervals from a posterior summary CSV, keyed ``parameter`` and ``model:parameter``.
 
-    Accepts a name column (``parameter``, ``key`` or ``name``) and one pair of interval
-    columns (``lo``/``hi``, ``lower``/``upper``, ``q025``/``q975``, ...).
+    Accepts a name column (``parameter``, ``key`` or ``name``), an optional ``model`` column
+    (several fitted models may share a parameter name), and one pair of interval columns
+    (``q2.5``/``q97.5``, ``lo``/``hi``, ``lower``/``upper``, ...). Where the file also has
+    ``weekly_`` versions of those columns (a chance per month converted to a chance per week,
+    changesim's step), they are used for the rows that have them. A parameter fitted by
+    several models is only reachable as ``model:parameter``.
 
     Raises:
         ConfigError: the file lacks such columns, or an interval is not low <= high.
@@ -215,12 +219,24 @@ def read_calibration(path: Path) -> dict[str, tuple[float, float]]:
             f"{path}: needs a name column ({'/'.join(NAME_COLUMNS)}) and interval columns "
             f"(one of {', '.join(a + '/' + b for a, b in INTERVAL_COLUMNS)}); found {list(df.columns)}"
         )
-    out = {}
+    weekly = (cols.get(f"weekly_{pair[0].lower()}"), cols.get(f"weekly_{pair[1].lower()}"))
+    model = cols.get("model")
+    out: dict[str, tuple[float, float]] = {}
+    seen: dict[str, int] = {}
     for k in range(len(df)):
         lo, hi = float(df[pair[0]].iloc[k]), float(df[pair[1]].iloc[k])
+        if weekly[0] and weekly[1] and pd.notna(df[weekly[0]].iloc[k]) and pd.notna(df[weekly[1]].iloc[k]):
+            lo, hi = float(df[weekly[0]].iloc[k]), float(df[weekly[1]].iloc[k])
         if not (lo <= hi):
             raise ConfigError(f"{path}: row {k + 2} ({df[name].iloc[k]}): interval {lo} > {hi}")
-        out[str(df[name].iloc[k])] = (lo, hi)
+        key = str(df[name].iloc[k])
+        seen[key] = seen.get(key, 0) + 1
+        out[key] = (lo, hi)
+        if model is not None:
+            out[f"{df[model].iloc[k]}:{key}"] = (lo, hi)
+    for key, count in seen.items():
+        if count > 1:
+            del out[key]  # ambiguous without the model
     return out
 
 
@@ -293,7 +309,9 @@ def load(spec: str | Path = "default", overrides: dict[str, Any] | None = None) 
                 lo, hi = fitted[str(calibrated)]
                 basis = f"fitted interval (`{calibrated}` in the calibration file)"
             elif fitted is not None:
-                basis = f"assumed: the calibration file has no row `{calibrated}`"
+                options = sorted(k for k in fitted if k.endswith(f":{calibrated}"))
+                hint = f" (fitted by several models: name one of {options})" if options else ""
+                basis = f"assumed: the calibration file has no row `{calibrated}`{hint}"
             else:
                 basis = f"assumed until calibrated (`{calibrated}`): calibration file not found"
         allowed = allowed_range(key)

@@ -2,8 +2,11 @@
 
 Sources: the Model for Improvement (Langley et al. 2009; IHI): many small tests of
 change, learning from each; March (1991) on exploration and learning; Edmondson (1999):
-psychological safety makes failure survivable; Taylor et al. (2014) and Knudsen et al.
-(2019): PDSA as practised is often low-fidelity (a reason to sweep p_test low).
+psychological safety makes failure survivable, and leaders who meet failure as learning
+build it while blame erodes it (Edmondson 1999, 2019); Taylor et al. (2014) and Knudsen et
+al. (2019): PDSA as practised is often low-fidelity (a reason to sweep p_test low);
+Greenhalgh et al. (2004) and Rogers (2003): complexity makes local reinvention matter, and
+observable results persuade others.
 """
 
 from __future__ import annotations
@@ -15,30 +18,78 @@ from sim.dynamics import layout as L
 from sim.rng import uniform_nb
 
 
+@njit(cache=True, inline="always")
+def success_chance(quality, fit_i, complexity):
+    """s_i = clip(change_quality + fit_i - complexity (1 - fit_i), 0, 1): an unadapted complex
+    change fails in use more often, and fit counts (1 + complexity) times (Greenhalgh et al.
+    2004: complexity and reinvention).
+    """
+    s = quality + fit_i - complexity * (1.0 - fit_i)
+    return min(max(s, 0.0), 1.0)
+
+
+@njit(cache=True, inline="always")
+def full_fit(quality, complexity):
+    """f* = (1 - change_quality + complexity) / (1 + complexity): the fit at which a test
+    succeeds for sure; local adaptation closes a share of the gap to it.
+    """
+    return (1.0 - quality + complexity) / (1.0 + complexity)
+
+
+@njit(cache=True, inline="always")
+def respond_to_failure(courage_i, response, blame, gain):
+    """Courage after a failed test, with leaders' response f (0 blame, 1 learning):
+    c <- c + safety_gain f (1 - c) - blame (1 - f) c, clipped to [0, 1] (Edmondson 1999).
+    """
+    c = courage_i + gain * response * (1.0 - courage_i) - blame * (1.0 - response) * courage_i
+    return min(max(c, 0.0), 1.0)
+
+
 @njit(cache=True)
-def test_cycles(t, par, keys, people, scratch):
+def persuade(i, y, weight, indptr, indices, trust, belief):
+    """Colleagues see tester i's result y and move towards it:
+    b_j <- b_j + weight trust_ij (y - b_j) for every contact j, in CSR order, where weight =
+    learning_rate * observability * evidence (Rogers 2003: observability).
+    """
+    for e in range(indptr[i], indptr[i + 1]):
+        j = indices[e]
+        belief[j] = belief[j] + weight * trust[e] * (y - belief[j])
+
+
+@njit(cache=True)
+def test_cycles(t, par, keys, org, people, scratch):
     """Phase 5, tests: each adopter with decision rights runs a test with chance p_test.
 
-    success ~ Bernoulli(clip(change_quality + fit_i, 0, 1)), y = 1 or 0
+    success ~ Bernoulli(s_i), s_i = clip(change_quality + fit_i - complexity (1 - fit_i), 0, 1)
     b <- b + learning_rate (y - b)
     y = 1: m <- m + success_boost (1 - m)
     y = 0: m <- m - failure_cost (1 - courage) m;  with adapt: fit <- fit + adapt_rate
-           max(1 - change_quality - fit, 0) (the change is reworked to fit local work)
+           max(f* - fit, 0), f* = (1 - change_quality + complexity) / (1 + complexity) (the
+           change is reworked to fit local work); courage responds to how leaders meet the
+           failure (``respond_to_failure``)
+    then contacts see the result (``persuade``, weight learning_rate * persuasion).
+    Persons are visited in index order, so a colleague persuaded earlier in the step
+    tests with the belief it has then.
     """
     p = par[L.P_TEST]
     if p <= 0.0:
         return
     quality = par[L.CHANGE_QUALITY]
     lr = par[L.LEARNING_RATE]
+    complexity = par[L.COMPLEXITY]
+    target = full_fit(quality, complexity)
+    seen = lr * par[L.PERSUASION]
+    response, blame, gain = par[L.FAILURE_RESPONSE], par[L.BLAME], par[L.SAFETY_GAIN]
     key_test, key_outcome = keys[L.K_TEST], keys[L.K_OUTCOME]
     state, allowed, courage = people.state, scratch.allowed, people.courage
     belief, motivation, fit = people.belief, people.motivation, people.fit
+    indptr, indices, trust = org.indptr, org.indices, people.trust
     for i in range(len(state)):
         if not (state[i] == COMPLYING or state[i] == COMMITTED) or allowed[i] == 0:
             continue
         if uniform_nb(key_test, t, i) >= p:
             continue
-        chance = min(max(quality + fit[i], 0.0), 1.0)
+        chance = success_chance(quality, fit[i], complexity)
         y = 1.0 if uniform_nb(key_outcome, t, i) < chance else 0.0
         belief[i] = belief[i] + lr * (y - belief[i])
         if y == 1.0:
@@ -46,4 +97,8 @@ def test_cycles(t, par, keys, people, scratch):
         else:
             motivation[i] = motivation[i] - par[L.FAILURE_COST] * (1.0 - courage[i]) * motivation[i]
             if par[L.ADAPT] > 0.0:
-                fit[i] = fit[i] + par[L.ADAPT_RATE] * max(1.0 - quality - fit[i], 0.0)
+                fit[i] = fit[i] + par[L.ADAPT_RATE] * max(target - fit[i], 0.0)
+            if blame > 0.0 or gain > 0.0:
+                courage[i] = respond_to_failure(courage[i], response, blame, gain)
+        if seen > 0.0:
+            persuade(i, y, seen, indptr, indices, trust, belief)

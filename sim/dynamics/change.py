@@ -12,6 +12,7 @@ the IHI framework; the reference agents in ``sim.agents`` run the same phases):
 5. ``adaptation.test_cycles``: adopters test the change; belief, motivation, fit move.
 6. ``motivation.update_motivation``: crowding-out, recovery, recognition.
 7. ``relationships.update_trust``: joint work builds trust; directives erode it.
+8. ``power.update_courage``: directives erode psychological safety (courage).
 
 Co-design acts once, before the first step (``co_design``), by raising fit.
 """
@@ -26,6 +27,7 @@ from sim.dynamics.adoption import apply, decide
 from sim.dynamics.layout import KEY_PURPOSES, stream_keys
 from sim.dynamics.leadership import churn, schedule
 from sim.dynamics.motivation import update_motivation
+from sim.dynamics.power import update_courage
 from sim.dynamics.relationships import update_trust
 from sim.state import clinician_mask, replicate, reverse_ties, senior_mask
 
@@ -59,9 +61,10 @@ def change_step(t, par, keys, org, people, scratch):
     churn(t, par, keys, org, people)
     decide(t, par, keys, org, people, scratch)
     apply(t, people, scratch)
-    test_cycles(t, par, keys, people, scratch)
+    test_cycles(t, par, keys, org, people, scratch)
     update_motivation(par, people)
     update_trust(par, org, people, scratch)
+    update_courage(par, people)
 
 
 LANES = 8  # partial sums of a mean (written out in lane_sum); fixed, so every engine rounds alike

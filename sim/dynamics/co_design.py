@@ -2,12 +2,23 @@
 
 IHI (2018): the people closest to the work design the change, so it fits their work
 (Rogers 2003: compatibility speeds adoption). Here the change fits the roles that had a
-voice: everyone whose role (an organisation x level x profession cell) is represented in the group
-gains ``fit_gain``; teammates of a co-designer gain ``team_spread`` of it. A diverse
+voice, as far as the group can speak for them: in a role cell (organisation x level x
+profession) of n_c staff with k_c co-designers, everyone gains
+``fit_gain * min(1, voice * k_c / n_c)`` (a co-designer speaks for at most ``voice``
+colleagues of their own role, so a 5% group cannot stand for the whole workforce);
+teammates of a co-designer gain at least ``team_spread`` of ``fit_gain``. A diverse
 group therefore raises fit across the workforce, and a board-only group raises it only
 for the board's own roles: the "diversity of thought" in the Secretary of State's speech
 that seeds this project. ``diversity`` reports the share of the workforce represented.
 Members own the change: under a mandate they commit rather than comply.
+
+Patients, carers and people with lived experience (``patient_share`` of the seats, in
+addition to the staff seats) make the design fit what matters to the people who use the
+service, so the fit gain is multiplied by (1 + patient_fit * patient_share); and staff
+who co-design with them are moved by their stories (experience-based co-design: Bate and
+Robert 2006, BMJ Qual Saf 15:307; Donetto et al. 2015): m <- m + patient_motivation *
+patient_share * (1 - m) for co-designers (``motivation_boost``). Both act once, before the
+first step, in code both engines share.
 """
 
 from __future__ import annotations
@@ -100,18 +111,48 @@ def diversity(org: Organisation, group: np.ndarray) -> np.ndarray:
     return represented(org, group).mean(axis=1)
 
 
+def coverage(org: Organisation, group: np.ndarray, voice: float) -> np.ndarray:
+    """(R, n) share of each person's role cell the group can speak for: min(1, voice k_c / n_c).
+
+    k_c co-designers in i's cell of n_c staff; ``voice`` = 0 means no bound (1 wherever
+    the cell has a co-designer, 0 elsewhere).
+    """
+    cells = _cells(org)
+    _, inverse, size = np.unique(cells, return_inverse=True, return_counts=True)
+    out = np.zeros(group.shape, dtype=np.float64)
+    for row in range(group.shape[0]):
+        k = np.bincount(inverse, weights=group[row].astype(np.float64), minlength=len(size))
+        if voice > 0:
+            share = np.minimum(1.0, voice * k / size)
+        else:
+            share = (k > 0).astype(np.float64)
+        out[row] = share[inverse]
+    return out
+
+
 def fit_gain(org: Organisation, group: np.ndarray, params: CoDesignParams) -> np.ndarray:
     """(R, n) fit of the change to each person's work after co-design.
 
-    fit_i = fit_gain if i's role is represented in the group; else team_spread *
-    fit_gain if a teammate co-designed; else 0.
+    g = fit_gain (1 + patient_fit patient_share); fit_i = max(g * coverage_i, team_spread * g
+    if a teammate co-designed, else 0), where coverage_i = min(1, voice k_c / n_c) over i's
+    role cell (``coverage``).
     """
     fit = np.zeros(group.shape, dtype=np.float64)
     if not group.any():
         return fit
-    rep = represented(org, group)
+    g = params.fit_gain * (1.0 + params.patient_fit * params.patient_share)
+    cover = coverage(org, group, params.voice)
     teammate = np.zeros(group.shape, dtype=bool)
     _mark(org.team.astype(np.int64), group, int(org.team.max()) + 1, teammate)
-    fit[teammate] = params.team_spread * params.fit_gain
-    fit[rep] = params.fit_gain
+    fit[teammate] = params.team_spread * g
+    fit = np.maximum(fit, g * cover)
     return fit
+
+
+def motivation_boost(motivation: np.ndarray, group: np.ndarray, params: CoDesignParams) -> None:
+    """Co-designers who heard patients' and carers' experience: m <- m + a (1 - m), in place,
+    a = patient_motivation * patient_share.
+    """
+    a = params.patient_motivation * params.patient_share
+    if a > 0.0 and group.any():
+        motivation[group] = motivation[group] + a * (1.0 - motivation[group])

@@ -56,6 +56,12 @@ _NAMES = (
     "clinical_credibility",
     "p_clinical_appointment",
     "newcomer_belief",
+    "complexity",  # change.complexity: how far misfit makes tests fail
+    "persuasion",  # change.observability * change.evidence: how far colleagues' results persuade
+    "failure_response",  # 0 blame, 1 learning
+    "blame",
+    "safety_gain",
+    "courage_erosion",
 )
 SLOT = {name: k for k, name in enumerate(_NAMES)}
 N_SLOTS = len(_NAMES)
@@ -99,6 +105,12 @@ TRUST_NEW = SLOT["trust_new"]
 CLINICAL_CREDIBILITY = SLOT["clinical_credibility"]
 P_CLINICAL_APPOINTMENT = SLOT["p_clinical_appointment"]
 NEWCOMER_BELIEF = SLOT["newcomer_belief"]
+COMPLEXITY = SLOT["complexity"]
+PERSUASION = SLOT["persuasion"]
+FAILURE_RESPONSE = SLOT["failure_response"]
+BLAME = SLOT["blame"]
+SAFETY_GAIN = SLOT["safety_gain"]
+COURAGE_EROSION = SLOT["courage_erosion"]
 
 
 def stream_keys(seeds: np.ndarray) -> np.ndarray:
@@ -107,9 +119,16 @@ def stream_keys(seeds: np.ndarray) -> np.ndarray:
 
 
 def pack(cfg: ModelConfig) -> np.ndarray:
-    """The (N_SLOTS,) float64 parameter vector of ``cfg``."""
-    m, mo, rel, pw, ad, ld = (
+    """The (N_SLOTS,) float64 parameter vector of ``cfg``.
+
+    The type of change (``cfg.change``, sim.params.ChangeParams) enters here where it only
+    rescales a rate: p_test' = min(1, 2 trialability p_test); crowding' = (1 - urgency)
+    crowding; trust_erosion' = (1 - urgency) trust_erosion; persuasion = observability *
+    evidence. Complexity has its own slot (``adaptation.test_cycles``).
+    """
+    m, mo, rel, pw, ad, ld, ch = (
         cfg.mandate, cfg.motivation, cfg.relationships, cfg.power, cfg.adaptation, cfg.leadership,
+        cfg.change,
     )  # fmt: skip
     n_enablers = int(ld.career_path) + int(ld.pay_balance) + int(ld.licence_retention)
     values = {
@@ -124,19 +143,19 @@ def pack(cfg: ModelConfig) -> np.ndarray:
         "p_lapse": m.p_lapse,
         "pressure_decay": m.pressure_decay,
         "readiness_weight": mo.readiness_weight,
-        "crowding": mo.crowding,
+        "crowding": mo.crowding * (1.0 - ch.urgency),
         "recovery": mo.recovery,
         "recognition": mo.recognition,
         "p_internalise": mo.p_internalise,
         "trust_growth": rel.trust_growth,
-        "trust_erosion": rel.trust_erosion,
+        "trust_erosion": rel.trust_erosion * (1.0 - ch.urgency),
         "compliance_visibility": rel.compliance_visibility,
         "power_mode": float(POWER_MODES[pw.mode]),
         "decision_level": float(pw.decision_level),
         "empowerment": pw.empowerment,
         "agency_min": pw.agency_min,
         "agency_ref": pw.agency_ref,
-        "p_test": ad.p_test,
+        "p_test": min(1.0, 2.0 * ch.trialability * ad.p_test),
         "change_quality": ad.change_quality,
         "learning_rate": ad.learning_rate,
         "success_boost": ad.success_boost,
@@ -149,6 +168,12 @@ def pack(cfg: ModelConfig) -> np.ndarray:
         "clinical_credibility": ld.clinical_credibility,
         "p_clinical_appointment": min(1.0, ld.clinical_appointment + ld.enabler_effect * n_enablers),
         "newcomer_belief": cfg.people.belief_mean,
+        "complexity": ch.complexity,
+        "persuasion": ch.observability * ch.evidence,
+        "failure_response": pw.failure_response,
+        "blame": pw.blame,
+        "safety_gain": pw.safety_gain,
+        "courage_erosion": pw.courage_erosion,
     }
     par = np.empty(N_SLOTS, dtype=np.float64)
     for name, k in SLOT.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 from numba import njit
 
 from sim.constants import CENTRALISED, COMMITTED, COMPLYING, DISTRIBUTED, NO_POWER
+from sim.dynamics import layout as L
 
 
 @njit(cache=True, inline="always")
@@ -49,3 +50,19 @@ def may_act(mode, decision_level, empowerment, agency_min, i, org, people):
         return True
     s = people.state[m]
     return s == COMPLYING or s == COMMITTED
+
+
+@njit(cache=True)
+def update_courage(par, people):
+    """Phase 8, psychological safety under directives: c <- c - courage_erosion x c, clipped
+    (Edmondson 2019: fear follows command; a failed test's effect is in ``test_cycles``).
+    """
+    k = par[L.COURAGE_EROSION]
+    if k == 0.0:
+        return
+    pressure, courage = people.pressure, people.courage
+    for i in range(len(courage)):
+        x = pressure[i]
+        if x > 0.0:
+            c = courage[i] - k * x * courage[i]
+            courage[i] = min(max(c, 0.0), 1.0)

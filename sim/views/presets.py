@@ -33,21 +33,21 @@ CALIBRATED: dict[str, Any] = scenarios.calibrated_base()
 HELP_IT_HAPPEN: dict[str, Any] = {
     "seeding": {"strategy": "motivation"},
     "co_design": {"on": True},
-    "power": {"mode": "distributed"},
-    "motivation": {"recognition": 0.02, "p_internalise": 0.05},
+    "motivation": {"recognition": 0.02},
     "relationships": {"trust_growth": 0.02},
     "adaptation": {"adapt": True},
+    "power": {"mode": "distributed", "failure_response": 1.0},
 }
-"""Overlay: start with the willing, co-design, distribute power, recognise, adapt."""
+"""Overlay of leadership levers (sim.levers) on the calibrated base: start with the willing,
+co-design, distribute power, meet failure as learning, recognise, adapt."""
 
 MAKE_IT_HAPPEN: dict[str, Any] = {
     "seeding": {"strategy": "top"},
     "mandate": {"on": True, "end": 52, "strength": 0.8},
-    "motivation": {"crowding": 0.02},
-    "power": {"mode": "centralised"},
-    "relationships": {"trust_erosion": 0.01},
+    "power": {"mode": "centralised", "failure_response": 0.0},
 }
-"""Overlay: start at the top, mandate for a year, decide centrally."""
+"""Overlay of leadership levers (sim.levers) on the calibrated base: start at the top,
+mandate for a year, decide centrally (as the base does), meet failure with blame."""
 
 FULL_MODEL_WEEKS = 104
 """Steps worth watching in the full-model presets: two years of weeks."""

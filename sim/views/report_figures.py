@@ -103,12 +103,13 @@ def adoption_panels(comp: Comparison, reference: str) -> bytes:
     key.text(0.0, 1.0, "How to read the panels", fontsize=9, weight="bold", va="top", transform=key.transAxes)
     key.text(
         0.0,
-        0.78,
+        0.86,
         f"Coloured line: mean of {len(comp.seeds)} runs\nShaded band: 95% interval of that "
         f"mean\n(simulation noise only)\nGrey dashed: {ref_title}\n(the reference)\nOrange shading: "
         "a mandate is in force;\ndotted line: it is withdrawn",
         fontsize=8,
         va="top",
+        transform=key.transAxes,
     )
     for ax in axes.flat[n + 1 :]:
         ax.set_axis_off()

@@ -23,7 +23,18 @@ HOLDS, LOSES = "#0072B2", "#D55E00"  # Okabe-Ito blue and vermillion
 
 
 def _short(title: str, width: int = 26) -> str:
-    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+    """The title on lines of at most ``width`` characters (two lines at most, then an ellipsis)."""
+    import textwrap
+
+    lines = textwrap.wrap(title, width)
+    if len(lines) > 2:
+        lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
+    return "\n".join(lines)
+
+
+def _name(title: str) -> str:
+    """A model's short name: 'Hybrid: central aim, ...' -> 'Hybrid'."""
+    return title.split(" (")[0].split(":")[0]
 
 
 def figure(res: Any, outcome: str = "sustained") -> Figure:
@@ -36,14 +47,14 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
         outcome = outs[0]
     order, titles = res.order, res.titles
     names = [_short(titles.get(n, n)) for n in order]
-    fig = Figure(figsize=(13, 10), layout="constrained")
+    fig = Figure(figsize=(13, 11), layout="constrained")
     axes = fig.subplots(2, 2)
 
     ax = axes[0, 0]
     rf = res.rank_first.pivot(index="scenario", columns="outcome", values="p_first").loc[order, outs]
     im = ax.imshow(100 * rf.to_numpy(), vmin=0, vmax=100, cmap="cividis", aspect="auto")
-    ax.set_xticks(range(len(outs)), [_short(labels.get(o, o), 22) for o in outs], rotation=30, ha="right")
-    ax.set_yticks(range(len(order)), names)
+    ax.set_xticks(range(len(outs)), [_short(labels.get(o, o), 22) for o in outs], rotation=90, fontsize=8)
+    ax.set_yticks(range(len(order)), names, fontsize=8)
     for i in range(len(order)):
         for j in range(len(outs)):
             v = 100 * rf.iat[i, j]
@@ -59,9 +70,10 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
     for r in pw.itertuples():
         mat[order.index(r.a), order.index(r.b)] = 100 * r.share
     im = ax.imshow(mat, vmin=0, vmax=100, cmap="cividis", aspect="auto")
-    ax.set_xticks(range(len(order)), names, rotation=30, ha="right")
-    ax.set_yticks(range(len(order)), names)
+    ax.set_xticks(range(len(order)), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(order)), names, fontsize=8)
     for i in range(len(order)):
+        ax.text(i, i, "—", ha="center", va="center", fontsize=8, color="#555")
         for j in range(len(order)):
             if i != j:
                 ax.text(
@@ -74,9 +86,7 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
                     color="white" if mat[i, j] < 55 else "black",
                 )
     fig.colorbar(im, ax=ax, label="% of plausible assumptions")
-    ax.set_title(
-        f"(b) Row model beats column model: {labels.get(outcome, outcome).lower()}", loc="left", fontsize=10
-    )
+    ax.set_title(f"(b) Row beats column: {labels.get(outcome, outcome).lower()}", loc="left", fontsize=10)
 
     ax = axes[1, 0]
     winner = res.winners[outcome]
@@ -92,8 +102,17 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
         ax.axvline(0, color="#555", lw=0.8)
         ax.set_xlabel("share of the variance of the margin (whiskers: 95% bootstrap interval)")
     else:
-        ax.text(0.5, 0.5, "too few points for indices", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(f"(c) What drives {_short(titles.get(winner, winner), 30)}'s lead", loc="left", fontsize=10)
+        ax.text(
+            0.5,
+            0.5,
+            "too few points for sensitivity indices\n(RBD-FAST needs more than 40)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+    lead = f"{_name(titles.get(winner, winner))}'s lead on {labels.get(outcome, outcome).lower()}"
+    ax.set_title(f"(c) What drives {lead}", loc="left", fontsize=10)
 
     ax = axes[1, 1]
     _box_panel(ax, res, outcome, winner, input_label)
@@ -121,17 +140,21 @@ def _box_panel(ax: Any, res: Any, outcome: str, winner: str, input_label: Any) -
             break
         if name not in dims:
             dims.append(name)
-    if len(res.runs) == 0 or len(dims) < 2:
+    if (len(res.runs) == 0 and len(res.means) == 0) or len(dims) < 2:
         ax.text(0.5, 0.5, "no per-run data to plot", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
     o = next(o for o in ranked_outcomes() if o.key == outcome)
-    horizon = int(res.provenance.get("n_steps", 0)) or int(np.nanmax(res.runs.get("t_50", [0]))) + 1
-    m = margin(point_means(res.runs, horizon, [o]), o, res.order, winner)
+    if len(res.means):
+        means = res.means
+    else:
+        horizon = int(res.provenance.get("n_steps", 0)) or int(np.nanmax(res.runs.get("t_50", [0]))) + 1
+        means = point_means(res.runs, horizon, [o])
+    m = margin(means, o, res.order, winner)
     loses = m < -1e-12
     x, y = res.design[dims[0]].to_numpy(), res.design[dims[1]].to_numpy()
     ax.scatter(
-        x[~loses], y[~loses], s=14, color=HOLDS, label=f"{_short(res.titles.get(winner, winner), 30)} leads"
+        x[~loses], y[~loses], s=14, color=HOLDS, label=f"{_name(res.titles.get(winner, winner))} leads"
     )
     ax.scatter(x[loses], y[loses], s=18, color=LOSES, marker="^", label="another model leads")
     lim = {d[0]: (d[1], d[2]) for d in limits}

@@ -111,7 +111,8 @@ def weeks(values: np.ndarray, n_runs: int, horizon: int) -> str:
         return f"reached in only {k} of {n_runs} runs: too few to give a typical week"
     q1, med, q3 = np.percentile(v, [25, 50, 75])
     tail = "" if k == n_runs else f"; reached in {k} of {n_runs} runs"
-    return f"week {med:.0f} (middle half: weeks {q1:.0f} to {q3:.0f}{tail})"
+    middle = f"weeks {q1:.0f} to {q3:.0f}" if f"{q1:.0f}" != f"{q3:.0f}" else f"week {q1:.0f}"
+    return f"week {med:.0f} (middle half of runs: {middle}{tail})"
 
 
 def signed(x: float, decimals: int = 0) -> str:
