@@ -6,15 +6,24 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-all lint bench docs clean
 
+ASSETS := $(VENV)/.app-assets
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install changesim with its dev tools
+# The teaching app's front-end files (Solara's proxy cache, from the npm registry), so
+# `changesim app` serves offline on a fresh clone. Without npm the rest still installs;
+# `changesim app` then says what is missing and how to fetch it.
+$(ASSETS): $(STAMP)
+	@if $(BIN)/changesim app --fetch-assets; then touch $(ASSETS); \
+	else echo "warning: the teaching app's front-end files were not fetched (needs npm); changesim app --fetch-assets"; fi
 
-demo: $(STAMP)  ## run the main demo on the built-in default organisation
+setup: $(STAMP) $(ASSETS)  ## create .venv, install changesim with its dev tools and the app's front-end files
+
+demo: setup  ## run the main demo on the built-in default organisation
 	$(BIN)/changesim report
 
 test: $(STAMP)  ## the default test suite (what CI runs)

@@ -413,13 +413,17 @@ class SweepTable(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
             report = sweep.collect(sweep_dir)
-            cli_sweep.add_missing_jobs(report, config)
-            sweep.write(report, sweep_dir)
-        except Exception as e:  # never leave an earlier table standing as if it were this sweep's
+        except Exception as e:  # an unreadable sweep folder: say so, and leave no stale table
+            report = sweep.SweepReport(table=sweep.pd.DataFrame(), table_error=f"{type(e).__name__}: {e}")
+        cli_sweep.add_missing_jobs(report, config)
+        if report.table_error is None:
+            try:
+                sweep.write(report, sweep_dir)
+            except Exception as e:  # a full disk: the jobs' own results stay in their folders
+                report.table_error = f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}"
+        if report.table_error is not None:  # never leave an earlier table standing as if it were this sweep's
             for ext in ("parquet", "csv"):
                 (sweep_dir / f"{sweep.TABLE}.{ext}").unlink(missing_ok=True)
-            print(f"error: the sweep table could not be written: {type(e).__name__}: {e}", file=sys.stderr)
-            report = sweep.SweepReport(table=sweep.pd.DataFrame(), failed={"(sweep table)": str(e)})
         print(report.describe(), flush=True)
         _LAST_SWEEP["report"] = report
 
@@ -817,7 +821,7 @@ def main() -> None:
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
     swept = _LAST_SWEEP.get("report")
-    if swept is not None and (swept.failed or swept.incomplete or swept.damaged):
+    if swept is not None and (swept.failed or swept.incomplete or swept.damaged or swept.table_error):
         sys.exit(1)
 
 

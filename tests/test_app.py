@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.views import presets
+from sim.constants import ADOPTED
+from sim.views import presets, teaching
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("CHANGESIM_APP_ARTIFACTS", REPO / "results" / "app"))
@@ -49,7 +50,7 @@ def _run(name, seed, weeks=None, overrides=None):
     return model
 
 
-def _share(model, week, states=(1, 2), group=0):
+def _share(model, week, states=ADOPTED, group=0):
     c = model.counts[week, group]
     return c[list(states)].sum() / c.sum()
 
@@ -94,7 +95,7 @@ def test_frozen_middle_freezes_the_resisters_teams():
     for seed in SEEDS:
         m = _run("frozen middle", seed, weeks=26)
         resisters = np.flatnonzero(m.org.level == 1)[-presets.FROZEN_MIDDLE_RESISTERS :]
-        adopted = np.isin(m.state.state, (1, 2))
+        adopted = np.isin(m.state.state, ADOPTED)
         for r in resisters:
             if not adopted[r]:
                 below = _subtree(m.org, [r]) & (np.arange(m.org.n_staff) != r)
@@ -161,47 +162,44 @@ def test_fixed_size_presets_refuse_a_new_size():
         presets.model_for("Granovetter's riot", overrides={"org.n_staff": 50})
 
 
-# --- the app's logic (Solara imported, no browser) ---
+# --- the app's logic (no Solara, no browser) ---
 
 
 def test_knobs_stay_inside_the_model_ranges():
-    app = pytest.importorskip("sim.views.app")
-    app.check_knobs()
+    teaching.check_knobs()
     for name in presets.NAMES:
         preset = presets.get(name)
-        settings = app.settings_for(preset)
-        cfg_overrides = app.overrides_for(preset, settings)
+        settings = teaching.settings_for(preset)
+        cfg_overrides = teaching.overrides_for(preset, settings)
         model = presets.model_for(preset, overrides=cfg_overrides)
         assert model.org.n_staff == (preset.config.get("org", {}).get("n_staff", 1000)), (
             f"{name}: size changed"
         )
-        for knob in app.KNOBS:
+        for knob in teaching.KNOBS:
             assert knob.stored(knob.shown(settings[knob.key])) == settings[knob.key], (
                 f"{name}: {knob.key} drifts"
             )
-    size = app.KNOB["org.n_staff"]
+    size = teaching.KNOB["org.n_staff"]
     assert size.stored(5) == 30 and size.stored(10_000) == 2000, "the size slider clips to 30..2,000"
 
 
 def test_slider_settings_reach_the_model():
-    app = pytest.importorskip("sim.views.app")
-    settings = app.settings_for("co-design") | {
+    settings = teaching.settings_for("co-design") | {
         "org.n_staff": 300,
         "co_design.share": 0.2,
         "power.mode": "none",
     }
-    model = app.TeachingModel(settings, seed="7")
+    model = teaching.TeachingModel(settings, seed="7")
     assert model.org.n_staff == 300 and model.seed == 7, "size and seed from the panel"
     assert model.cfg.co_design.share == 0.2 and model.cfg.power.mode == "none", "domain levers from the panel"
-    again = app.TeachingModel(settings, seed=8)
+    again = teaching.TeachingModel(settings, seed=8)
     assert again.org is model.org and again.xy is model.xy, "Reset reuses the organisation and its layout"
-    typo = app.TeachingModel(settings, seed="abc")
+    typo = teaching.TeachingModel(settings, seed="abc")
     assert typo.seed == 0 and "whole number" in typo.note, "a typo in the seed field must not crash the page"
 
 
 def test_run_stops_at_the_presets_last_step():
-    app = pytest.importorskip("sim.views.app")
-    model = app.TeachingModel(app.settings_for("Granovetter's riot"))
+    model = teaching.TeachingModel(teaching.settings_for("Granovetter's riot"))
     for _ in range(99):
         model.step()
     assert model.running, "still running before the last step"
@@ -209,16 +207,56 @@ def test_run_stops_at_the_presets_last_step():
     assert not model.running and model.steps == 100, "stops at step 100"
 
 
-def test_a_500_staff_step_renders_in_under_half_a_second():
-    app = pytest.importorskip("sim.views.app")
-    seconds = app.render_time(n_staff=500, n_steps=20)
-    print(f"step + redraw of all four pictures at 500 staff: {1000 * seconds:.0f} ms (median)")
-    assert seconds < 0.5, f"a step at 500 staff took {seconds:.3f} s to render; the budget is 0.5 s"
+def test_a_step_renders_well_inside_the_latency_budget():
+    # Budgets in the browser: 100 ms at 500 staff, 200 ms at 2,000, click to updated plots. The
+    # server's share (step + four pictures) is measured here; the browser test measures the rest.
+    # Generous bounds: this machine may be shared (the figures are printed, not asserted tightly).
+    for n, budget in ((500, 0.1), (2000, 0.2)):
+        seconds = teaching.render_time(n_staff=n, n_steps=15)
+        print(f"step + redraw of all four pictures at {n} staff: {1000 * seconds:.0f} ms (median)")
+        assert seconds < 3 * budget, f"a step at {n} staff took {seconds:.3f} s to draw (budget {budget} s)"
+
+
+def test_every_lever_heading_and_preset_explains_itself():
+    for k in teaching.KNOBS:
+        assert k.help.endswith(".") and len(k.help) > 40, f"{k.key}: a one-sentence help"
+        assert "_" not in k.label and "^" not in k.label, f"{k.key}: a plain label, not a parameter name"
+    for domain in teaching.DOMAINS:
+        assert len(teaching.DOMAIN_HELP[domain]) > 40, f"{domain}: what the model does with it"
+    for name in presets.NAMES:
+        info = presets.info(name)
+        assert all(len(info[key]) > 40 for key in ("shows", "notice", "try")), f"{name}: an Info panel"
+    odd = (REPO / "docs" / "ODD.md").read_text()
+    for k in teaching.KNOBS:
+        assert k.help in odd, f"docs/ODD.md should carry the app's help for {k.key} (make docs)"
+
+
+def test_partner_organisations_have_readable_names():
+    from sim.views.style import org_labels
+
+    assert org_labels(["nhs_trust_0", "local_authority_1", "independent_2", "voluntary_3"]) == [
+        "NHS trust", "Local authority", "Independent provider", "Voluntary organisation",
+    ]  # fmt: skip
+    assert org_labels(["nhs_trust_0", "nhs_trust_1"]) == ["NHS trust A", "NHS trust B"]
+
+
+def test_a_small_random_network_is_drawn_with_its_ties():
+    from sim.views.hierarchy import hierarchy_layout
+
+    model = presets.model_for("Watts's cascade window")
+    view = teaching.make_view(teaching.TeachingModel(teaching.settings_for("Watts's cascade window")), "org")
+    assert view.ax.collections, "the ties of a 400-person random network are drawn"
+    x, y = hierarchy_layout(model.org)
+    src, dst = model.org.tie_sources(), model.org.indices
+    tie = np.hypot(x[src] - x[dst], y[src] - y[dst]).mean()
+    rand = np.hypot(x[src] - x[np.roll(dst, 7)], y[src] - y[np.roll(dst, 7)]).mean()
+    assert tie < 0.6 * rand, f"a force layout puts tied people close together ({tie:.2f} vs {rand:.2f})"
 
 
 def test_asset_list_matches_the_installed_solara():
-    app = pytest.importorskip("sim.views.app")
-    import solara
+    from sim.views import app
+
+    solara = pytest.importorskip("solara")
 
     root = Path(solara.__file__).parent
     text = "".join(
@@ -234,8 +272,10 @@ def test_asset_list_matches_the_installed_solara():
 
 
 def test_server_environment_has_no_telemetry_and_no_cdn():
-    app = pytest.importorskip("sim.views.app")
+    from sim.views import app
+
     env = app.server_env({})
+    assert env["SOLARA_THEME_SHOW_BANNER"] == "false", "no 'runs on Solara' badge over the plots"
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false", "telemetry must be off"
     assert env["SOLARA_ASSETS_CDN"].startswith("http://127.0.0.1:"), "the CDN must be a closed loopback port"
     assert "--host" in app.server_command() and "127.0.0.1" in app.server_command(), "serve on loopback"
@@ -257,7 +297,7 @@ def server():
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     app = pytest.importorskip("sim.views.app")
     missing = app.missing_assets()
-    assert not missing, f"front-end assets missing ({missing}): python -m sim.views.app --fetch-assets"
+    assert not missing, f"front-end assets missing ({missing}): changesim app --fetch-assets (or make setup)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -304,18 +344,21 @@ def browser():
         context.close()
 
 
-def _open(browser, url):
+def _open(browser, url, width=1280, height=720):
     page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": height})
     problems = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
     page.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
     page.goto(url)
-    page.get_by_text("Step: 0", exact=True).wait_for(timeout=60_000)
+    page.locator(".run-week").wait_for(timeout=60_000)
+    page.locator(".picture-org img").wait_for(timeout=60_000)
     return page, problems
 
 
-def _step_count(page) -> int:
-    return int(re.search(r"Step: (\d+)", page.get_by_text(re.compile(r"^Step: \d+$")).inner_text()).group(1))
+def _week(page) -> int:
+    return int(re.search(r"(?:Week|Step) (\d+) of", page.locator(".run-week").inner_text()).group(1))
 
 
 def _shot(locator, tries=5) -> bytes:
@@ -333,63 +376,132 @@ def _shot(locator, tries=5) -> bytes:
 
 
 def _choose(page, name):
-    page.locator(".v-select").filter(has_text="Preset").click()
+    page.locator(".preset-select").click()
     page.get_by_role("option", name=name, exact=True).click()
-    page.get_by_text(f"Preset: {name} (seed 0)").wait_for()
+    page.locator(".preset-story").get_by_text(presets.get(name).description[:30]).wait_for()
+    page.wait_for_function("() => document.querySelector('.run-week').innerText.includes(' 0 of')")
 
 
-def test_teaching_app_in_a_browser(server, browser):
-    page, problems = _open(browser, server)
-    step = page.get_by_role("button", name="Step", exact=True)
-    _choose(page, "make it happen")
-    assert page.locator(".run-size").inner_text() == "Organisation: 500 staff, 4 levels", (
-        "preset's size shown"
+def _inside(page, selector, width, height):
+    """Every element matching ``selector`` lies inside the viewport (no scrolling needed)."""
+    boxes = page.locator(selector).evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); "
+        "return [r.left, r.top, r.right, r.bottom]; })"
     )
-    adopted_before = page.locator(".run-adopted").inner_text()
-    plot = page.locator(".picture-state img")
-    plot_before = _shot(plot)
+    assert boxes, f"nothing matches {selector}"
+    outside = [b for b in boxes if b[0] < -1 or b[1] < -1 or b[2] > width + 1 or b[3] > height + 1]
+    return outside
 
-    latencies = []
-    for k in (1, 2, 3):
+
+def _step_latency(page, n_clicks=5):
+    """Seconds from a Step click to the week counter and the four pictures updated (median)."""
+    times = []
+    for _ in range(n_clicks):
+        week = _week(page)
+        before = page.locator(".picture-state img").get_attribute("src")
         t0 = time.perf_counter()
-        step.click()
-        page.get_by_text(f"Step: {k}", exact=True).wait_for(timeout=10_000)
-        latencies.append(time.perf_counter() - t0)
-    print(f"Step click -> counter updated at 500 staff: {', '.join(f'{1000 * s:.0f}' for s in latencies)} ms")
-    assert page.locator(".run-week").inner_text() == "Week 3 of 104", "the run card follows the steps"
-    assert page.locator(".run-adopted").inner_text() != adopted_before, "adoption should change in 3 weeks"
-    page.wait_for_timeout(300)
-    assert _shot(plot) != plot_before, "the adoption plot should change after 3 steps"
-    assert np.median(latencies) < 1.0, f"a step should show within 1 s in the browser: {latencies}"
+        page.locator(".step-button").click()
+        page.wait_for_function(
+            "([w, src]) => document.querySelector('.run-week').innerText.includes(` ${w + 1} of`)"
+            " && document.querySelector('.picture-state img').getAttribute('src') !== src",
+            arg=[week, before],
+            timeout=10_000,
+        )
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), times
 
-    page.get_by_role("button", name="▶").click()
-    deadline = time.monotonic() + 30
-    while _step_count(page) < 10:
-        assert time.monotonic() < deadline, "Play should reach step 10 within 30 s"
-        page.wait_for_timeout(200)
-    page.get_by_role("button", name="❚❚").click()
+
+def test_teaching_app_fits_a_projector_and_explains_itself(server, browser):
+    width, height = 1280, 720
+    page, problems = _open(browser, server, width, height)
+    for name in ("make it happen", "help it happen"):  # mandate on: the longest list of levers
+        _choose(page, name)
+        page.wait_for_timeout(300)
+        controls = (
+            ".cs-knob, .cs-domain, .reset-button, .play-button, .step-button, .seed-field, .preset-select"
+        )
+        for selector in (controls, ".cs-plot"):
+            outside = _inside(page, selector, width, height)
+            assert not outside, f"{name} at {width}x{height}: {selector} outside the viewport: {outside}"
+    page.screenshot(path=str(ARTIFACTS / "app_1280x720.png"))
+    for leftover in ("PAGE 0", "Play Interval", "Render Interval", "Use Threads", "Model Parameters",
+                     "Information", "runs on Solara"):  # fmt: skip
+        assert page.get_by_text(leftover).count() == 0, f"framework leftover on the page: {leftover!r}"
+
+    page.locator(".info-button").click()
+    info = page.locator(".info-panel")
+    info.get_by_text("What to notice").wait_for()
+    assert presets.INFO["help it happen"][0][:40] in info.inner_text(), "the preset's Info panel"
+    assert teaching.DOMAIN_HELP[teaching.POWER] in info.inner_text(), "every heading's help in the Info panel"
+    info.get_by_role("button", name="Close").click()
+    info.wait_for(state="detached", timeout=5_000)  # Close hides the Info panel
+
+    page.locator(".knob-power-empowerment .cs-knob-label").hover()
+    tip = page.get_by_text(teaching.KNOB["power.empowerment"].help)
+    tip.wait_for(timeout=5_000)
+    page.mouse.move(0, height - 1)
+
+    median, times = _step_latency(page)
+    print(f"Step click -> week and plots updated, 500 staff, Chromium: median {1000 * median:.0f} ms "
+          f"({', '.join(f'{1000 * t:.0f}' for t in times)})")  # fmt: skip
+    assert median < 1.0, f"a step should show within 1 s even on a busy machine: {times}"
+    plot_before = _shot(page.locator(".picture-state"))
+
+    page.locator(".play-button").click()
+    start_week, t0 = _week(page), time.perf_counter()
+    page.wait_for_timeout(3000)
+    rate = (_week(page) - start_week) / (time.perf_counter() - t0)
+    page.get_by_role("button", name="Pause").click()
+    print(f"Play at 500 staff, Chromium: {rate:.1f} steps/s")
+    assert rate > 3, f"Play should run several steps a second (target 10): {rate:.1f}"
     page.wait_for_timeout(500)
-    paused = _step_count(page)
-    page.wait_for_timeout(1000)
-    assert _step_count(page) == paused, "Pause should stop the steps"
-    page.screenshot(path=str(ARTIFACTS / "app_playing.png"))
+    paused = _week(page)
+    page.wait_for_timeout(800)
+    assert _week(page) == paused, "Pause stops the steps"
+    assert _shot(page.locator(".picture-state")) != plot_before, "the adoption plot follows the steps"
 
     size = page.locator(".knob-org-n-staff [role=slider]")
     size.focus()
     size.press("Home")
-    page.locator(".knob-org-n-staff").get_by_text("Organisation size: 30 staff").wait_for()
+    page.locator(".knob-org-n-staff").get_by_text("Staff: 30 people").wait_for()
     page.locator(".pending").wait_for()
-    page.get_by_role("button", name="Reset", exact=True).click()
-    page.get_by_text("Organisation: 30 staff, 3 levels").wait_for(timeout=10_000)
-    page.get_by_text("Step: 0", exact=True).wait_for(timeout=10_000)  # Reset starts again at step 0
-    assert page.locator(".run-week").inner_text() == "Week 0 of 104", "the run card restarts too"
-    assert page.locator(".pending").count() == 0, "after Reset nothing is pending"
-    seed = page.get_by_label("Random seed (then Reset)")
-    seed.fill("12")
-    seed.press("Enter")
-    page.get_by_role("button", name="Reset", exact=True).click()
-    page.get_by_text("Preset: make it happen (seed 12)").wait_for(timeout=10_000)
-    page.screenshot(path=str(ARTIFACTS / "app_after_reset.png"))
+    page.locator(".seed-field input").fill("12")
+    page.locator(".reset-button").click()
+    page.locator(".run-size").get_by_text("30 staff, 3 levels").wait_for(timeout=10_000)
+    assert _week(page) == 0 and page.locator(".pending").count() == 0, "Reset applies the levers, week 0"
+
+    # A run that ended: choosing a preset must leave Play and Step ready at once.
+    _choose(page, "Granovetter's riot (one threshold moved)")
+    page.locator(".play-button").click()
+    page.get_by_text("End of the run").wait_for(timeout=30_000)
+    _choose(page, "Watts's cascade window")
+    assert page.locator(".play-button").is_enabled() and page.locator(".step-button").is_enabled(), (
+        "Play and Step are ready right after a preset change"
+    )
+    assert not problems, f"the page reported problems: {problems}"
+    page.close()
+
+
+def test_step_latency_at_2000_staff_and_the_layout_at_1024x768(server, browser):
+    page, problems = _open(browser, server, 1024, 768)
+    _choose(page, "make it happen")
+    controls = ".cs-knob, .cs-domain, .reset-button, .play-button, .step-button, .seed-field, .preset-select"
+    for selector in (controls, ".cs-plot"):
+        outside = _inside(page, selector, 1024, 768)
+        assert not outside, f"at 1024x768 {selector} reflows into the window: {outside}"
+    assert page.locator(".cs-plot").first.bounding_box()["width"] > 300, "plots keep a readable size"
+    page.screenshot(path=str(ARTIFACTS / "app_1024x768.png"))
+    size = page.locator(".knob-org-n-staff [role=slider]")
+    size.focus()
+    size.press("End")
+    page.locator(".knob-org-n-staff").get_by_text("Staff: 2,000 people").wait_for()
+    page.locator(".reset-button").click()
+    page.locator(".run-size").get_by_text("2,000 staff").wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    median, times = _step_latency(page)
+    print(f"Step click -> week and plots updated, 2,000 staff, Chromium: median {1000 * median:.0f} ms "
+          f"({', '.join(f'{1000 * t:.0f}' for t in times)})")  # fmt: skip
+    assert median < 2.0, f"a step at 2,000 staff should show within 2 s even on a busy machine: {times}"
     assert not problems, f"the page reported problems: {problems}"
     page.close()
 
@@ -397,13 +509,17 @@ def test_teaching_app_in_a_browser(server, browser):
 def test_every_browser_session_has_its_own_model(server, browser):
     first, problems = _open(browser, server)
     for k in (1, 2):
-        first.get_by_role("button", name="Step", exact=True).click()
-        first.get_by_text(f"Step: {k}", exact=True).wait_for(timeout=10_000)
+        first.locator(".step-button").click()
+        first.wait_for_function(f"() => document.querySelector('.run-week').innerText.includes(' {k} of')")
     second, more = _open(browser, server)
-    second.get_by_role("button", name="Step", exact=True).click()
-    second.get_by_text("Step: 1", exact=True).wait_for(timeout=10_000)
+    second.locator(".step-button").click()
+    second.wait_for_function("() => document.querySelector('.run-week').innerText.includes(' 1 of')")
     second.wait_for_timeout(500)
-    assert _step_count(first) == 2, "a second visitor's Step must not move the first visitor's model"
+    assert _week(first) == 2, "a second visitor's Step must not move the first visitor's model"
     assert not problems + more, f"the page reported problems: {problems + more}"
+    lines = (ARTIFACTS / "server.log").read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("changesim app: open http://127.0.0.1:"), (
+        f"the terminal shows the address and nothing else after several sessions: {lines}"
+    )
     first.close()
     second.close()

@@ -642,6 +642,11 @@ def run(
             if unc.path.is_relative_to(unc_mod.ROOT)
             else str(unc.path),
             "calibration": unc.calibration_note or "none",
+            "fitted": [
+                {"key": a.key, "low": a.low, "high": a.high, "basis": a.basis}
+                for a in unc.parameters
+                if a.basis.startswith("fitted")
+            ],
             "design": asdict(unc.design),
             "n_points": len(design),
             "n_steps": int(base.n_steps),

@@ -61,12 +61,20 @@ def uncertainty_tables() -> str:
     return odd_tables()
 
 
+def lever_table() -> str:
+    """The teaching app's levers and panel headings with their help (``sim.views.teaching``)."""
+    from sim.views.teaching import lever_table as table
+
+    return table()
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "state": state_table,
     "parameters": parameter_tables,
     "phases": phase_lists,
     "streams": stream_table,
     "uncertainty": uncertainty_tables,
+    "levers": lever_table,
 }
 """Name of each generated section -> the function that renders its body."""
 

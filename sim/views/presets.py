@@ -121,6 +121,9 @@ def _granovetter(n: int = 100, moved: bool = False) -> Preset:
     )
 
 
+WATTS_STAFF = 400
+"""Watts's preset: small enough to draw every tie with a force-directed layout at once."""
+
 FROZEN_MIDDLE_STAFF = 500
 FROZEN_MIDDLE_RESISTERS = 2
 """How many of the middle managers resist in the frozen-middle preset."""
@@ -248,9 +251,9 @@ def presets() -> dict[str, Preset]:
             "Watts's cascade window",
             "A random network where people adopt once 18% of their contacts have, and one person "
             "starts: with few or many ties nothing spreads; in between, sometimes everyone adopts "
-            "(Watts 2002). Try the mean-ties slider and other seeds.",
+            "(Watts 2002). Try the contacts slider and other seeds.",
             {
-                "org": {"kind": "random", "n_staff": 1000, "mean_degree": 4.0},
+                "org": {"kind": "random", "n_staff": WATTS_STAFF, "mean_degree": 4.0},
                 "dynamics": {"rule": "threshold", "threshold_kind": "fraction", "threshold_mean": 0.18},
                 "seeding": {"strategy": "random", "n_seeds": 1},
             },
@@ -260,6 +263,70 @@ def presets() -> dict[str, Preset]:
     out = {p.name: p for p in table}
     assert tuple(out) == NAMES, "NAMES must list every preset in order"
     return out
+
+
+INFO: dict[str, tuple[str, str]] = {
+    "help it happen": (
+        "For months little seems to happen; then the blue (committed) share climbs level by "
+        "level and almost nobody lapses, because people own the change rather than obey.",
+        "Switch co-design off, or set power to 'anyone', and press Reset: how much later does "
+        "it take off? Set test cycles to 0%.",
+    ),
+    "make it happen": (
+        "Orange (complying) floods the organisation within weeks from the top down; when the "
+        "mandate ends at week 52, compliers start to lapse (pink) while the few committed stay.",
+        "Move 'Mandate ends at week' to 104 and Reset; then switch on co-design as well. "
+        "Compare the committed share at week 104.",
+    ),
+    "frozen middle": (
+        "Two grey wedges under the two resistant middle managers: their teams may not adopt "
+        "until the manager does, however keen the team.",
+        "Set 'Who may start without approval' to 'anyone with enough agency' and Reset: the "
+        "wedges thaw. Try other seeds: how long does a wedge stay frozen?",
+    ),
+    "mandate then withdraw": (
+        "Fast compliance, then a collapse after week 26 when the mandate is withdrawn: pressure "
+        "crowded out motivation, so few had come to own the change.",
+        "Lower the weight of seniority or raise recognition and Reset; or keep the mandate on "
+        "until week 104 and see what happens when it ends at the close of the run.",
+    ),
+    "co-design": (
+        "With no mandate, the change spreads from the design group's teams outwards, and the "
+        "professions represented in the group take it up first.",
+        "Make the co-design group 1% or 30% of staff; switch co-design off (about a third adopt "
+        "then). Which professions lag behind?",
+    ),
+    "ICS silos": (
+        "The lead NHS trust adopts under its mandate; the local authority, the independent "
+        "provider and the voluntary organisation barely move: a mandate stops at the boundary.",
+        "Raise trust from working together or switch on co-design and Reset. Only two boundary "
+        "spanners link each pair of partners: what would you change first?",
+    ),
+    "Granovetter's riot": (
+        "One person at a time joins, each tipped by the last: the whole crowd of 100 riots by step 99.",
+        "Pick the next preset, where one person's threshold moves from 1 to 2: the riot stops "
+        "at the instigator. Group behaviour is not the average of individual tendencies.",
+    ),
+    "Granovetter's riot (one threshold moved)": (
+        "Only the instigator riots: with nobody at threshold 1, the chain breaks at once, "
+        "though the crowd's thresholds are almost the same as before.",
+        "Go back to the previous preset and compare: one person out of 100 made the difference.",
+    ),
+    "Watts's cascade window": (
+        "Most seeds give a tiny outbreak; a few give a cascade through the whole network. The "
+        "histogram shows who adopts: people with few contacts tip first.",
+        "Set contacts per person to 2, 4, 8 and 12 and try several seeds each (change the seed, "
+        "then Reset): cascades happen only in a middle window.",
+    ),
+}
+"""What to notice and things to try, per preset (the app's Info panel)."""
+
+
+def info(name: str) -> dict[str, str]:
+    """The Info panel of a preset: what it shows, what to notice, things to try."""
+    preset = get(name)
+    notice, try_this = INFO[preset.name]
+    return {"shows": preset.description, "notice": notice, "try": try_this}
 
 
 def get(name: str) -> Preset:
