@@ -14,6 +14,12 @@ csv), ``provenance.json``, ``summary.txt``, PNG figures, and ``DONE`` last. A sw
 others go on; a job already complete with the same configuration is skipped, so a
 sweep re-run into its folder resumes; at the end ``SweepTable`` writes one table for the
 whole sweep (``sim.analysis.sweep``).
+
+Why one module of more than 500 lines: it is the command-line edge, the one place (with
+``sim.cli_sweep``, the sweep's guards) that imports Hydra; the Hydra task, the schema and
+the subcommands (``report``, ``robustness``, ``calibrate``, ``bench``, ...) share the
+composition helpers (``compose``, ``to_model_config``) and the one-line error handling.
+The next seam is the subcommands, in a module of their own.
 """
 
 from __future__ import annotations
