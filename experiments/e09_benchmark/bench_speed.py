@@ -208,11 +208,25 @@ def bench_batch_overhead(r: int, repeats: int, rows: list[Row]) -> None:
         for threads in (2, 1):
             numba.set_num_threads(threads)
             run_batch(cfg, org=org, seeds=np.arange(16), by_group=False)
-            shares, rates = [], []
+            shares, inits, rates = [], [], []
             for _ in range(repeats):
                 res = run_batch(cfg, org=org, seeds=np.arange(r), by_group=False)
                 shares.append(1.0 - res.timing["kernel"] / res.timing["total"])
+                inits.append(res.timing["initial_state"] / res.timing["total"])
                 rates.append(r / res.timing["total"])
+            rows.append(
+                Row(
+                    "batch_overhead",
+                    case,
+                    1000,
+                    f"run_batch R={r}, {threads} threads",
+                    "share_in_initial_state",
+                    100 * float(np.median(inits)),
+                    "%",
+                    repeats,
+                    note="part of the share outside the kernels: drawing the initial states",
+                )
+            )
             share, rate = float(np.median(shares)), float(np.median(rates))
             tgt = threads == 2
             rows.append(
