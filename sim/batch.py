@@ -282,10 +282,9 @@ class Runner:
         dt = time.perf_counter() - t0
         counts[idx] = c
         # The classic rules leave motivation, belief and trust as they started.
-        means = np.empty(3)
-        for k in range(len(idx)):
-            change.state_means(st.motivation[k], st.belief[k], st.trust, means)
-            extra3[idx[k]] = means
+        means = np.empty((len(idx), 3))
+        change.state_means_rows(st.motivation, st.belief, st.trust, means)
+        extra3[idx] = means[:, None, :]
         return dt
 
 
