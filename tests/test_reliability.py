@@ -492,3 +492,13 @@ def test_collect_status_and_describe_read_the_same_checks(certified, tmp_path):
     d = copy_sweep(certified, tmp_path)
     st = collect_mod.status(d)
     assert st.complete and st.n_done == 3
+
+
+def test_a_sweep_from_before_hashed_names_is_resumed_not_doubled(certified, tmp_path):
+    d = copy_sweep(certified, tmp_path)
+    for job in job_dirs(d):  # the names an older changesim gave: the overrides without a hash
+        job.rename(d / job.name.rsplit("-", 1)[0])
+    p = sweep_cmd(d, "seed=0,1,2")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.count("renamed ") == 3 and p.stdout.count("skipped ") == 3, p.stdout[-2000:]
+    assert len(job_dirs(d)) == 3 and len(pd.read_parquet(d / "sweep_summary.parquet")) == 3, "no job twice"
