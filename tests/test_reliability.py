@@ -502,3 +502,13 @@ def test_a_sweep_from_before_hashed_names_is_resumed_not_doubled(certified, tmp_
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.count("renamed ") == 3 and p.stdout.count("skipped ") == 3, p.stdout[-2000:]
     assert len(job_dirs(d)) == 3 and len(pd.read_parquet(d / "sweep_summary.parquet")) == 3, "no job twice"
+
+
+def test_collect_names_a_csv_job_it_does_not_combine(tmp_path):
+    d = tmp_path / "m"
+    p = sweep_cmd(d, "output_format=parquet,csv")
+    assert p.returncode == 0, p.stderr[-2000:]
+    st = collect_mod.collect(d).status
+    csv_job = next(j.name for j in job_dirs(d) if "output_format=csv" in j.name)
+    assert not st.complete and "output_format=csv" in st.damaged[csv_job]
+    assert f"NOT COLLECTED {csv_job}" in st.describe()

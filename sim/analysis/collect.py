@@ -101,7 +101,12 @@ class SweepStatus:
         """A few plain lines for the terminal."""
         n = self.n_done + len(self.failed) + len(self.incomplete) + len(self.damaged)
         lines = [f"sweep: {self.n_done} of {n} job folders complete"]
-        lines += [f"DAMAGED {job}: {msg}" for job, msg in self.damaged.items()]
+        lines += [
+            msg.replace("NOT COLLECTED: ", f"NOT COLLECTED {job}: ", 1)
+            if msg.startswith("NOT COLLECTED: ")
+            else f"DAMAGED {job}: {msg}"
+            for job, msg in self.damaged.items()
+        ]
         lines += [f"FAILED {job}: {msg}" for job, msg in self.failed.items()]
         lines += [
             f"INCOMPLETE {job}: no {sweep.DONE} (interrupted or still running)" for job in self.incomplete
@@ -323,6 +328,11 @@ def _plan(
     for job in jobs:
         path = _table_file(job, name)
         if path is None:
+            if (job.path / f"{name}.csv").is_file():
+                bad[job.name] = (
+                    f"NOT COLLECTED: {name}.csv only (output_format=csv); collect combines Parquet files "
+                    "(python -m sim.analysis.sweep <sweep folder> reads CSV jobs too)"
+                )
             continue
         try:
             own = pq.read_schema(path)
