@@ -49,6 +49,7 @@ from sim import __version__, cli_sweep
 from sim.analysis import sweep
 from sim.params import ConfigError, ConfigWarning, ModelConfig, from_dict
 from sim.provenance import command_line
+from sim.validate import check_model
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The repository's ``configs/`` folder (the package is installed editable)."""
@@ -212,7 +213,12 @@ def to_model_config(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
         ConfigError: a value out of range or not among the choices (the key is named).
     """
     model, cli = split_config(cfg)
-    model_cfg = from_dict(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        model_cfg = from_dict(model)
+    check_model(model_cfg, strict=True)  # on the command line an ignored mechanism is an error
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     for f in fields(CLIConfig):
         choices = f.metadata.get("choices")
         if f.name in cli and choices and cli[f.name] not in choices:

@@ -512,3 +512,8 @@ def test_collect_names_a_csv_job_it_does_not_combine(tmp_path):
     csv_job = next(j.name for j in job_dirs(d) if "output_format=csv" in j.name)
     assert not st.complete and "output_format=csv" in st.damaged[csv_job]
     assert f"NOT COLLECTED {csv_job}" in st.describe()
+
+
+def test_the_library_warns_where_the_command_line_refuses_an_ignored_mechanism():
+    with pytest.warns(ConfigWarning, match=r"dynamics.rule=bass ignores mandate.on=True"):
+        from_dict({"dynamics": {"rule": "bass"}, "mandate": {"on": True}})
