@@ -28,6 +28,7 @@ import solara
 import solara.lab
 from solara.alias import rv
 
+from sim.params import ConfigError
 from sim.views import presets
 from sim.views.teaching import (
     DOMAIN_HELP,
@@ -274,6 +275,7 @@ def Page() -> None:
     tick = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     info_open = solara.use_reactive(False)
+    problem = solara.use_reactive("")
     lock = solara.use_memo(threading.Lock, [])
 
     def redraw() -> None:
@@ -287,8 +289,14 @@ def Page() -> None:
 
     def reset() -> None:
         playing.set(False)
+        try:
+            fresh = TeachingModel(settings.value, seed=seed_text.value)
+        except ConfigError as e:  # a combination of levers the model refuses: say so, keep the run
+            problem.set(f"Not applied: {e}")
+            return
+        problem.set("")
         with lock:
-            model.set(TeachingModel(settings.value, seed=seed_text.value))
+            model.set(fresh)
         redraw()
 
     def choose(name: str) -> None:
@@ -342,6 +350,8 @@ def Page() -> None:
                 )  # fmt: skip
                 solara.Text(preset.description, classes=["cs-note", "preset-story"])
             Controls(m, tick, playing, seed_text, reset, step)
+            if problem.value:
+                solara.Text(problem.value, classes=["cs-warn", "cs-wide", "run-problem"])
             if pending:
                 solara.Text(
                     "Levers changed: press Reset to apply them.", classes=["cs-warn", "pending", "cs-wide"]
