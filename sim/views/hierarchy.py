@@ -15,6 +15,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from sim.constants import ADOPTED, NOT_ADOPTED
 from sim.org import CROSS_ORG, LINE, PEER, TEAM, Organisation
 from sim.state import STATE_NAMES
 from sim.views.style import STATE_COLOURS, STATE_LABELS, frame, org_labels, pretty, share
@@ -150,7 +151,7 @@ def _draw_hierarchy(
     size = base * (1.0 + 2.0 * (top - org.level) / max(top, 1)) if not flat else np.full(n, base)
     colours = np.array([STATE_COLOURS[s] for s in STATE_NAMES])[state.astype(np.int64)]
     # Adopters drawn last, on top of the grey majority.
-    z = np.argsort(state != 0, kind="stable")
+    z = np.argsort(state != NOT_ADOPTED, kind="stable")
     ax.scatter(x[z], y[z], s=size[z], c=colours[z], linewidths=0.2, edgecolors="white", zorder=3)
     ax.autoscale_view()
     ax.margins(x=0.04 if flat else 0.01, y=0.04 if flat else 0.06)
@@ -263,7 +264,7 @@ def hierarchy_over_time(
     for ax, (week, st) in zip(axes, states.items(), strict=False):
         st = np.asarray(st)
         _draw_hierarchy(ax, org, st, xy, width / cols if flat else width)
-        adopted = float(np.isin(st, (1, 2)).mean())
+        adopted = float(np.isin(st, ADOPTED).mean())
         when = f"Week {week}: " if week is not None and week >= 0 else ""
         text = f"{when}{share(adopted)} of {org.n_staff} staff have adopted"
         ax.set_title(text, fontsize=9 if flat and k > 1 else 10, loc="left")

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
 
+from sim.constants import ADOPTED, NOT_ADOPTED
 from sim.org import CROSS_ORG, LINE, PEER, TEAM, Organisation
 from sim.state import STATE_NAMES
 from sim.views import style
@@ -281,7 +282,7 @@ class OrgView(_Blitted):
             for k, line in enumerate(row):
                 idx = order[bounds[g * len(self.palette) + k] : bounds[g * len(self.palette) + k + 1]]
                 line.set_data(self.xy[idx, 0], self.xy[idx, 1])
-        adopted = float(np.isin(state, (1, 2)).mean()) if len(state) else 0.0
+        adopted = float(np.isin(state, ADOPTED).mean()) if len(state) else 0.0
         unit, people = ("Week", "staff") if self.full_model else ("Step", "people")
         self.title.set_text(f"{unit} {week}: {_share(adopted)} of {self.org.n_staff:,} {people} have adopted")
         return self
@@ -376,7 +377,7 @@ def contact_share(org: Organisation, state: np.ndarray) -> np.ndarray:
     Unweighted: the classic threshold models' exposure (Granovetter 1978; Watts 2002);
     the full model weights contacts by trust and authority.
     """
-    adopted = np.isin(state, (1, 2)).astype(np.float64)
+    adopted = np.isin(state, ADOPTED).astype(np.float64)
     per_tie = adopted[org.indices]
     sums = np.add.reduceat(per_tie, org.indptr[:-1]) if len(per_tie) else np.zeros(org.n_staff)
     degree = org.degree
@@ -427,7 +428,7 @@ class SplitHistogram(_Blitted):
 
     def update(self, state: np.ndarray) -> SplitHistogram:
         """Split every bar by who has adopted now."""
-        adopted = np.isin(state, (1, 2))
+        adopted = np.isin(state, ADOPTED)
         yes = np.bincount(self.which[adopted], minlength=self.n_bins)
         no = np.bincount(self.which[~adopted], minlength=self.n_bins)
         for bar_yes, bar_no, y, m in zip(self.yes.patches, self.no.patches, yes, no, strict=True):
@@ -478,7 +479,7 @@ class ThresholdPlot(_Blitted):
     def update(self, state: np.ndarray, exposure: np.ndarray) -> ThresholdPlot:
         """Place everyone at (threshold, exposure), coloured by state (not adopted on top)."""
         state = np.asarray(state)
-        order = np.argsort(state == 0, kind="stable")
+        order = np.argsort(state == NOT_ADOPTED, kind="stable")
         self.dots.set_offsets(np.c_[self.threshold[order], np.asarray(exposure)[order]])
         self.dots.set_facecolor(self.palette[state[order].astype(np.int64)])
         return self

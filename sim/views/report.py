@@ -12,6 +12,12 @@ specialists (d_z, replicates needed, code names) are in an appendix, in words; p
 
 Every sentence is built from the numbers by the functions here and in
 ``sim.views.wording``, so a different result gives a different sentence.
+
+Why one module of more than 500 lines: the report's content (headlines, summary,
+robustness and provenance blocks, as ``Block``s) and its two renderings (HTML and
+Markdown) are built from the same blocks in one pass; the figures
+(``sim.views.report_figures``) and the number words (``sim.views.wording``) are already
+apart. The next seam is the renderers (``to_markdown``, ``to_html``).
 """
 
 from __future__ import annotations
@@ -391,8 +397,7 @@ def _robustness_blocks(rob: Any, comp: Comparison, reference: str) -> list[Block
             f"assumed parameters and the strengths of {len(unc.levers)} leadership levers from their plausible "
             f"ranges ({p.get('sample', unc.design.method)}; every range and its source is listed in docs/ODD.md) "
             f"and ran every model {p.get('n_replicates', unc.design.replicates)} times at each, on the same "
-            f"random numbers ({p.get('n_runs', len(rob.runs)):,} runs). Calibration: "
-            f"{p.get('calibration', 'none')}.",
+            f"random numbers ({p.get('n_runs', len(rob.runs)):,} runs). {fitted_sentence(p)}",
         ),
     ]
     outs = [o for o in _ranked() if o.key in set(rob.rank_first.outcome)]
@@ -441,6 +446,24 @@ def _robustness_blocks(rob: Any, comp: Comparison, reference: str) -> list[Block
     if drivers:
         blocks.append(Block("p", drivers))
     return blocks
+
+
+def fitted_sentence(prov: dict[str, Any]) -> str:
+    """Which ranges come from data (the calibration file) and which are assumed, in one sentence."""
+    fitted = prov.get("fitted") or []
+    if not fitted:
+        note = prov.get("calibration", "")
+        return (
+            f"Every range is an assumption ({note})."
+            if note and note != "none"
+            else "Every range is an assumption."
+        )
+    parts = [f"{f['key']} ({f['low']:.3g} to {f['high']:.3g})" for f in fitted]
+    return (
+        f"Ranges taken from data: {', '.join(parts)}, the 95% intervals fitted by `changesim calibrate` "
+        "to the Medical Innovation data (physicians and a new drug in the 1950s, so their transfer to "
+        "an NHS trust is itself an assumption); every other range is an assumption."
+    )
 
 
 def _appendix(comp: Comparison, diff: pd.DataFrame, need: pd.DataFrame, reference: str) -> list[Block]:

@@ -81,9 +81,9 @@ def share_with_interval(mean: float, lo: float, hi: float, every_run: bool = Fal
     if every_run or hi - lo < 1e-12:
         return f"{pct(mean)} in every run"
     for d in (0, 1, 2):
-        a, b = pct(lo, d), pct(hi, d)
-        if a != b:
-            return f"{pct(mean, d)} ({a} to {b})"
+        a, m, b = pct(lo, d), pct(mean, d), pct(hi, d)
+        if a != b and (d == 2 or not any(w in t for t in (a, m, b) for w in ("under", "over"))):
+            return f"{m} ({a} to {b})"
     return f"{pct(mean, 2)} (within 0.01 points either way)"
 
 
