@@ -314,9 +314,16 @@ def driver_sentence(rob: Any, outcome: str = HEADLINE_OUTCOME, k: int = 3) -> st
         for r in top.itertuples()
     ]
     kind = "Sobol" if top.ST.notna().any() else "first-order Sobol indices estimated by RBD-FAST"
+    clear = (top.S1 - top.S1_conf > 0).any()
+    caveat = (
+        ""
+        if clear
+        else f" None is clearly above zero with {int(rob.rank_first.n_points.iloc[0])} sets: no single assumption "
+        "dominates the lead; it rests on many together."
+    )
     return (
         f"What moves the lead of {rob.titles.get(w, w)} on {_outcome(outcome).label.lower()} most: "
-        f"{'; '.join(parts)} ({kind})."
+        f"{'; '.join(parts)} ({kind}).{caveat}"
     )
 
 
