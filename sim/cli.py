@@ -14,6 +14,12 @@ csv), ``provenance.json``, ``summary.txt``, PNG figures, and ``DONE`` last. A sw
 others go on; a job already complete with the same configuration is skipped, so a
 sweep re-run into its folder resumes; at the end ``SweepTable`` writes one table for the
 whole sweep (``sim.analysis.sweep``).
+
+Why one module of more than 500 lines: it is the command-line edge, the one place (with
+``sim.cli_sweep``, the sweep's guards) that imports Hydra; the Hydra task, the schema and
+the subcommands (``report``, ``robustness``, ``calibrate``, ``bench``, ...) share the
+composition helpers (``compose``, ``to_model_config``) and the one-line error handling.
+The next seam is the subcommands, in a module of their own.
 """
 
 from __future__ import annotations
@@ -413,13 +419,17 @@ class SweepTable(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
             report = sweep.collect(sweep_dir)
-            cli_sweep.add_missing_jobs(report, config)
-            sweep.write(report, sweep_dir)
-        except Exception as e:  # never leave an earlier table standing as if it were this sweep's
+        except Exception as e:  # an unreadable sweep folder: say so, and leave no stale table
+            report = sweep.SweepReport(table=sweep.pd.DataFrame(), table_error=f"{type(e).__name__}: {e}")
+        cli_sweep.add_missing_jobs(report, config)
+        if report.table_error is None:
+            try:
+                sweep.write(report, sweep_dir)
+            except Exception as e:  # a full disk: the jobs' own results stay in their folders
+                report.table_error = f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}"
+        if report.table_error is not None:  # never leave an earlier table standing as if it were this sweep's
             for ext in ("parquet", "csv"):
                 (sweep_dir / f"{sweep.TABLE}.{ext}").unlink(missing_ok=True)
-            print(f"error: the sweep table could not be written: {type(e).__name__}: {e}", file=sys.stderr)
-            report = sweep.SweepReport(table=sweep.pd.DataFrame(), failed={"(sweep table)": str(e)})
         print(report.describe(), flush=True)
         _LAST_SWEEP["report"] = report
 
@@ -766,6 +776,24 @@ def unknown_key_message(override: str) -> str | None:
     return msg
 
 
+def _check_memory_first(argv: Sequence[str]) -> None:
+    """Refuse a single run that will not fit in memory before Hydra creates its output folder.
+
+    Composes the configuration as the run will (without a Hydra run); anything the
+    composition cannot read here (a multirun, Hydra's own options) is left to the run,
+    which checks again in ``run_batch`` before building the organisation.
+    """
+    if any(a.startswith("-") or a.startswith("hydra.") or a.startswith("hydra/") for a in argv):
+        return
+    from sim.memory import check_fits, estimate_config
+
+    try:
+        model_cfg, _ = compose(argv)
+    except ConfigError:
+        return  # reported by the run itself, with Hydra's context
+    check_fits(estimate_config(model_cfg), "this run")
+
+
 def main() -> None:
     """Entry point of ``changesim`` and ``python -m sim``."""
     if not (CONFIG_DIR / "config.yaml").is_file():
@@ -791,10 +819,15 @@ def main() -> None:
         if msg:
             print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
+    try:
+        _check_memory_first(sys.argv[1:])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
     swept = _LAST_SWEEP.get("report")
-    if swept is not None and (swept.failed or swept.incomplete or swept.damaged):
+    if swept is not None and (swept.failed or swept.incomplete or swept.damaged or swept.table_error):
         sys.exit(1)
 
 

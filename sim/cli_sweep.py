@@ -122,7 +122,7 @@ def add_missing_jobs(report: sweep.SweepReport, config: DictConfig) -> None:
     for name, overrides in expected:
         if name not in seen:
             report.failed[name] = (
-                f"no job folder: the job [{' '.join(overrides)}] failed before it started (see above)"
+                f"{sweep.NO_FOLDER}: the job [{' '.join(overrides)}] failed before it started (see above)"
             )
 
 

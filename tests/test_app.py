@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.constants import ADOPTED
+from sim.constants import ADOPTED, COMPLYING, LAPSED
 from sim.views import presets, teaching
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,8 +75,8 @@ def test_help_it_happen_starts_slowly_then_sticks():
 
 def test_make_it_happen_complies_fast_then_lapses():
     runs = [_run("make it happen", s) for s in SEEDS]
-    complying = np.mean([_share(m, 13, (1,)) for m in runs])
-    lapsed = np.mean([_share(m, 104, (3,)) for m in runs])
+    complying = np.mean([_share(m, 13, (COMPLYING,)) for m in runs])
+    lapsed = np.mean([_share(m, 104, (LAPSED,)) for m in runs])
     assert complying > 0.5, f"expected most to comply by week 13, got {complying:.0%}"
     # Compliers may come to own the change (the base's p_internalise, shared by every model),
     # so not all who complied lapse; a tenth or more still do once the mandate goes.

@@ -331,3 +331,21 @@ def test_the_readme_architecture_names_every_core_module():
     )
     missing = [m for m in core if m not in words]
     assert not missing, f"README.md 'Architecture' does not place these core modules in a layer: {missing}"
+
+
+LONG_MODULE = 500
+"""Lines above which a module says at its top why it is one module (a paragraph naming "500 lines")."""
+
+
+def test_a_long_module_says_why_at_its_top():
+    bad = []
+    for name, path in sorted(modules(SIM).items()):
+        source = path.read_text()
+        n = len(source.splitlines())
+        doc = ast.get_docstring(ast.parse(source)) or ""
+        if n > LONG_MODULE and f"{LONG_MODULE} lines" not in doc:
+            bad.append(f"{name}: {n} lines")
+    assert not bad, (
+        f"modules over {LONG_MODULE} lines without a reason in their docstring (split along a seam, or add "
+        f"a paragraph 'Why one module of more than {LONG_MODULE} lines: ...'):\n" + "\n".join(bad)
+    )

@@ -223,10 +223,11 @@ def test_a_manager_chain_deeper_than_levels_can_hold_is_refused(tmp_path):
 # --- 1-3. Sweeps: folders, certified outputs, faults --------------------------------------
 
 
-def sweep_cmd(sweep_dir: Path, *args: str, env: dict | None = None, timeout: float = 300):
+def sweep_cmd(sweep_dir: Path, *args: str, env: dict | None = None, timeout: float = 300, n_jobs: int = 1):
+    """A real sweep; one job at a time unless a test is about the worker processes (saves their start)."""
     cwd = next(p for p in sweep_dir.parents if p.is_dir())
     return changesim(
-        "-m", *SMALL, f"hydra.sweep.dir={sweep_dir}", "hydra.launcher.n_jobs=2", *args,
+        "-m", *SMALL, f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={n_jobs}", *args,
         cwd=cwd, env=env, timeout=timeout,
     )  # fmt: skip
 
@@ -264,9 +265,9 @@ def test_job_folder_names_are_readable_and_injective():
 
 @pytest.fixture(scope="module")
 def certified(tmp_path_factory):
-    """A finished two-job sweep (kept pristine: tests copy it)."""
+    """A finished three-job sweep (kept pristine: tests copy it)."""
     d = tmp_path_factory.mktemp("certified") / "m"
-    p = sweep_cmd(d, "seed=0,1")
+    p = sweep_cmd(d, "seed=0,1,2")
     assert p.returncode == 0, p.stderr[-2000:]
     return d
 
@@ -296,53 +297,64 @@ def test_done_certifies_each_file_with_size_checksum_and_rows(certified):
         assert sweep.verify(job) is None
 
 
-@pytest.mark.parametrize("damage", ["truncate", "delete"])
-def test_resume_reruns_a_job_whose_outputs_are_damaged(certified, tmp_path, damage):
+def damage_two(d: Path) -> tuple[Path, Path, Path]:
+    """Truncate the first job's summary, delete the second's; returns (truncated, deleted, intact)."""
+    truncated, deleted, intact = job_dirs(d)
+    (truncated / "summary.parquet").write_bytes((truncated / "summary.parquet").read_bytes()[:100])
+    (deleted / "summary.parquet").unlink()
+    return truncated, deleted, intact
+
+
+def test_resume_reruns_jobs_whose_outputs_are_damaged(certified, tmp_path):
     d = copy_sweep(certified, tmp_path)
-    job = job_dirs(d)[0]
-    target = job / "summary.parquet"
-    if damage == "truncate":
-        target.write_bytes(target.read_bytes()[:100])
-    else:
-        target.unlink()
-    p = sweep_cmd(d, "seed=0,1,2")
+    truncated, deleted, intact = damage_two(d)
+    p = sweep_cmd(d, "seed=0,1,2,3")
     assert p.returncode == 0, p.stderr[-2000:]
-    assert f"re-running {job.name.rsplit('-', 1)[0]}" in p.stdout, p.stdout[-2000:]
-    assert "summary.parquet" in p.stdout
-    assert sweep.verify(job) is None, "the job was redone and certified again"
+    for job, why in ((truncated, "summary.parquet has 100 bytes"), (deleted, "summary.parquet is missing")):
+        line = next(
+            (
+                ln
+                for ln in p.stdout.splitlines()
+                if ln.startswith(f"re-running {job.name.rsplit('-', 1)[0]}:")
+            ),
+            "",
+        )
+        assert why in line, f"{job.name} should be re-run because {why}:\n{p.stdout[-2000:]}"
+        assert sweep.verify(job) is None, "the job was redone and certified again"
+    assert f"skipped {intact.name.rsplit('-', 1)[0]}:" in p.stdout, "the intact job is not redone"
     table = pd.read_parquet(d / "sweep_summary.parquet")
-    assert sorted(table["seed"]) == [0, 1, 2], "the table has every job, none stale"
+    assert sorted(table["seed"]) == [0, 1, 2, 3], "the table has every job, none stale"
 
 
-@pytest.mark.parametrize("damage", ["truncate", "delete"])
-def test_collect_writes_every_good_job_and_names_the_bad_one(certified, tmp_path, damage):
+def test_collect_writes_every_good_job_and_names_the_bad_ones(certified, tmp_path, capsys):
     d = copy_sweep(certified, tmp_path)
-    good, bad = job_dirs(d)
-    if damage == "truncate":
-        (bad / "summary.parquet").write_bytes((bad / "summary.parquet").read_bytes()[:100])
-    else:
-        (bad / "summary.parquet").unlink()
+    truncated, deleted, intact = damage_two(d)
     p = changesim("collect", str(d), cwd=tmp_path)
     assert p.returncode == 1, "a damaged job makes collect exit non-zero"
     assert "Traceback" not in p.stderr
-    assert f"DAMAGED {bad.name}" in p.stdout and "summary.parquet" in p.stdout, p.stdout
+    assert f"DAMAGED {truncated.name}: summary.parquet has 100 bytes" in p.stdout, p.stdout
+    assert f"DAMAGED {deleted.name}: summary.parquet is missing" in p.stdout, p.stdout
     runs = pd.read_parquet(d / "sweep_runs.parquet")
-    assert list(runs["job"]) == [good.name], "the good job is written, the bad one left out"
-    st = changesim("collect", str(d), "--status", cwd=tmp_path)
-    assert st.returncode == 1 and f"DAMAGED {bad.name}" in st.stdout, "--status reads what it reports"
+    assert list(runs["job"]) == [intact.name], "the good job is written, the bad ones left out"
+    assert collect_mod.main([str(d), "--status"]) == 1
+    out = capsys.readouterr().out
+    assert f"DAMAGED {truncated.name}" in out and f"DAMAGED {deleted.name}" in out, (
+        "--status reads what it reports"
+    )
 
 
 def test_sweep_table_step_exits_nonzero_naming_an_unreadable_job(certified, tmp_path):
     d = copy_sweep(certified, tmp_path)
-    _, bad = job_dirs(d)
+    *_, bad = job_dirs(d)
     report = sweep.collect(d)
     assert report.damaged == {}, "a fresh sweep is whole"
     (bad / "summary.parquet").write_bytes(b"not parquet")
     report = sweep.collect(d)
-    assert bad.name in report.damaged and len(report.table) == 1
+    assert bad.name in report.damaged and len(report.table) == 2
     assert f"DAMAGED {bad.name}" in report.describe()
 
 
+@pytest.mark.slow  # 30 s: twelve jobs on a real full disk
 @pytest.mark.skipif(not ROOT or not shutil.which("mount"), reason="needs root to mount a tmpfs")
 def test_a_full_disk_fails_jobs_alone_and_names_them(tmp_path):
     disk = tmp_path / "disk"
@@ -351,7 +363,7 @@ def test_a_full_disk_fails_jobs_alone_and_names_them(tmp_path):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
     try:
         d = disk / "m"
-        p = sweep_cmd(d, "org.n_staff=1000", "n_replicates=3", "seed=range(0,12)", timeout=600)
+        p = sweep_cmd(d, "org.n_staff=1000", "n_replicates=3", "seed=range(0,12)", timeout=600, n_jobs=2)
         out = p.stdout + p.stderr
         assert "Traceback" not in out, out[-3000:]
         failed = [ln for ln in p.stderr.splitlines() if ln.startswith("FAILED ")]
@@ -361,6 +373,11 @@ def test_a_full_disk_fails_jobs_alone_and_names_them(tmp_path):
         assert all("No space left on device" in ln for ln in failed), failed
         assert len(done) + len(failed) == 12, "every job ran or failed alone; none was dropped"
         assert p.returncode != 0
+        summary = p.stdout[p.stdout.index("sweep: ") :]
+        for k in range(12):
+            job = f"seed={k}-"
+            finished = any(ln.endswith(f"seed={k}") or f"seed={k} in" in ln for ln in done)
+            assert finished or job in summary, f"seed={k} is neither done nor named at the end:\n{summary}"
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
@@ -399,7 +416,8 @@ def test_a_second_sweep_into_a_folder_in_use_is_refused_or_waits(tmp_path):
         assert "in use by a test holding the lock" in line and "CHANGESIM_WAIT=1" in line
         assert not job_dirs(d), "the refused sweep wrote nothing"
         waiter = subprocess.Popen(
-            [sys.executable, "-m", "sim", "-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={d}"],
+            [sys.executable, "-m", "sim", "-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={d}",
+             "hydra.launcher.n_jobs=1"],
             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "CHANGESIM_WAIT": "1"},
         )  # fmt: skip
@@ -473,4 +491,4 @@ def test_workers_exit_when_the_main_sweep_process_is_killed(tmp_path):
 def test_collect_status_and_describe_read_the_same_checks(certified, tmp_path):
     d = copy_sweep(certified, tmp_path)
     st = collect_mod.status(d)
-    assert st.complete and st.n_done == 2
+    assert st.complete and st.n_done == 3

@@ -30,6 +30,8 @@ from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 
 DONE = "DONE"
+NO_FOLDER = "no job folder"
+"""How a failed job that never made its folder is described (``sim.cli_sweep.add_missing_jobs``)."""
 ERROR = "ERROR.txt"
 TABLE = "sweep_summary"
 PROVENANCE = "sweep_provenance.json"
@@ -258,6 +260,7 @@ class SweepReport:
         failed: job folder -> last line of its error.
         incomplete: job folders with neither ``DONE`` nor ``ERROR.txt`` (interrupted).
         paths: files written by ``write``.
+        table_error: why the sweep table could not be written (None if it was).
     """
 
     table: pd.DataFrame
@@ -266,6 +269,7 @@ class SweepReport:
     failed: dict[str, str] = field(default_factory=dict)
     incomplete: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
+    table_error: str | None = None
 
     def describe(self) -> str:
         """A few plain lines for the terminal."""
@@ -273,10 +277,16 @@ class SweepReport:
         lines = [f"sweep: {len(self.done)} of {n} jobs complete, {len(self.table)} rows (job x replicate)"]
         if self.paths:
             lines.append("sweep table: " + ", ".join(str(p) for p in self.paths))
+        if self.table_error is not None:
+            lines.append(
+                f"error: the sweep table was not written ({self.table_error}); each job's results are in its "
+                "folder: rebuild the table with `changesim collect <sweep folder>` once there is room"
+            )
         for job, msg in self.damaged.items():
             lines.append(f"DAMAGED {job}: {msg}; left out of the table (re-run the sweep to redo it)")
         for job, msg in self.failed.items():
-            lines.append(f"FAILED {job}: {msg}  (see {job}/{ERROR})")
+            where = "" if msg.startswith(NO_FOLDER) else f"  (see {job}/{ERROR})"
+            lines.append(f"FAILED {job}: {msg}{where}")
         for job in self.incomplete:
             lines.append(f"INCOMPLETE {job}: no {DONE} marker (interrupted?); re-run the sweep to finish it")
         return "\n".join(lines)
@@ -394,17 +404,23 @@ def write(report: SweepReport, sweep_dir: str | Path) -> list[Path]:
     for ext in ("parquet", "csv"):
         path = sweep_dir / f"{TABLE}.{ext}"
         tmp = path.with_name(path.name + ".tmp")
-        if ext == "parquet":
-            report.table.to_parquet(tmp, index=False)
-        else:
-            report.table.to_csv(tmp, index=False)
-        tmp.replace(path)
+        try:
+            if ext == "parquet":
+                report.table.to_parquet(tmp, index=False)
+            else:
+                report.table.to_csv(tmp, index=False)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         paths.append(path)
     paths.append(
         write_provenance(
             sweep_dir / PROVENANCE,
             provenance(
-                done=sorted(report.done), failed=sorted(report.failed), incomplete=sorted(report.incomplete)
+                done=sorted(report.done),
+                failed=sorted(report.failed),
+                incomplete=sorted(report.incomplete),
+                damaged=sorted(report.damaged),
             ),
         )
     )

@@ -14,6 +14,11 @@ outside the key's allowed range (``sim.params``) or a malformed calibration file
 with a one-line ``ConfigError`` naming it. ``check_levers`` checks that every numeric key a
 leadership model sets differently from the common base has a range here or is listed as
 fixed. ``odd_tables`` renders the ranges for docs/ODD.md.
+
+Why one module of a little over 500 lines: it is the one reader of the uncertainty file
+format, with its checks against the metadata of ``sim.params`` and the two uses of a
+read file (``apply`` to a configuration, ``odd_tables`` for the documentation); a
+second file would split the format from its meaning.
 """
 
 from __future__ import annotations

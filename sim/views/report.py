@@ -12,6 +12,12 @@ specialists (d_z, replicates needed, code names) are in an appendix, in words; p
 
 Every sentence is built from the numbers by the functions here and in
 ``sim.views.wording``, so a different result gives a different sentence.
+
+Why one module of more than 500 lines: the report's content (headlines, summary,
+robustness and provenance blocks, as ``Block``s) and its two renderings (HTML and
+Markdown) are built from the same blocks in one pass; the figures
+(``sim.views.report_figures``) and the number words (``sim.views.wording``) are already
+apart. The next seam is the renderers (``to_markdown``, ``to_html``).
 """
 
 from __future__ import annotations
