@@ -446,7 +446,7 @@ def _set_aside(st: SweepStatus, bad: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.analysis.collect <sweep_dir> [--timeseries] [--status]``; exit 1 if any is missing."""
-    parser = argparse.ArgumentParser(prog="python -m sim.analysis.collect", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="changesim collect", description=main.__doc__)
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (hydra.sweep.dir)")
     parser.add_argument("--timeseries", action="store_true", help="also combine the time series")
     parser.add_argument("--status", action="store_true", help="only report done, failed and missing jobs")
