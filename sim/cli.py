@@ -500,6 +500,7 @@ def report(argv: Sequence[str]) -> int:
     from sim.analysis import uncertainty as unc_mod
     from sim.analysis.compare import Scenario, run_comparison
     from sim.views.report import DEFAULT_REFERENCE, write_report
+    from sim.views.wording import share_with_interval
 
     titles = dict(LEADERSHIP_MODELS)
     opts, overrides = _split_args(argv, REPORT_KEYS)
@@ -542,8 +543,8 @@ def report(argv: Sequence[str]) -> int:
     table = comp.table()
     for s in scenarios:
         row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
-        print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
-              f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+        value = share_with_interval(row["mean"], row.ci_lo, row.ci_hi, every_run=bool(row.sd == 0))
+        print(f"  {s.title:52s} sustained adoption {value}")
     if res is not None:
         w = res.winners.get("sustained")
         if w is not None:
