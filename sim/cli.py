@@ -49,6 +49,7 @@ from sim import __version__, cli_sweep
 from sim.analysis import sweep
 from sim.params import ConfigError, ConfigWarning, ModelConfig, from_dict
 from sim.provenance import command_line
+from sim.validate import check_model
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """The repository's ``configs/`` folder (the package is installed editable)."""
@@ -212,7 +213,12 @@ def to_model_config(cfg: DictConfig) -> tuple[ModelConfig, dict[str, Any]]:
         ConfigError: a value out of range or not among the choices (the key is named).
     """
     model, cli = split_config(cfg)
-    model_cfg = from_dict(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConfigWarning)
+        model_cfg = from_dict(model)
+    check_model(model_cfg, strict=True)  # on the command line an ignored mechanism is an error
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     for f in fields(CLIConfig):
         choices = f.metadata.get("choices")
         if f.name in cli and choices and cli[f.name] not in choices:
@@ -494,6 +500,7 @@ def report(argv: Sequence[str]) -> int:
     from sim.analysis import uncertainty as unc_mod
     from sim.analysis.compare import Scenario, run_comparison
     from sim.views.report import DEFAULT_REFERENCE, write_report
+    from sim.views.wording import share_with_interval
 
     titles = dict(LEADERSHIP_MODELS)
     opts, overrides = _split_args(argv, REPORT_KEYS)
@@ -536,8 +543,8 @@ def report(argv: Sequence[str]) -> int:
     table = comp.table()
     for s in scenarios:
         row = table[(table.scenario == s.name) & (table.outcome == "sustained")].iloc[0]
-        print(f"  {s.title:52s} sustained adoption {_pct(row['mean'])} "
-              f"(95% CI {_pct(row.ci_lo)} to {_pct(row.ci_hi)})")  # fmt: skip
+        value = share_with_interval(row["mean"], row.ci_lo, row.ci_hi, every_run=bool(row.sd == 0))
+        print(f"  {s.title:52s} sustained adoption {value}")
     if res is not None:
         w = res.winners.get("sustained")
         if w is not None:
@@ -776,6 +783,24 @@ def unknown_key_message(override: str) -> str | None:
     return msg
 
 
+def _check_memory_first(argv: Sequence[str]) -> None:
+    """Refuse a single run that will not fit in memory before Hydra creates its output folder.
+
+    Composes the configuration as the run will (without a Hydra run); anything the
+    composition cannot read here (a multirun, Hydra's own options) is left to the run,
+    which checks again in ``run_batch`` before building the organisation.
+    """
+    if any(a.startswith("-") or a.startswith("hydra.") or a.startswith("hydra/") for a in argv):
+        return
+    from sim.memory import check_fits, estimate_config
+
+    try:
+        model_cfg, _ = compose(argv)
+    except ConfigError:
+        return  # reported by the run itself, with Hydra's context
+    check_fits(estimate_config(model_cfg), "this run")
+
+
 def main() -> None:
     """Entry point of ``changesim`` and ``python -m sim``."""
     if not (CONFIG_DIR / "config.yaml").is_file():
@@ -801,6 +826,11 @@ def main() -> None:
         if msg:
             print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)
+    try:
+        _check_memory_first(sys.argv[1:])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
     app()
     swept = _LAST_SWEEP.get("report")

@@ -87,7 +87,28 @@ def job_folders(config: DictConfig) -> list[tuple[str, list[str]]]:
             exclude_keys=list(od.exclude_keys),
         )
         out.append((sweep.job_dirname(num, dirname), list(overrides)))
+        _adopt_legacy(config, dirname, out[-1][0], list(overrides))
     return out
+
+
+def _adopt_legacy(config: DictConfig, dirname: str, name: str, overrides: list[str]) -> None:
+    """Rename a job folder named the pre-hash way (changesim < issue 17) to its hashed name.
+
+    Without this, a sweep resumed after the upgrade would redo every job into a new folder
+    and the table would hold each job twice. Only a folder whose recorded overrides are this
+    job's exactly is renamed.
+    """
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    old = sweep_dir / sweep.legacy_dirname(dirname)
+    new = sweep_dir / name
+    if not dirname or new.exists() or not (old / ".hydra" / "overrides.yaml").is_file():
+        return
+    recorded = sorted(str(x) for x in (OmegaConf.load(old / ".hydra" / "overrides.yaml") or []))
+    if recorded == sorted(overrides):
+        old.rename(new)
+        print(
+            f"renamed {old.name} -> {new.name} (job folders now end in a hash of the overrides)", flush=True
+        )
 
 
 def check_sweep(config: DictConfig) -> None:
@@ -96,6 +117,7 @@ def check_sweep(config: DictConfig) -> None:
     why = sweep.unusable(sweep_dir)
     if why is not None:
         refuse(f"hydra.sweep.dir={sweep_dir}: {why}")
+    lock(sweep_dir)
     raw_subdir = str(OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir", ""))
     if "job_dirname" in raw_subdir:  # the usual naming; a custom subdir is the user's to keep unique
         seen: dict[str, list[str]] = {}
@@ -108,7 +130,6 @@ def check_sweep(config: DictConfig) -> None:
                     "does not count)"
                 )
             seen[name] = overrides
-    lock(sweep_dir)
     os.environ[sweep.MAIN_PID_ENV] = str(os.getpid())
 
 

@@ -28,6 +28,7 @@ from sim.constants import COMMITTED
 from sim.dynamics.contagion import (
     CASCADE,
     THRESHOLD,
+    Rule,
     adoption_probability,
     cascade_hazard,
     exposure,
@@ -182,13 +183,14 @@ def weights(org, st) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True)
-def simulate_batch(indptr, indices, weight, people, rule, keys, n_steps, groups, counts):
+def simulate_batch(indptr, indices, weight, people, rules, keys, n_steps, groups, counts):
     """Run R replicates in parallel (prange over replicates: perf.md measured 1.96x on
     2 cores; parallelism inside a step was unreliable on a shared machine).
 
     Args:
         people: ``sim.state.People`` with (R, n) staff arrays, updated in place (tie
             arrays may be shared, (m,)).
+        rules: ``Rule`` whose chances are (R,) float64 arrays: one rule per replicate.
         keys: (R,) uint64 adoption-stream keys, one per replicate's seed.
         counts: (R, n_steps+1, G, 4) int32 output, zero on entry.
 
@@ -196,4 +198,6 @@ def simulate_batch(indptr, indices, weight, people, rule, keys, n_steps, groups,
     (seed, step, person), never on the thread that runs them.
     """
     for r in prange(keys.shape[0]):
+        rule = Rule(rules.rule, rules.threshold_kind, rules.p_spontaneous[r], rules.q_imitation[r],
+                    rules.p_transmit[r])  # fmt: skip
         simulate(indptr, indices, weight, replicate(people, r), rule, keys[r], n_steps, groups, counts[r])

@@ -144,8 +144,15 @@ def uniform_rows(keys: np.ndarray, step: int, agents: np.ndarray) -> np.ndarray:
 
 
 def keys(seeds: np.ndarray, purpose: int) -> np.ndarray:
-    """(R,) uint64 stream keys for many seeds and one purpose."""
-    return np.array([key_py(int(s), purpose) for s in np.atleast_1d(seeds)], dtype=np.uint64)
+    """(R,) uint64 stream keys for many seeds and one purpose (element r is ``key_py(seeds[r], purpose)``)."""
+    z = np.atleast_1d(np.asarray(seeds)).astype(np.int64).view(np.uint64)  # two's complement, as & MASK64
+    with np.errstate(over="ignore"):
+        z = z ^ np.uint64((int(purpose) * _GOLDEN) & MASK64)
+        z = z + np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
+        z = z ^ (z >> np.uint64(31))
+    return z
 
 
 def draws(seed: int, purpose: int, n: int, step: int = 0) -> np.ndarray:

@@ -14,6 +14,7 @@ replicate's seed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,17 +24,16 @@ import numpy as np
 import pandas as pd
 
 from sim import rng
+from sim.batch import Runner
 from sim.constants import COMMITTED, COMPLYING
-from sim.dynamics import change, layout
-from sim.dynamics.contagion import rule_of
-from sim.engine import simulate, simulate_batch, weights
+from sim.memory import check_fits, estimate_batch, estimate_config
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
-from sim.state import N_STATES, initial_states, org_arrays, replicate, scratch
+from sim.state import N_STATES
 from sim.validate import check_seeds
 
 
@@ -51,6 +51,8 @@ class Result:
         final_state: (R, n) uint8 adoption state at the end.
         t_adopted: (R, n) int32 step of the latest adoption (-1 never).
         extra: per-(replicate, step) series such as mean motivation and trust.
+        timing: seconds in the parallel kernels (``kernel``) and in all of ``run_batch``
+            (``total``, including building the organisation when it was not given).
     """
 
     config: ModelConfig
@@ -62,6 +64,7 @@ class Result:
     final_state: np.ndarray
     t_adopted: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
@@ -158,15 +161,9 @@ def run(
     """
     cfg = from_dict(config, **(overrides or {}))
     s = cfg.seed if seed is None else int(seed)
-    return run_batch(
-        cfg,
-        org=org,
-        seeds=[s],
-        engine=engine,
-        thresholds=thresholds,
-        initial_adopters=initial_adopters,
-        by_group=by_group,
-    )
+    if s < 0:
+        raise ConfigError("seeds must be non-negative integers")
+    return _run_batch(cfg, org, np.array([s], dtype=np.int64), engine, thresholds, initial_adopters, by_group)
 
 
 def run_batch(
@@ -191,10 +188,30 @@ def run_batch(
         every replicate.
     """
     cfg = from_dict(config, **(overrides or {}))
+    seed_arr = _seeds(cfg, seeds, n_replicates)
+    return _run_batch(cfg, org, seed_arr, engine, thresholds, initial_adopters, by_group)
+
+
+def _run_batch(
+    cfg: ModelConfig,
+    org: Organisation | None,
+    seed_arr: np.ndarray,
+    engine: str,
+    thresholds: np.ndarray | None,
+    initial_adopters: np.ndarray | None,
+    by_group: bool,
+) -> Result:
+    """``run_batch`` on a validated configuration (validated once: it costs more than a small run)."""
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is not one of {list(ENGINES)}")
-    seed_arr = _seeds(cfg, seeds, n_replicates)
-    org = organisation_for(cfg) if org is None else org
+    t_start = time.perf_counter()
+    if org is None:
+        check_fits(estimate_config(cfg, len(seed_arr), by_group, timeseries=False), "this batch")
+        org = organisation_for(cfg)
+    else:
+        check_fits(estimate_batch(cfg, org, len(seed_arr), 1 + org.n_levels + 7 + len(org.org_names)),
+                   "this batch")  # fmt: skip
+    timing: dict[str, float] = {}
     n, t = org.n_staff, cfg.n_steps
     groups, labels = group_matrix(org, by_group)
     r = len(seed_arr)
@@ -225,51 +242,15 @@ def run_batch(
             motivation[k], trust[k] = means[:, 0], means[:, 2]
             if extra_belief is not None:
                 extra_belief[k] = means[:, 1]
-    elif cfg.dynamics.rule == "change":
-        final = np.empty((r, n), np.uint8)
-        t_adopted = np.empty((r, n), np.int32)
-        extra3 = np.empty((r, t + 1, 3))
-        arrays = org_arrays(org)
-        par = layout.pack(cfg)
-        # Chunks bound memory: each replicate carries its own trust on every tie.
-        for lo in range(0, r, _CHUNK):
-            hi = min(r, lo + _CHUNK)
-            people = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters).people()
-            keys = layout.stream_keys(seed_arr[lo:hi])
-            work = scratch(n, hi - lo)
-            if hi - lo == 1:  # serial: parallel kernels leave worker threads spinning
-                change.simulate_change(par, keys[0], arrays, replicate(people, 0), replicate(work, 0), t,
-                                       groups, counts[lo], extra3[lo])  # fmt: skip
-            else:
-                change.simulate_change_batch(par, keys, arrays, people, work, t, groups, counts[lo:hi],
-                                             extra3[lo:hi])  # fmt: skip
-            final[lo:hi] = people.state
-            t_adopted[lo:hi] = people.t_adopted
-        motivation[:] = extra3[:, :, 0]
-        trust[:] = extra3[:, :, 2]
-        extra_belief[:] = extra3[:, :, 1]
     else:
-        rule = rule_of(cfg.dynamics)
-        keys = rng.keys(seed_arr, rng.ADOPT)
-        final = np.empty((r, n), np.uint8)
-        t_adopted = np.empty((r, n), np.int32)
-        means = np.empty(3)
-        # Chunks keep the per-replicate arrays small enough for the allocator to reuse
-        # (fresh pages cost more than the simulation on this kind of machine).
-        for lo in range(0, r, _CHUNK):
-            hi = min(r, lo + _CHUNK)
-            st = initial_states(org, cfg, seed_arr[lo:hi], thresholds, initial_adopters, tie_rows=False)
-            ties = (org.indptr, org.indices, weights(org, st.row(0)))
-            if hi - lo == 1:  # serial: parallel kernels leave worker threads spinning
-                simulate(*ties, st.row(0).people(), rule, keys[lo], t, groups, counts[lo])
-            else:
-                simulate_batch(*ties, st.people(), rule, keys[lo:hi], t, groups, counts[lo:hi])
-            final[lo:hi] = st.state
-            t_adopted[lo:hi] = st.t_adopted
-            # The classic rules leave motivation and trust as they started.
-            for k in range(hi - lo):
-                change.state_means(st.motivation[k], st.belief[k], st.trust, means)
-                motivation[lo + k], trust[lo + k] = means[0], means[2]
+        runner = Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
+                        validated=True)  # fmt: skip
+        runs = runner.run(seed_arr, check_memory=False)
+        counts, final, t_adopted = runs.counts, runs.final_state, runs.t_adopted
+        motivation, trust = runs.extra["mean_motivation"], runs.extra["mean_trust"]
+        if extra_belief is not None:
+            extra_belief = runs.extra["mean_belief"]
+        timing = runs.timing
     return Result(
         config=cfg,
         seeds=seed_arr,
@@ -281,4 +262,5 @@ def run_batch(
         t_adopted=t_adopted,
         extra={"mean_motivation": motivation, "mean_trust": trust}
         | ({} if extra_belief is None else {"mean_belief": extra_belief}),
+        timing=timing | {"total": time.perf_counter() - t_start},
     )

@@ -21,6 +21,7 @@ from sim.constants import (  # noqa: F401  adoption states, declared once there 
     COMMITTED,
     COMPLYING,
     LAPSED,
+    LINE,
     N_STATES,
     NOT_ADOPTED,
     PROFESSIONS,
@@ -145,6 +146,9 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("indices", np.uint32, "(m,)", "contact of each stored tie, sorted within a row"),
     Array("tie_kind", np.uint8, "(m,)", "tie kind code (sim.org.TIE_KINDS: line, team, peer, cross_org)"),
     Array("reverse", np.int64, "(m,)", "index of the stored tie (j, i) for stored tie (i, j)"),
+    Array("source", np.uint32, "(m,)", "person whose row holds the stored tie (i of tie (i, j))"),
+    Array("upper", np.int64, "(u,)", "one stored tie per undirected tie: e with e <= reverse[e] (u = m / 2)"),
+    Array("line", np.float64, "(m,)", "1.0 on line-management ties, else 0.0 (a factor: no branch per tie)"),
     Array("level", np.int16, "(n,)", "depth in the line hierarchy (0 = top)"),
     Array("manager", np.int64, "(n,)", "line manager's index, -1 at the top"),
     Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
@@ -156,6 +160,8 @@ ORG_ARRAYS: tuple[Array, ...] = (
 SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("next_state", np.uint8, "(n,)", "each person's decided state, applied together at the step's end"),
     Array("allowed", np.uint8, "(n,)", "1 where the person had a decision right this step"),
+    Array("committed", np.float64, "(n,)", "1.0 where the person is committed (trust phase), else 0.0"),
+    Array("recorded", np.uint8, "(n,)", "state at the last record (counts move by the difference)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""
 
@@ -205,7 +211,15 @@ def senior_mask(org: Organisation) -> np.ndarray:
 
 def org_arrays(org: Organisation) -> OrgArrays:
     """The kernel bundle of ``org``, each array in its declared dtype (no copy where it already is)."""
-    derived = {"reverse": reverse_ties(org), "clinician": clinician_mask(org), "senior": senior_mask(org)}
+    rev = reverse_ties(org)
+    derived = {
+        "reverse": rev,
+        "upper": np.flatnonzero(np.arange(len(rev)) <= rev),
+        "source": org.tie_sources(),
+        "line": (org.tie_kind == LINE).astype(np.float64),
+        "clinician": clinician_mask(org),
+        "senior": senior_mask(org),
+    }
     return OrgArrays(
         *(np.ascontiguousarray(derived[a.name] if a.name in derived else getattr(org, a.name), dtype=a.dtype)
           for a in ORG_ARRAYS)

@@ -133,12 +133,17 @@ def _complete_limit(memory: int) -> int:
     return int((1 + math.sqrt(1 + 4 * memory / BYTES_PER_TIE)) / 2)
 
 
-def check_model(cfg: Any) -> None:
+def check_model(cfg: Any, strict: bool = False) -> None:
     """Cross-group checks of a whole configuration (after every field has been checked).
 
+    A mechanism set for a rule that ignores it is an error with ``strict`` (the command
+    line: a scenario's mandate dropped by ``dynamics=bass`` must not pass unseen) and a
+    ``ConfigWarning`` otherwise (the library: a test or notebook may set a group on
+    purpose, e.g. to look at who co-designs, which every rule draws).
+
     Raises:
-        ConfigError: a mechanism set for a rule that ignores it, a mandate that ends
-            before it starts.
+        ConfigError: a mandate that ends before it starts; with ``strict``, a mechanism
+            set for a rule that ignores it.
     """
     m = cfg.mandate
     if m.on and m.end >= 0 and m.end <= m.start:
@@ -160,10 +165,13 @@ def check_model(cfg: Any) -> None:
             group = getattr(cfg, name)
             ignored += _changed(group, type(group)(), name)
         if ignored:
-            raise ConfigError(
+            msg = (
                 f"dynamics.rule={rule} ignores {', '.join(ignored)}: only dynamics.rule=change models "
                 "these mechanisms; use dynamics=change, or drop them"
             )
+            if strict:
+                raise ConfigError(msg)
+            warnings.warn(msg, ConfigWarning, stacklevel=4)
     unused = [
         f"dynamics.{k}={getattr(cfg.dynamics, k)!r}"
         for k, rules in RULE_KEYS.items()

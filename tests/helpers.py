@@ -78,7 +78,7 @@ def change_configs(draw) -> dict:
     mandate = {
         "on": draw(st.sampled_from([True, True, False])),
         "start": start,
-        "end": draw(st.one_of(st.just(-1), st.integers(start, 30))),
+        "end": draw(st.one_of(st.just(-1), st.integers(start + 1, 31))),  # a mandate ends after it starts
         "strength": draw(unit),
         "scope": draw(st.sampled_from(["lead", "all"])),
         "p_comply": draw(unit),

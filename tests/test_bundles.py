@@ -94,3 +94,27 @@ def test_no_kernel_takes_more_than_twelve_arguments() -> None:
             if n > MAX_KERNEL_ARGS:
                 long.append(f"{name}.{fname} ({n})")
     assert not long, f"kernels with more than {MAX_KERNEL_ARGS} arguments: {long}"
+
+
+def test_trust_stays_symmetric_so_one_update_per_undirected_tie_is_exact() -> None:
+    """``update_trust`` computes each undirected tie once (``org.upper``) and writes both
+    stored ties; that is exact only while trust[e] == trust[reverse[e]], which every rule
+    keeps (kind-based start, symmetric growth and erosion, churn resets both directions).
+    """
+    from sim import ChangeModel
+
+    cfg = {
+        "org": {"kind": "ics", "n_staff": 120},
+        "dynamics": {"rule": "change", "p_spontaneous": 0.02},
+        "mandate": {"on": True, "strength": 0.5},
+        "relationships": {"trust_growth": 0.05, "trust_erosion": 0.05},
+        "leadership": {"tenure_years": 0.1, "trust_new": 0.2},
+        "n_steps": 30,
+    }
+    model = ChangeModel(cfg, seed=4)
+    rev = model.arrays.reverse
+    start = model.state.trust.copy()
+    for _ in range(30):
+        model.step()
+        assert np.array_equal(model.state.trust, model.state.trust[rev]), "trust became asymmetric"
+    assert not np.array_equal(model.state.trust, start), "trust should have moved in 30 steps"

@@ -37,11 +37,8 @@ def org_params(draw) -> dict:
     if kind == "complete":
         return {"kind": "complete", "n_staff": draw(st.integers(2, 30))}
     if kind == "random":
-        return {
-            "kind": "random",
-            "n_staff": draw(st.integers(2, 60)),
-            "mean_degree": draw(st.floats(0.0, 8.0)),
-        }
+        n = draw(st.integers(2, 60))  # a mean degree above n - 1 is refused (it would be capped)
+        return {"kind": "random", "n_staff": n, "mean_degree": draw(st.floats(0.0, min(8.0, n - 1)))}
     org = {
         "kind": kind,
         "span_of_control": draw(st.integers(2, 6)),

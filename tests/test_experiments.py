@@ -29,6 +29,7 @@ OUTPUTS = {
     "e04_ics_spanners": ["partner_spread.png", "cells.csv", "headline.md"],
     "e05_clinical_leadership": ["clinicians.png", "cells.csv", "differences.csv", "headline.md"],
     "e06_classic_limits": ["classic_limits.png", "watts.csv", "bass.csv", "cascade.csv", "headline.md"],
+    "e11_type_of_change": ["phase_diagram.png", "leaders.csv", "cells.csv", "headline.md"],
 }
 # Analyses that read a Hydra sweep's sweep_summary.parquet (same columns as their --run table).
 READS_SWEEP_SUMMARY = ("e02_domain_ablation", "e03_power_motivation")

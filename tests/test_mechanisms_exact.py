@@ -176,13 +176,17 @@ def test_adaptation_repairs_a_share_of_the_remaining_misfit(engine: str) -> None
 def test_churn_hazard_gives_the_median_tenure() -> None:
     # Half of a cohort stays after 52 * tenure weeks: (1 - p) ** (52 T) = 1/2.
     for tenure in (0.5, 3.0, 7.0):
-        p = layout.pack(from_dict({"leadership": {"tenure_years": tenure}}))[layout.P_CHURN]
+        cfg = from_dict({"dynamics": {"rule": "change"}, "leadership": {"tenure_years": tenure}})
+        p = layout.pack(cfg)[layout.P_CHURN]
         assert (1.0 - p) ** (52 * tenure) == pytest.approx(0.5, rel=1e-12)
         assert p == pytest.approx(1.0 - 2.0 ** (-1.0 / (52.0 * tenure)), rel=1e-12)
 
 
 def test_clinical_appointment_rises_by_the_enabler_effect_per_enabler() -> None:
-    base = {"leadership": {"clinical_appointment": 0.2, "enabler_effect": 0.15}}
+    base = {
+        "dynamics": {"rule": "change"},
+        "leadership": {"clinical_appointment": 0.2, "enabler_effect": 0.15},
+    }
     for n, flags in enumerate(([], ["career_path"], ["career_path", "pay_balance"],
                                ["career_path", "pay_balance", "licence_retention"])):  # fmt: skip
         cfg = from_dict(base, **{f"leadership.{f}": True for f in flags})
@@ -266,7 +270,9 @@ def _cells(org) -> np.ndarray:
 
 def test_frontline_rule_picks_only_frontline_staff() -> None:
     org = _org()
-    p = from_dict({"co_design": {"on": True, "rule": "frontline", "share": 0.1}}).co_design
+    p = from_dict(
+        {"dynamics": {"rule": "change"}, "co_design": {"on": True, "rule": "frontline", "share": 0.1}}
+    ).co_design
     g = co_design.choose_group(org, np.full((3, org.n_staff), 0.5), p, np.arange(3))
     assert (g.sum(axis=1) == 40).all()
     assert (org.level[np.flatnonzero(g[0])] == org.n_levels - 1).all()
@@ -274,7 +280,9 @@ def test_frontline_rule_picks_only_frontline_staff() -> None:
 
 def test_board_rule_picks_the_most_senior() -> None:
     org = _org()
-    p = from_dict({"co_design": {"on": True, "rule": "board", "share": 0.01}}).co_design
+    p = from_dict(
+        {"dynamics": {"rule": "change"}, "co_design": {"on": True, "rule": "board", "share": 0.01}}
+    ).co_design
     g = co_design.choose_group(org, np.full((1, org.n_staff), 0.5), p, np.arange(1))
     chosen = org.level[g[0]]
     assert chosen.max() <= np.sort(org.level)[3]
@@ -283,7 +291,9 @@ def test_board_rule_picks_the_most_senior() -> None:
 def test_volunteers_rule_picks_the_most_motivated() -> None:
     org = _org()
     motivation = np.random.default_rng(0).random((2, org.n_staff))
-    p = from_dict({"co_design": {"on": True, "rule": "volunteers", "share": 0.05}}).co_design
+    p = from_dict(
+        {"dynamics": {"rule": "change"}, "co_design": {"on": True, "rule": "volunteers", "share": 0.05}}
+    ).co_design
     g = co_design.choose_group(org, motivation, p, np.arange(2))
     for r in range(2):
         top = np.argsort(-motivation[r])[:20]
@@ -294,7 +304,9 @@ def test_diagonal_rule_takes_one_from_every_role_before_a_second_from_any() -> N
     org = _org()
     cells = _cells(org)
     uniq, inv, size = np.unique(cells, return_inverse=True, return_counts=True)
-    p = from_dict({"co_design": {"on": True, "rule": "diagonal", "share": 0.05}}).co_design
+    p = from_dict(
+        {"dynamics": {"rule": "change"}, "co_design": {"on": True, "rule": "diagonal", "share": 0.05}}
+    ).co_design
     g = co_design.choose_group(org, np.full((2, org.n_staff), 0.5), p, np.arange(2))
     for r in range(2):
         k = np.bincount(inv, weights=g[r], minlength=len(uniq)).astype(int)
@@ -309,7 +321,9 @@ def test_co_design_fit_by_hand_on_the_tiny_organisation() -> None:
     m = tiny("kernel")
     group = np.zeros((1, 5), dtype=bool)
     group[0, 1] = True
-    p = from_dict({"co_design": {"on": True, "fit_gain": 0.3, "team_spread": 0.5}}).co_design
+    p = from_dict(
+        {"dynamics": {"rule": "change"}, "co_design": {"on": True, "fit_gain": 0.3, "team_spread": 0.5}}
+    ).co_design
     fit = co_design.fit_gain(m.org, group, p)[0]
     assert fit[1] == pytest.approx(0.3)
     assert fit[[0, 2, 3, 4]] == pytest.approx([0.15] * 4)
@@ -321,7 +335,12 @@ def test_co_design_reach_is_bounded_by_whom_the_group_can_speak_for() -> None:
     # and a teammate co-designed.
     org = _org(1000, 8)
     cells = _cells(org)
-    p = from_dict({"co_design": {"on": True, "rule": "diagonal", "share": 0.05, "voice": 4.0}}).co_design
+    p = from_dict(
+        {
+            "dynamics": {"rule": "change"},
+            "co_design": {"on": True, "rule": "diagonal", "share": 0.05, "voice": 4.0},
+        }
+    ).co_design
     g = co_design.choose_group(org, np.full((1, org.n_staff), 0.5), p, np.arange(1))
     fit = co_design.fit_gain(org, g, p)[0]
     expect = np.zeros(org.n_staff)
@@ -340,8 +359,9 @@ def test_patients_in_co_design_raise_the_fit_gain_and_move_co_designers() -> Non
     m = tiny("kernel")
     group = np.zeros((1, 5), dtype=bool)
     group[0, 1] = True
-    p = from_dict({"co_design": {"on": True, "fit_gain": 0.3, "team_spread": 0.5, "patient_share": 0.25,
-                                 "patient_fit": 2.0, "patient_motivation": 0.4}}).co_design  # fmt: skip
+    design = {"on": True, "fit_gain": 0.3, "team_spread": 0.5, "patient_share": 0.25, "patient_fit": 2.0,
+              "patient_motivation": 0.4}  # fmt: skip
+    p = from_dict({"dynamics": {"rule": "change"}, "co_design": design}).co_design
     fit = co_design.fit_gain(m.org, group, p)[0]
     assert fit[1] == pytest.approx(0.3 * 1.5)  # (1 + 2.0 * 0.25)
     mot = np.full((1, 5), 0.5)
@@ -355,7 +375,8 @@ def test_patients_in_co_design_raise_the_fit_gain_and_move_co_designers() -> Non
 
 def test_parameter_packing_re_derived_slot_by_slot() -> None:
     cfg = from_dict({
-        "dynamics": {"threshold_kind": "count", "threshold_mean": 2.0, "p_spontaneous": 0.01},
+        "dynamics": {"rule": "change", "threshold_kind": "count", "threshold_mean": 2.0,
+                     "p_spontaneous": 0.01},
         "mandate": {"on": True, "start": 3, "end": 40, "strength": 0.7, "scope": "all", "p_comply": 0.2,
                     "p_lapse": 0.3, "pressure_decay": 0.4},
         "motivation": {"readiness_weight": 0.5, "crowding": 0.06, "recovery": 0.07, "recognition": 0.08,
@@ -469,7 +490,7 @@ def test_compatibility_is_the_fit_before_co_design() -> None:
 
 
 def test_trialability_and_urgency_rescale_their_rates() -> None:
-    cfg = {"adaptation": {"p_test": 0.3}, "motivation": {"crowding": 0.1},
+    cfg = {"dynamics": {"rule": "change"}, "adaptation": {"p_test": 0.3}, "motivation": {"crowding": 0.1},
            "relationships": {"trust_erosion": 0.2}}  # fmt: skip
     for t, u in ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (0.9, 0.2)):
         par = layout.pack(from_dict(cfg, **{"change.trialability": t, "change.urgency": u}))

@@ -13,7 +13,7 @@ import pytest
 from sim import run_batch
 from sim.analysis import sensitivity
 from sim.params import ConfigError
-from sim.provenance import REPO_ROOT, command_line, provenance
+from sim.provenance import REPO_ROOT, command_line, git_state, provenance
 
 # Two weeks from 10 random adopters in 200 staff: 10% is reached at once, 90% never.
 SHORT = {"org": {"n_staff": 200}, "n_steps": 2, "seeding": {"strategy": "random", "n_seeds": 20}}
@@ -57,6 +57,7 @@ def test_never_reached_is_missing_not_minus_one(tmp_path: Path) -> None:
 
 
 def test_provenance_names_commit_time_command_and_machine(tmp_path: Path) -> None:
+    git_state.cache_clear()  # read once per process; a commit made since this process began moved HEAD
     prov = provenance(["/usr/local/bin/changesim", "-m", "seed=0,1"], design="x")
     for key in PROVENANCE_KEYS:
         assert key in prov, f"provenance should record {key}"

@@ -492,3 +492,28 @@ def test_collect_status_and_describe_read_the_same_checks(certified, tmp_path):
     d = copy_sweep(certified, tmp_path)
     st = collect_mod.status(d)
     assert st.complete and st.n_done == 3
+
+
+def test_a_sweep_from_before_hashed_names_is_resumed_not_doubled(certified, tmp_path):
+    d = copy_sweep(certified, tmp_path)
+    for job in job_dirs(d):  # the names an older changesim gave: the overrides without a hash
+        job.rename(d / job.name.rsplit("-", 1)[0])
+    p = sweep_cmd(d, "seed=0,1,2")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.count("renamed ") == 3 and p.stdout.count("skipped ") == 3, p.stdout[-2000:]
+    assert len(job_dirs(d)) == 3 and len(pd.read_parquet(d / "sweep_summary.parquet")) == 3, "no job twice"
+
+
+def test_collect_names_a_csv_job_it_does_not_combine(tmp_path):
+    d = tmp_path / "m"
+    p = sweep_cmd(d, "output_format=parquet,csv")
+    assert p.returncode == 0, p.stderr[-2000:]
+    st = collect_mod.collect(d).status
+    csv_job = next(j.name for j in job_dirs(d) if "output_format=csv" in j.name)
+    assert not st.complete and "output_format=csv" in st.damaged[csv_job]
+    assert f"NOT COLLECTED {csv_job}" in st.describe()
+
+
+def test_the_library_warns_where_the_command_line_refuses_an_ignored_mechanism():
+    with pytest.warns(ConfigWarning, match=r"dynamics.rule=bass ignores mandate.on=True"):
+        from_dict({"dynamics": {"rule": "bass"}, "mandate": {"on": True}})

@@ -8,6 +8,12 @@ sustained adoption of all 64 cells) and ``headline.md``.
 
     python experiments/e02_domain_ablation/analyse.py multirun/e02_domain_ablation/<time>
     python experiments/e02_domain_ablation/analyse.py --run [--quick] [--out DIR]
+    python experiments/e02_domain_ablation/analyse.py --run --regime complex_change  (<out>/complex_change)
+
+Regimes (``REGIMES``): ``base`` runs the factorial as configured; ``complex_change`` runs it
+for a complex change (``change=complex_adaptive``: it fails in use unless adapted, its
+results are hard to see), the named regime in which a domain inert for the base change can
+show its effect.
 
 Every cell runs replicates 0..R-1 on the same seeds, so differences are taken seed by seed.
 """
@@ -50,6 +56,9 @@ DOMAINS = (
     ("adaptation.adapt", True, "Adapt in action (PDSA adaptation)"),
 )
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
+REGIMES = {"base": [], "complex_change": ["change=complex_adaptive"]}
+"""Named regimes: extra overrides composed on top of the experiment (``--regime``)."""
+_REGIME: list[str] = []
 TARGET_HALF_WIDTH = 0.01  # precision asked of a paired difference: +-1 percentage point
 N_BOOT = 10_000  # bootstrap resamples of the replicates for the interaction
 
@@ -64,7 +73,7 @@ def sweep_grid(name: str) -> dict[str, list]:
 def run_grid(quick: bool) -> pd.DataFrame:
     """The factorial, run here: one row per cell x replicate, columns as in the sweep table."""
     grid = sweep_grid(NAME)
-    base = compose([f"experiment={NAME}", *(QUICK if quick else [])])[0]
+    base = compose([f"experiment={NAME}", *_REGIME, *(QUICK if quick else [])])[0]
     org = None
     frames = []
     for values in itertools.product(*grid.values()):
@@ -349,6 +358,16 @@ def headline(eff: pd.DataFrame, fac: pd.DataFrame, f: Factorial) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    regime = "base"
+    if "--regime" in argv:
+        k = argv.index("--regime")
+        regime = argv[k + 1]
+        del argv[k : k + 2]
+        if regime not in REGIMES:
+            print(f"error: --regime {regime!r} is not one of {list(REGIMES)}", file=sys.stderr)
+            return 2
+    _REGIME[:] = REGIMES[regime]
     args, table, source = run_or_load(
         NAME, __doc__.splitlines()[0], run_grid,
         read_sweep=lambda d: pd.read_parquet(d / "sweep_summary.parquet"),
@@ -356,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         quick_help="with --run: 2 replicates, 60 staff, 8 weeks",
         argv=argv,
     )
+    if regime != "base":
+        args.out = args.out / regime
+        args.out.mkdir(parents=True, exist_ok=True)
+        source += f" --regime {regime}"
     f = Factorial(table)
     fac = f.table()
     eff = effects(f)

@@ -84,7 +84,8 @@ def collect() -> None:
         "median": s["median"], "q2.5": s["q2.5"], "q97.5": s["q97.5"], "mean": s["mean"], "sd": s["sd"],
         "prior_lo": s["prior_lo"], "prior_hi": s["prior_hi"],
         "weekly_median": weekly["median"], "lo": weekly["q2.5"], "hi": weekly["q97.5"],
-        "model": "threshold rule + outside influence (configs/calibration/default.yaml)",
+        "model": "threshold",  # `changesim robustness` names rows model:parameter
+        "model_description": "threshold rule + outside influence (configs/calibration/default.yaml)",
         "transfer": TRANSFER,
     })  # fmt: skip
     summary.to_csv(RESULTS / "posterior_summary.csv", index=False, float_format="%.4g")
@@ -97,7 +98,7 @@ def collect() -> None:
     }).rename_axis("parameter")  # fmt: skip
     cross.to_csv(RESULTS / "abc_vs_mle.csv", float_format="%.4g")
     prov = {name: json.loads((RUNS / name / "provenance.json").read_text()) for name in FITS}
-    print(summary.drop(columns=["transfer", "model"]).to_string(index=False))
+    print(summary.drop(columns=["transfer", "model_description"]).to_string(index=False))
     print(cross.to_string())
     print(pd.read_csv(RESULTS / "validation.csv").to_string(index=False))
     for name in FITS:

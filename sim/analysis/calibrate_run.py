@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -62,21 +61,20 @@ def provenance(
     git: tuple[str | None, bool | None],
     started: str,
 ) -> dict[str, Any]:
-    """Version, git commit (and whether the tree was modified) when the run started, dates, command, spec."""
-    from sim import __version__
+    """The shared record (``sim.provenance``: version, time, command, machine) with the git
+    commit and modified flag as they were when the run started, the dates and the spec.
+    """
+    from sim.provenance import provenance as record
 
-    return {
-        "changesim": __version__,
-        "git_commit": git[0],
-        "git_modified": git[1],
-        "started": started,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["changesim", "calibrate", *argv]),
-        "spec": asdict(spec),
-        "spec_digest": spec.digest(),
-        "python": sys.version.split()[0],
+    return record(
+        ["changesim", "calibrate", *argv],
+        git_commit=git[0],
+        git_modified=git[1],
+        started=started,
+        spec=asdict(spec),
+        spec_digest=spec.digest(),
         **facts,
-    }
+    )
 
 
 def _write(df: pd.DataFrame, path: Path, index: bool = False) -> None:

@@ -101,7 +101,12 @@ class SweepStatus:
         """A few plain lines for the terminal."""
         n = self.n_done + len(self.failed) + len(self.incomplete) + len(self.damaged)
         lines = [f"sweep: {self.n_done} of {n} job folders complete"]
-        lines += [f"DAMAGED {job}: {msg}" for job, msg in self.damaged.items()]
+        lines += [
+            msg.replace("NOT COLLECTED: ", f"NOT COLLECTED {job}: ", 1)
+            if msg.startswith("NOT COLLECTED: ")
+            else f"DAMAGED {job}: {msg}"
+            for job, msg in self.damaged.items()
+        ]
         lines += [f"FAILED {job}: {msg}" for job, msg in self.failed.items()]
         lines += [
             f"INCOMPLETE {job}: no {sweep.DONE} (interrupted or still running)" for job in self.incomplete
@@ -323,6 +328,11 @@ def _plan(
     for job in jobs:
         path = _table_file(job, name)
         if path is None:
+            if (job.path / f"{name}.csv").is_file():
+                bad[job.name] = (
+                    f"NOT COLLECTED: {name}.csv only (output_format=csv); collect combines Parquet files "
+                    "(python -m sim.analysis.sweep <sweep folder> reads CSV jobs too)"
+                )
             continue
         try:
             own = pq.read_schema(path)
@@ -436,7 +446,7 @@ def _set_aside(st: SweepStatus, bad: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.analysis.collect <sweep_dir> [--timeseries] [--status]``; exit 1 if any is missing."""
-    parser = argparse.ArgumentParser(prog="python -m sim.analysis.collect", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="changesim collect", description=main.__doc__)
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (hydra.sweep.dir)")
     parser.add_argument("--timeseries", action="store_true", help="also combine the time series")
     parser.add_argument("--status", action="store_true", help="only report done, failed and missing jobs")

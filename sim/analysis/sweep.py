@@ -59,6 +59,15 @@ def job_dirname(num: int, override_dirname: str) -> str:
     return f"{name}-{digest}"
 
 
+def legacy_dirname(override_dirname: str) -> str:
+    """The folder name a job had before names carried a hash (only to find and rename old folders)."""
+    name = override_dirname.replace("/", "_")
+    if len(name.encode()) > MAX_DIRNAME:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+        name = name.encode()[: MAX_DIRNAME - 13].decode(errors="ignore") + "_" + digest
+    return name
+
+
 def unusable(folder: str | Path) -> str | None:
     """Why outputs cannot be written into ``folder`` (made if missing), or None if they can.
 

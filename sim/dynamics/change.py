@@ -63,37 +63,90 @@ def change_step(t, par, keys, org, people, scratch):
     apply(t, people, scratch)
     test_cycles(t, par, keys, org, people, scratch)
     update_motivation(par, people)
-    update_trust(par, org, people)
+    update_trust(par, org, people, scratch)
     update_courage(par, people)
+
+
+LANES = 8  # partial sums of a mean (written out in lane_sum); fixed, so every engine rounds alike
+
+
+@njit(cache=True, inline="always")
+def lane_sum(x):
+    """sum(x) in LANES interleaved partial sums (x[k] goes to lane k % LANES, lanes added
+    in a fixed tree): deterministic, and 6x faster than one running sum, whose every
+    addition waits for the previous one (a floating-point sum cannot be reordered freely).
+    """
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    n = len(x)
+    full = n - n % LANES
+    for k in range(0, full, LANES):
+        a0 += x[k]
+        a1 += x[k + 1]
+        a2 += x[k + 2]
+        a3 += x[k + 3]
+        a4 += x[k + 4]
+        a5 += x[k + 5]
+        a6 += x[k + 6]
+        a7 += x[k + 7]
+    # The tail (n % LANES values) goes to lanes 0, 1, ... in order.
+    r = n - full
+    if r > 0:
+        a0 += x[full]
+    if r > 1:
+        a1 += x[full + 1]
+    if r > 2:
+        a2 += x[full + 2]
+    if r > 3:
+        a3 += x[full + 3]
+    if r > 4:
+        a4 += x[full + 4]
+    if r > 5:
+        a5 += x[full + 5]
+    if r > 6:
+        a6 += x[full + 6]
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
 @njit(cache=True)
 def state_means(motivation, belief, trust, out):
-    """out[0:3] = mean motivation, mean belief, mean trust (NaN with no ties), summed in order."""
+    """out[0:3] = mean motivation, mean belief, mean trust (NaN with no ties), each summed
+    by ``lane_sum`` (every engine records through this function, so they agree exactly).
+    """
     n = len(motivation)
-    m_sum = 0.0
-    b_sum = 0.0
-    for i in range(n):
-        m_sum += motivation[i]
-        b_sum += belief[i]
-    tr = 0.0
-    for e in range(len(trust)):
-        tr += trust[e]
-    out[0] = m_sum / n if n > 0 else 0.0
-    out[1] = b_sum / n if n > 0 else 0.0
-    out[2] = tr / len(trust) if len(trust) > 0 else np.nan
+    out[0] = lane_sum(motivation) / n if n > 0 else 0.0
+    out[1] = lane_sum(belief) / n if n > 0 else 0.0
+    out[2] = lane_sum(trust) / len(trust) if len(trust) > 0 else np.nan
 
 
 @njit(cache=True)
-def record(t, people, groups, counts, extra):
-    """Counts by group and state after step t, and the means of motivation, belief, trust."""
-    state = people.state
-    for g in range(counts.shape[1]):
-        for s in range(counts.shape[2]):
-            counts[t, g, s] = 0
-    for i in range(len(state)):
-        for d in range(groups.shape[1]):
-            counts[t, groups[i, d], state[i]] += 1
+def record(t, people, scratch, groups, counts, extra):
+    """Counts by group and state after step t, and the means of motivation, belief, trust.
+
+    Step 0 counts everyone; later steps start from the previous step's counts and move
+    only the people whose state differs from the last record (``scratch.recorded``), so
+    any phase may change a state and the counts stay exact.
+    """
+    state, recorded = people.state, scratch.recorded
+    n_cols = groups.shape[1]
+    if t == 0:
+        for g in range(counts.shape[1]):
+            for s in range(counts.shape[2]):
+                counts[0, g, s] = 0
+        for i in range(len(state)):
+            for d in range(n_cols):
+                counts[0, groups[i, d], state[i]] += 1
+            recorded[i] = state[i]
+    else:
+        counts[t] = counts[t - 1]
+        for i in range(len(state)):
+            s_new = state[i]
+            s_old = recorded[i]
+            if s_new != s_old:
+                for d in range(n_cols):
+                    g = groups[i, d]
+                    counts[t, g, s_old] -= 1
+                    counts[t, g, s_new] += 1
+                recorded[i] = s_new
     state_means(people.motivation, people.belief, people.trust, extra[t])
 
 
@@ -108,21 +161,22 @@ def simulate_change(par, keys, org, people, scratch, n_steps, groups, counts, ex
         counts: (n_steps+1, G, 4) int32 output: staff by step, group and adoption state.
         extra: (n_steps+1, 3) float64 output: mean motivation, belief and trust by step.
     """
-    record(0, people, groups, counts, extra)
+    record(0, people, scratch, groups, counts, extra)
     for t in range(1, n_steps + 1):
         change_step(t, par, keys, org, people, scratch)
-        record(t, people, groups, counts, extra)
+        record(t, people, scratch, groups, counts, extra)
 
 
 @njit(cache=True, parallel=True)
 def simulate_change_batch(par, keys, org, people, scratch, n_steps, groups, counts, extra):
-    """R replicates in parallel: ``keys``, ``counts``, ``extra`` and every array of
-    ``people`` and ``scratch`` have a leading (R,) axis; replicate r equals
-    ``simulate_change`` on row r (draws depend on (seed, step, person) only).
+    """R replicates in parallel: ``par`` is (R, N_SLOTS) (one parameter vector per
+    replicate); ``keys``, ``counts``, ``extra`` and every array of ``people`` and
+    ``scratch`` have a leading (R,) axis. Replicate r equals ``simulate_change`` on row r
+    (draws depend on (seed, step, person) only, never on the thread).
     """
     for r in prange(keys.shape[0]):
         simulate_change(
-            par,
+            par[r],
             keys[r],
             org,
             replicate(people, r),

@@ -24,6 +24,7 @@ first step, in code both engines share.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from sim import rng
 from sim.org import PROFESSIONS, Organisation
@@ -59,14 +60,8 @@ def choose_group(
     elif params.rule == "board":
         primary = np.broadcast_to(org.level.astype(np.float64), (r, n))
     else:  # diagonal: rank within each cell by the random draw, then take rank 0s first
-        cells = _cells(org)
         primary = np.empty((r, n))
-        for row in range(r):
-            order = np.lexsort((tie[row], cells))
-            sorted_cells = cells[order]
-            start = np.r_[0, np.flatnonzero(sorted_cells[1:] != sorted_cells[:-1]) + 1]
-            rank = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
-            primary[row, order] = rank
+        _rank_in_cell(_cells(org), tie, primary)
     order = np.argsort(tie, axis=1, kind="stable")
     key = np.take_along_axis(primary, order, axis=1)
     order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
@@ -74,12 +69,40 @@ def choose_group(
     return out
 
 
+@njit(cache=True, parallel=True)
+def _rank_in_cell(cells, tie, primary):
+    """primary[r, i] = rank of i within its cell by (tie[r, i], i): 0 for the first drawn."""
+    n = len(cells)
+    for r in prange(tie.shape[0]):
+        # Stable sorts: by draw, then by cell; equal draws keep index order (as np.lexsort).
+        by_tie = np.argsort(tie[r], kind="mergesort")
+        order = by_tie[np.argsort(cells[by_tie], kind="mergesort")]
+        rank = 0
+        for k in range(n):
+            if k > 0 and cells[order[k]] != cells[order[k - 1]]:
+                rank = 0
+            primary[r, order[k]] = rank
+            rank += 1
+
+
+@njit(cache=True, parallel=True)
+def _mark(codes, group, n_codes, out):
+    """out[r, i] = some member of row r's group shares code ``codes[i]``."""
+    for r in prange(group.shape[0]):
+        seen = np.zeros(n_codes, np.bool_)
+        for i in range(len(codes)):
+            if group[r, i]:
+                seen[codes[i]] = True
+        for i in range(len(codes)):
+            out[r, i] = seen[codes[i]]
+
+
 def represented(org: Organisation, group: np.ndarray) -> np.ndarray:
     """(R, n) bool: whose role, an (organisation, level, profession) cell, has a member in the group."""
     cells = _cells(org)
     out = np.zeros(group.shape, dtype=bool)
-    for row in range(group.shape[0]):
-        out[row] = np.isin(cells, np.unique(cells[group[row]]))
+    if len(cells):
+        _mark(cells, group, int(cells.max()) + 1, out)
     return out
 
 
@@ -119,12 +142,10 @@ def fit_gain(org: Organisation, group: np.ndarray, params: CoDesignParams) -> np
         return fit
     g = params.fit_gain * (1.0 + params.patient_fit * params.patient_share)
     cover = coverage(org, group, params.voice)
-    n_teams = int(org.team.max()) + 1
-    for row in range(group.shape[0]):
-        teams_with_member = np.zeros(n_teams, dtype=bool)
-        teams_with_member[org.team[group[row]]] = True
-        fit[row, teams_with_member[org.team]] = params.team_spread * g
-        fit[row] = np.maximum(fit[row], g * cover[row])
+    teammate = np.zeros(group.shape, dtype=bool)
+    _mark(org.team.astype(np.int64), group, int(org.team.max()) + 1, teammate)
+    fit[teammate] = params.team_spread * g
+    fit = np.maximum(fit, g * cover)
     return fit
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from sim.constants import COMMITTED, COMPLYING, LINE
+from sim.constants import COMMITTED, COMPLYING
 from sim.dynamics import layout as L
 
 
@@ -26,6 +26,7 @@ def exposure(i, org, people, visibility, credibility, count_kind):
     clinician_i = org.clinician[i] == 1
     num = 0.0
     den = 0.0
+    # Branches here, not 0/1 factors: indexing x_j by state from a tuple measured 1.25x slower.
     for e in range(org.indptr[i], org.indptr[i + 1]):
         j = indices[e]
         # w_ij = trust_ij * influence_j * (clinical_credibility when j is a clinical leader
@@ -47,25 +48,36 @@ def exposure(i, org, people, visibility, credibility, count_kind):
 
 
 @njit(cache=True)
-def update_trust(par, org, people):
+def update_trust(par, org, people, scratch):
     """Phase 7, trust on every tie (i, j):
     tau <- tau + growth (1 - tau)          if either is committed (working with someone
                                            who owns the change builds trust both ways)
     tau <- tau - erosion xbar tau          on line ties, xbar = (x_i + x_j) / 2
-    Both directions follow the same formula, so trust stays symmetric.
+    Both directions follow the same formula, so trust stays symmetric:
+    trust[e] == trust[reverse[e]] always (initial trust is set by tie kind, churn resets
+    both directions), and each undirected tie is computed once (``org.upper``) and
+    written to both of its stored ties (1.4x faster than every stored tie). The reference
+    agents update each direction on its own, so the equivalence tests would catch a rule
+    that broke the symmetry.
     """
     grow = par[L.TRUST_GROWTH]
     erode = par[L.TRUST_EROSION]
     if grow == 0.0 and erode == 0.0:
         return
-    indptr, indices, tie_kind = org.indptr, org.indices, org.tie_kind
     state, pressure, trust = people.state, people.pressure, people.trust
+    committed = scratch.committed
     for i in range(len(state)):
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            tau = trust[e]
-            if state[i] == COMMITTED or state[j] == COMMITTED:
-                tau = tau + grow * (1.0 - tau)
-            if tie_kind[e] == LINE:
-                tau = tau - erode * ((pressure[i] + pressure[j]) / 2.0) * tau
-            trust[e] = tau
+        committed[i] = 1.0 if state[i] == COMMITTED else 0.0
+    upper, reverse, source, indices, line = org.upper, org.reverse, org.source, org.indices, org.line
+    # One flat loop over ties, the conditions as 0/1 factors: tau + 0 * g = tau and
+    # tau - 0 * d = tau exactly (g, d >= 0), so this equals the branching rule bit for bit
+    # and runs 1.5x faster than a loop over rows with branches (no mispredicted branch per tie).
+    for k in range(len(upper)):
+        e = upper[k]
+        i = source[e]
+        j = indices[e]
+        tau = trust[e]
+        tau = tau + max(committed[i], committed[j]) * (grow * (1.0 - tau))
+        tau = tau - line[e] * (erode * ((pressure[i] + pressure[j]) / 2.0) * tau)
+        trust[e] = tau
+        trust[reverse[e]] = tau

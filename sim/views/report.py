@@ -144,8 +144,13 @@ def _outcome(key: str) -> Outcome:
     return next(o for o in OUTCOMES if o.key == key)
 
 
-def _ranked() -> list[Outcome]:
-    return [o for o in OUTCOMES if o.better in ("higher", "lower")]
+def _ranked(comp: Comparison | None = None) -> list[Outcome]:
+    """Ranked outcomes; urgency-weighted use is left out where it equals cumulative use (no urgency)."""
+    out = [o for o in OUTCOMES if o.better in ("higher", "lower")]
+    if comp is not None and "timely_use" in comp.outcomes and "cumulative_use" in comp.outcomes:
+        if np.allclose(comp.outcomes["timely_use"], comp.outcomes["cumulative_use"], equal_nan=True):
+            out = [o for o in out if o.key != "timely_use"]
+    return out
 
 
 def describe_scenario(title: str, description: str) -> str:
@@ -226,7 +231,7 @@ def headlines(
     """The headline findings: the best model on each ranked outcome, then each model against the reference."""
     title = {s.name: s.title for s in comp.scenarios}
     out = []
-    for o in _ranked():
+    for o in _ranked(comp):
         if o.key not in HEADLINES:
             name, verb = f"Best on {o.label.lower()}", f"did best on {o.label.lower()}"
         else:
@@ -310,12 +315,21 @@ def driver_sentence(rob: Any, outcome: str = HEADLINE_OUTCOME, k: int = 3) -> st
     top = idx.sort_values("S1", ascending=False).head(k)
     w = rob.winners.get(outcome, str(top.winner.iloc[0]))
     parts = [
-        f"{input_label(r.input, rob.unc)} ({pct(max(0.0, r.S1))} of the variance)" for r in top.itertuples()
+        f"{input_label(r.input, rob.unc)} ({pct(max(0.0, r.S1))} of the variance, give or take "
+        f"{100 * r.S1_conf:.0f} points)"
+        for r in top.itertuples()
     ]
     kind = "Sobol" if top.ST.notna().any() else "first-order Sobol indices estimated by RBD-FAST"
+    clear = (top.S1 - top.S1_conf > 0).any()
+    caveat = (
+        ""
+        if clear
+        else f" None is clearly above zero with {int(rob.rank_first.n_points.iloc[0])} sets: no single assumption "
+        "dominates the lead; it rests on many together."
+    )
     return (
         f"What moves the lead of {rob.titles.get(w, w)} on {_outcome(outcome).label.lower()} most: "
-        f"{'; '.join(parts)} ({kind})."
+        f"{'; '.join(parts)} ({kind}).{caveat}"
     )
 
 
@@ -349,8 +363,14 @@ def summary(comp: Comparison, table: pd.DataFrame, diff: pd.DataFrame, reference
     if rob is not None:
         c = rob.conditions[(rob.conditions.outcome == o_s.key) & (rob.conditions.method == "PRIM")]
         w = rob.winners.get(o_s.key)
+        if w is not None and w != b_s and o_s.key in set(rob.rank_first.outcome):
+            text += (
+                f" Across the plausible assumptions, though, {title.get(w, w)} ranks first on the share at the "
+                f"end more often ({pct(rob.p_first(o_s.key, w))} of the sets against "
+                f"{pct(rob.p_first(o_s.key, b_s))})."
+            )
         if len(c) and bool(c.iloc[0].found) and w is not None:
-            text += f" {rob.titles.get(w, w)} falls behind mostly where {c.iloc[0].words}."
+            text += f" {title.get(w, w)} falls behind mostly where {c.iloc[0].words}."
     else:
         text += " These results have not been tested against the plausible ranges of the assumptions."
     return text + " " + NOISE_WORDS.split(":")[0].replace("Numbers in brackets are", "Brackets hold") + "."
@@ -400,7 +420,7 @@ def _robustness_blocks(rob: Any, comp: Comparison, reference: str) -> list[Block
             f"random numbers ({p.get('n_runs', len(rob.runs)):,} runs). {fitted_sentence(p)}",
         ),
     ]
-    outs = [o for o in _ranked() if o.key in set(rob.rank_first.outcome)]
+    outs = [o for o in _ranked(comp) if o.key in set(rob.rank_first.outcome)]
     rows = []
     for name in rob.order:
         row = {"Leadership model": rob.titles.get(name, name)}
@@ -549,7 +569,7 @@ def build(
     diff = comp.differences(reference)
     need = comp.replicates_for(0.02)
     ref_title = next(s.title for s in comp.scenarios if s.name == reference)
-    ranked = _ranked()
+    ranked = _ranked(comp)
     side = {o.key for o in tradeoff_outcomes(comp)}
     shown = [o for o in OUTCOMES if o.key not in side and not _all_zero(comp, o)]
     dropped = [o.label.lower() for o in OUTCOMES if o.key not in side and _all_zero(comp, o)]

@@ -43,6 +43,9 @@ def figure(res: Any, outcome: str = "sustained") -> Figure:
 
     labels = {o.key: o.label for o in OUTCOMES}
     outs = [o.key for o in ranked_outcomes() if o.key in set(res.rank_first.outcome)]
+    p = res.rank_first.pivot(index="scenario", columns="outcome", values="p_first")
+    if {"timely_use", "cumulative_use"} <= set(outs) and np.allclose(p["timely_use"], p["cumulative_use"]):
+        outs.remove("timely_use")  # no urgency: the same as cumulative use
     if outcome not in outs:
         outcome = outs[0]
     order, titles = res.order, res.titles

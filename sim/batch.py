@@ -1,0 +1,294 @@
+"""Many runs on one prebuilt organisation: the fast entry for sweeps and inference loops.
+
+``Runner`` validates a configuration and builds the organisation's kernel arrays once;
+each ``run(seeds, values)`` then draws the initial states of all runs together and
+advances them in parallel kernel calls (prange over runs), with no Mesa objects and no
+Python per run. ``values`` sets configuration keys for one call: a scalar applies to
+every run, an (R,) array gives each run its own value, so one call can carry one
+parameter vector per run as an ABC or MCMC sampler proposes them. Run r equals
+``sim.run`` with ``seeds[r]`` and run r's values (``tests/test_batch.py``).
+
+>>> import numpy as np
+>>> runner = Runner({"org": {"n_staff": 125}, "dynamics": {"rule": "change"}, "n_steps": 18})
+>>> out = runner.run(np.arange(100), {"dynamics.p_spontaneous": np.linspace(0.0, 0.05, 100)})
+>>> out.counts.shape  # (runs, steps + 1, groups, adoption states)
+(100, 19, 1, 4)
+
+Keys that shape the initial state (``INIT_KEYS``: people, seeding, co-design,
+thresholds, power gradient) may vary per run too, but then the runs are initialised in
+groups of equal values (one initialisation per distinct value), which is slower when
+every run differs. The organisation, the rule and ``n_steps`` are fixed for a runner.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+import numpy as np
+
+from sim import rng
+from sim.constants import N_STATES
+from sim.dynamics import change, layout
+from sim.dynamics.contagion import Rule, rule_of
+from sim.engine import simulate, simulate_batch, weights
+from sim.memory import check_fits, chunk_size, estimate_batch
+from sim.metrics import group_matrix
+from sim.org import Organisation
+from sim.params import ConfigError, ModelConfig, from_dict
+from sim.state import initial_states, org_arrays, replicate, scratch
+
+INIT_KEYS = (
+    "people.",
+    "seeding.",
+    "co_design.",
+    "dynamics.threshold_mean",
+    "dynamics.threshold_sd",
+    "dynamics.threshold_kind",
+    "dynamics.power_gradient",
+)
+"""Configuration keys (prefixes) that the initial state depends on (``sim.state.initial_states``)."""
+
+FIXED_KEYS = ("org.", "org_seed", "n_steps", "dynamics.rule", "n_replicates", "seed")
+"""Keys a runner cannot vary per call (build another ``Runner``)."""
+
+
+@dataclass
+class Runs:
+    """What ``Runner.run`` returns (arrays with a leading run axis).
+
+    Attributes:
+        counts: (R, T+1, G, 4) int32 staff by step, group and adoption state.
+        final_state: (R, n) uint8 adoption state at the end.
+        t_adopted: (R, n) int32 step of the latest adoption (-1 never).
+        extra: (R, T+1) series: mean_motivation, mean_belief (full model), mean_trust.
+        timing: seconds spent in the parallel kernels (``kernel``) and in all (``total``).
+    """
+
+    counts: np.ndarray
+    final_state: np.ndarray
+    t_adopted: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+def _check_range(cfg: ModelConfig, key: str, values: np.ndarray) -> None:
+    """One-line ConfigError when a value of ``key`` is outside the range its field declares."""
+    *path, last = key.split(".")
+    node: Any = cfg
+    for p in path:
+        if not is_dataclass(node) or not hasattr(node, p):
+            raise ConfigError(f"values key {key!r}: no group {p!r}")
+        node = getattr(node, p)
+    spec = {f.name: f for f in fields(node)} if is_dataclass(node) else {}
+    if last not in spec:
+        raise ConfigError(f"values key {key!r}: no key {last!r}")
+    lo, hi = spec[last].metadata.get("range", (-np.inf, np.inf))
+    bad = ~((values >= lo) & (values <= hi))  # NaN fails too
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ConfigError(f"values[{key!r}][{k}]={values[k]!r} is out of range; allowed: [{lo}, {hi}]")
+
+
+def _set(cfg: ModelConfig, key: str, value: Any) -> None:
+    *path, last = key.split(".")
+    node: Any = cfg
+    for p in path:
+        if not hasattr(node, p):
+            raise ConfigError(f"values key {key!r}: no group {p!r}")
+        node = getattr(node, p)
+    if not hasattr(node, last):
+        raise ConfigError(f"values key {key!r}: no key {last!r}")
+    old = getattr(node, last)
+    setattr(node, last, type(old)(value) if isinstance(old, bool | int | float) else value)
+
+
+class Runner:
+    """One scenario family on one organisation, run many times (see the module docstring).
+
+    Args:
+        config: ``ModelConfig`` or nested dict (validated once, here).
+        org: the organisation (else built from ``config.org``).
+        by_group: also count by level, profession and organisation.
+        thresholds: (n,) explicit thresholds for every run.
+        initial_adopters: explicit initial adopters for every run (indices or bool mask).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig | dict[str, Any] | None = None,
+        org: Organisation | None = None,
+        *,
+        by_group: bool = False,
+        thresholds: np.ndarray | None = None,
+        initial_adopters: np.ndarray | None = None,
+        validated: bool = False,
+    ) -> None:
+        from sim.io import build
+
+        # ``validated``: config is a ModelConfig that from_dict has just returned (run_batch).
+        self.cfg = config if validated and isinstance(config, ModelConfig) else from_dict(config)
+        self.org = build(self.cfg.org, seed=max(self.cfg.org_seed, 0)) if org is None else org
+        self.full_model = self.cfg.dynamics.rule == "change"
+        self.groups, self.group_labels = group_matrix(self.org, by_group)
+        self.thresholds, self.initial_adopters = thresholds, initial_adopters
+        self.arrays = org_arrays(self.org) if self.full_model else None
+        self._work_cfg: ModelConfig | None = None
+        self._slots: dict[str, int | None] = {}
+
+    def _plan(self, values: dict[str, Any], r: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The varied keys, their distinct value rows (D, K) and each run's row index (R,)."""
+        per_run = {}
+        for key, v in values.items():
+            if any(key.startswith(f) if f.endswith(".") else key == f for f in FIXED_KEYS):
+                raise ConfigError(f"values key {key!r} is fixed for a Runner; build another Runner")
+            arr = np.asarray(v, dtype=np.float64)
+            if arr.ndim == 0:
+                arr = np.full(r, float(arr))
+            elif arr.shape != (r,):
+                raise ConfigError(f"values[{key!r}] must be a scalar or have shape ({r},), got {arr.shape}")
+            _check_range(self.cfg, key, arr)
+            per_run[key] = arr
+        if not per_run:
+            return [], np.zeros((1, 0)), np.zeros(r, np.int64)
+        table = np.stack(list(per_run.values()), axis=1)
+        rows, index = np.unique(table, axis=0, return_inverse=True)
+        return list(per_run), rows, index.reshape(-1)
+
+    def _slot_of(self, key: str) -> int | None:
+        """The parameter slot that ``key`` sets verbatim (``pack`` copies it), else None."""
+        if key not in self._slots:
+            slot = layout.SLOT.get(key.split(".")[-1])
+            if slot is not None:
+                probe = copy.deepcopy(self.cfg)
+                base = layout.pack(probe)
+                for v in (0.125, 0.375):  # two values any rate or chance may take
+                    try:
+                        _set(probe, key, v)
+                    except (TypeError, ValueError):
+                        slot = None
+                        break
+                    par = layout.pack(probe)
+                    changed = np.flatnonzero(par != base)
+                    if par[slot] != v or set(changed) - {slot}:
+                        slot = None
+                        break
+            self._slots[key] = slot
+        return self._slots[key]
+
+    def _configured(self, keys: list[str], row: np.ndarray) -> ModelConfig:
+        """The runner's working configuration with ``keys`` set to ``row`` (mutated in place:
+        a copy per distinct value would cost more than the run at calibration sizes).
+        """
+        if not keys:
+            return self.cfg
+        if self._work_cfg is None:
+            self._work_cfg = copy.deepcopy(self.cfg)
+        for key, v in zip(keys, row, strict=True):
+            _set(self._work_cfg, key, v)
+        return self._work_cfg
+
+    def run(self, seeds: Any, values: dict[str, Any] | None = None, *, check_memory: bool = True) -> Runs:
+        """Run once per seed; ``values`` sets keys for every run (scalar) or per run ((R,) array)."""
+        t_start = time.perf_counter()
+        seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+        r, n, t = len(seeds), self.org.n_staff, self.cfg.n_steps
+        if (seeds < 0).any():
+            raise ConfigError("seeds must be non-negative integers")
+        if check_memory:
+            check_fits(estimate_batch(self.cfg, self.org, r, len(self.group_labels)), "this batch")
+        keys, rows, which = self._plan(values or {}, r)
+        if keys:
+            self._configured(keys, rows[0])  # fails early on an unknown key
+        # Kernel parameters of each distinct value row (the full model's slot vector, or
+        # the classic rule's chances).
+        if self.full_model and all(self._slot_of(key) is not None for key in keys):
+            # Every varied key is one slot of the parameter vector: fill columns, no pack per row.
+            params = np.tile(layout.pack(self._configured(keys, rows[0])), (len(rows), 1))
+            for k, key in enumerate(keys):
+                params[:, self._slot_of(key)] = rows[:, k]
+        elif self.full_model:
+            params = np.stack([layout.pack(self._configured(keys, row)) for row in rows])
+        else:
+            params = np.array([tuple(rule_of(self._configured(keys, row).dynamics))[2:] for row in rows])
+        init_groups = _init_groups(keys, rows, which)
+        counts = np.zeros((r, t + 1, len(self.group_labels), N_STATES), dtype=np.int32)
+        final = np.empty((r, n), np.uint8)
+        t_adopted = np.empty((r, n), np.int32)
+        extra3 = np.empty((r, t + 1, 3))
+        kernel_s = 0.0
+        chunk = chunk_size(self.cfg, self.org, r)
+        for members in init_groups:
+            for lo in range(0, len(members), chunk):
+                idx = members[lo : lo + chunk]
+                cfg0 = self._configured(keys, rows[which[idx[0]]])
+                st = initial_states(
+                    self.org,
+                    cfg0,
+                    seeds[idx],
+                    self.thresholds,
+                    self.initial_adopters,
+                    tie_rows=self.full_model,
+                )
+                step = self._change if self.full_model else self._classic
+                kernel_s += step(st, seeds[idx], params[which[idx]], counts, extra3, idx)
+                final[idx] = st.state
+                t_adopted[idx] = st.t_adopted
+        extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
+        if self.full_model:
+            extra["mean_belief"] = extra3[:, :, 1]
+        timing = {"kernel": kernel_s, "total": time.perf_counter() - t_start}
+        return Runs(counts, final, t_adopted, extra, timing)
+
+    def _change(self, st, seeds, par, counts, extra3, idx) -> float:
+        people = st.people()
+        keys = layout.stream_keys(seeds)
+        work = scratch(self.org.n_staff, len(seeds))
+        t = self.cfg.n_steps
+        contiguous = idx[-1] - idx[0] == len(idx) - 1
+        c = counts[idx[0] : idx[-1] + 1] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
+        x = extra3[idx[0] : idx[-1] + 1] if contiguous else np.empty((len(idx),) + extra3.shape[1:])
+        t0 = time.perf_counter()
+        if len(seeds) == 1:  # serial: a parallel kernel leaves worker threads spinning
+            change.simulate_change(par[0], keys[0], self.arrays, replicate(people, 0), replicate(work, 0), t,
+                                   self.groups, c[0], x[0])  # fmt: skip
+        else:
+            change.simulate_change_batch(par, keys, self.arrays, people, work, t, self.groups, c, x)
+        dt = time.perf_counter() - t0
+        if not contiguous:
+            counts[idx], extra3[idx] = c, x
+        return dt
+
+    def _classic(self, st, seeds, chances, counts, extra3, idx) -> float:
+        org, t = self.org, self.cfg.n_steps
+        base = rule_of(self.cfg.dynamics)
+        rule = Rule(base.rule, base.threshold_kind, *(np.ascontiguousarray(chances[:, k]) for k in range(3)))
+        keys = rng.keys(seeds, rng.ADOPT)
+        ties = (org.indptr, org.indices, weights(org, st.row(0)))
+        c = np.zeros((len(idx),) + counts.shape[1:], np.int32)
+        t0 = time.perf_counter()
+        if len(seeds) == 1:  # serial: a parallel kernel leaves worker threads spinning
+            one = Rule(base.rule, base.threshold_kind, *(float(v) for v in chances[0]))
+            simulate(*ties, st.row(0).people(), one, keys[0], t, self.groups, c[0])
+        else:
+            simulate_batch(*ties, st.people(), rule, keys, t, self.groups, c)
+        dt = time.perf_counter() - t0
+        counts[idx] = c
+        # The classic rules leave motivation, belief and trust as they started.
+        means = np.empty(3)
+        for k in range(len(idx)):
+            change.state_means(st.motivation[k], st.belief[k], st.trust, means)
+            extra3[idx[k]] = means
+        return dt
+
+
+def _init_groups(keys: list[str], rows: np.ndarray, which: np.ndarray) -> list[np.ndarray]:
+    """Runs that can share one call of ``initial_states``: all of them unless a key in
+    ``INIT_KEYS`` takes several values, else one group per distinct value row.
+    """
+    init_cols = [k for k, key in enumerate(keys) if any(key.startswith(p) for p in INIT_KEYS)]
+    if not init_cols or len(np.unique(rows[:, init_cols], axis=0)) == 1:
+        return [np.arange(len(which))]
+    return [np.flatnonzero(which == k) for k in range(len(rows))]

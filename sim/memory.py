@@ -1,0 +1,147 @@
+"""Memory a run or batch will need, estimated before anything is built.
+
+The estimate adds up the arrays the run allocates, from the declarations in
+``sim.state`` (their dtypes) and the sizes the configuration implies:
+
+- building the organisation: ``ORG_BYTES_PER_STAFF`` and ``ORG_BYTES_PER_TIE``, the peak
+  of the builders' temporaries, measured (``tests/test_memory.py`` re-measures);
+- the kernel arrays of the organisation (``ORG_ARRAYS``) for the full model;
+- the state of the replicates alive at once (``chunk_size`` of them: a batch is run in
+  chunks), with one trust row per replicate for the full model, and the buffers their
+  initial values are drawn into;
+- the recorded series of every replicate: counts (T+1, G, 4) int32, three means, the
+  final state and adoption steps;
+- the tidy time-series table a run saves (one row per replicate, step and group).
+
+``check_fits`` refuses, with one line naming the estimate and the memory available,
+when the estimate exceeds what ``/proc/meminfo`` says is available. The number of
+ties of a generated organisation is not known before it is built, so it is read off a
+small organisation built from the same configuration and scaled by the staff count.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import numpy as np
+
+from sim.params import ConfigError, ModelConfig
+from sim.state import FRONTIER_ARRAYS, ORG_ARRAYS, SCRATCH_ARRAYS, STAFF_ATTRIBUTES, TIE_ATTRIBUTES
+
+# Peak bytes of building an organisation, beyond its final arrays: the builders' sorts
+# and concatenations, measured with tests/test_memory.py::test_estimate_within_30_percent.
+ORG_BYTES_PER_STAFF = 160
+ORG_BYTES_PER_TIE = 40
+INIT_TEMP_BYTES_PER_STAFF = 16  # two (R, n) float64 buffers alive while a chunk is drawn
+CHUNK_BYTES = 64 * 2**20  # replicate state alive at once in a batch (bounds the peak)
+TIMESERIES_BYTES_PER_ROW = 80  # tidy table row: step, group, counts, shares, means (pandas)
+SAMPLE_STAFF = 2000  # size of the organisation built to learn ties per person
+
+_KIND_SCALES = ("synthetic", "ics", "random")
+
+
+class ResourceError(ConfigError):
+    """A run or batch would need more memory than is available (one line: estimate and available)."""
+
+
+def available_bytes() -> int:
+    """Memory available to a new allocation: MemAvailable from /proc/meminfo, else physical memory."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _itemsizes(decls: tuple) -> int:
+    return sum(np.dtype(a.dtype).itemsize for a in decls)
+
+
+def ties_stored(cfg: ModelConfig) -> int:
+    """Stored ties (each undirected tie twice) of the organisation ``cfg`` describes, without building it."""
+    o = cfg.org
+    n = int(o.n_staff)
+    if o.kind == "complete":
+        return n * (n - 1)
+    from sim.io import build
+
+    if o.kind not in _KIND_SCALES or n <= SAMPLE_STAFF:  # small, or read from a file: build it
+        return len(build(o, seed=max(cfg.org_seed, 0)).indices)
+    small = copy.deepcopy(o)
+    small.n_staff = SAMPLE_STAFF
+    return int(len(build(small, seed=max(cfg.org_seed, 0)).indices) / SAMPLE_STAFF * n)
+
+
+def chunk_size(cfg: ModelConfig, org: Any, n_replicates: int) -> int:
+    """Replicates run at once so that their state stays under ``CHUNK_BYTES``."""
+    per = _replicate_bytes(cfg, org.n_staff, len(org.indices))
+    return int(max(1, min(n_replicates, CHUNK_BYTES // max(per, 1))))
+
+
+def _replicate_bytes(cfg: ModelConfig, n: int, m: int) -> int:
+    full = cfg.dynamics.rule == "change"
+    tie = _itemsizes(TIE_ATTRIBUTES) * m if full else 0
+    work = _itemsizes(SCRATCH_ARRAYS) if full else _itemsizes(FRONTIER_ARRAYS)
+    return (_itemsizes(STAFF_ATTRIBUTES) + work) * n + tie
+
+
+def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_groups: int = 1,
+             timeseries: bool = False) -> dict[str, int]:  # fmt: skip
+    """Bytes by part for a batch of ``n_replicates`` on an organisation of this size.
+
+    Args:
+        n_ties: stored ties (each undirected tie twice).
+        n_groups: recorded groups (1, or all + levels + professions + organisations).
+        timeseries: also the tidy time-series table (``Result.timeseries``, saved by the CLI).
+    """
+    n, m, r, t = int(n_staff), int(n_ties), int(n_replicates), int(cfg.n_steps)
+    per = _replicate_bytes(cfg, n, m)
+    alive = max(1, min(r, CHUNK_BYTES // max(per, 1)))
+    parts = {
+        "organisation": ORG_BYTES_PER_STAFF * n + ORG_BYTES_PER_TIE * m,
+        "kernel arrays": (_itemsizes(ORG_ARRAYS) * m if cfg.dynamics.rule == "change" else 8 * m),
+        "replicate state": alive * per,
+        # initial_states draws each attribute into an (R, n) float64 buffer before storing it
+        "initialisation temporaries": alive * n * INIT_TEMP_BYTES_PER_STAFF,
+        "recorded series": r * ((t + 1) * (n_groups * 4 * 4 + 3 * 8) + 5 * n),
+    }
+    if timeseries:
+        parts["time-series table"] = r * (t + 1) * n_groups * TIMESERIES_BYTES_PER_ROW
+    return parts
+
+
+def estimate_config(cfg: ModelConfig, n_replicates: int | None = None, by_group: bool = True,
+                    timeseries: bool = True) -> dict[str, int]:  # fmt: skip
+    """``estimate`` for a configuration whose organisation is not built yet."""
+    r = cfg.n_replicates if n_replicates is None else n_replicates
+    groups = 1 + (8 + 7 + 4) if by_group else 1  # all, levels (<= 8), professions, organisations
+    return estimate(cfg, cfg.org.n_staff, ties_stored(cfg), r, groups, timeseries)
+
+
+def estimate_batch(cfg: ModelConfig, org: Any, n_replicates: int, n_groups: int) -> dict[str, int]:
+    """``estimate`` for a built organisation (its building no longer counts)."""
+    parts = estimate(cfg, org.n_staff, len(org.indices), n_replicates, n_groups)
+    parts["organisation"] = 0
+    return parts
+
+
+def check_fits(parts: dict[str, int], what: str = "this run") -> int:
+    """Raise ``ResourceError`` (one line) when the estimate exceeds the available memory."""
+    need = sum(parts.values())
+    have = available_bytes()
+    if need > have:
+        big = max(parts, key=parts.get)
+        raise ResourceError(
+            f"{what} needs about {_gib(need)} of memory (largest part: {big}, {_gib(parts[big])}) "
+            f"but {_gib(have)} is available; reduce org.n_staff, n_replicates or n_steps"
+        )
+    return need
+
+
+def _gib(b: float) -> str:
+    return f"{b / 2**30:.1f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
