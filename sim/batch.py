@@ -64,7 +64,9 @@ class Runs:
         final_state: (R, n) uint8 adoption state at the end.
         t_adopted: (R, n) int32 step of the latest adoption (-1 never).
         extra: (R, T+1) series: mean_motivation, mean_belief (full model), mean_trust.
-        timing: seconds spent in the parallel kernels (``kernel``) and in all (``total``).
+        timing: seconds in the parallel simulation kernels (``kernel``), in drawing the
+            initial states (``initial_state``: parallel draws, allocation and Python) and
+            in all (``total``).
     """
 
     counts: np.ndarray
@@ -219,11 +221,13 @@ class Runner:
         t_adopted = np.empty((r, n), np.int32)
         extra3 = np.empty((r, t + 1, 3))
         kernel_s = 0.0
+        init_s = 0.0
         chunk = chunk_size(self.cfg, self.org, r)
         for members in init_groups:
             for lo in range(0, len(members), chunk):
                 idx = members[lo : lo + chunk]
                 cfg0 = self._configured(keys, rows[which[idx[0]]])
+                t0 = time.perf_counter()
                 st = initial_states(
                     self.org,
                     cfg0,
@@ -232,6 +236,7 @@ class Runner:
                     self.initial_adopters,
                     tie_rows=self.full_model,
                 )
+                init_s += time.perf_counter() - t0
                 step = self._change if self.full_model else self._classic
                 kernel_s += step(st, seeds[idx], params[which[idx]], counts, extra3, idx)
                 final[idx] = st.state
@@ -239,7 +244,7 @@ class Runner:
         extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
         if self.full_model:
             extra["mean_belief"] = extra3[:, :, 1]
-        timing = {"kernel": kernel_s, "total": time.perf_counter() - t_start}
+        timing = {"kernel": kernel_s, "initial_state": init_s, "total": time.perf_counter() - t_start}
         return Runs(counts, final, t_adopted, extra, timing)
 
     def _change(self, st, seeds, par, counts, extra3, idx) -> float:
@@ -277,10 +282,9 @@ class Runner:
         dt = time.perf_counter() - t0
         counts[idx] = c
         # The classic rules leave motivation, belief and trust as they started.
-        means = np.empty(3)
-        for k in range(len(idx)):
-            change.state_means(st.motivation[k], st.belief[k], st.trust, means)
-            extra3[idx[k]] = means
+        means = np.empty((len(idx), 3))
+        change.state_means_rows(st.motivation, st.belief, st.trust, means)
+        extra3[idx] = means[:, None, :]
         return dt
 
 

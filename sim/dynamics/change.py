@@ -41,6 +41,7 @@ __all__ = [
     "simulate_change",
     "simulate_change_batch",
     "state_means",
+    "state_means_rows",
     "stream_keys",
 ]
 
@@ -116,6 +117,13 @@ def state_means(motivation, belief, trust, out):
     out[0] = lane_sum(motivation) / n if n > 0 else 0.0
     out[1] = lane_sum(belief) / n if n > 0 else 0.0
     out[2] = lane_sum(trust) / len(trust) if len(trust) > 0 else np.nan
+
+
+@njit(cache=True)
+def state_means_rows(motivation, belief, trust, out):
+    """``state_means`` of every row of (R, n) motivation and belief with shared (m,) trust."""
+    for r in range(motivation.shape[0]):
+        state_means(motivation[r], belief[r], trust, out[r])
 
 
 @njit(cache=True)
