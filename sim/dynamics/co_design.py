@@ -133,14 +133,16 @@ def coverage(org: Organisation, group: np.ndarray, voice: float) -> np.ndarray:
 def fit_gain(org: Organisation, group: np.ndarray, params: CoDesignParams) -> np.ndarray:
     """(R, n) fit of the change to each person's work after co-design.
 
-    g = fit_gain (1 + patient_fit patient_share); fit_i = max(g * coverage_i, team_spread * g
+    g = min(1, fit_gain (1 + patient_fit patient_share)) (fit is a share);
+    fit_i = max(g * coverage_i, team_spread * g
     if a teammate co-designed, else 0), where coverage_i = min(1, voice k_c / n_c) over i's
     role cell (``coverage``).
     """
     fit = np.zeros(group.shape, dtype=np.float64)
     if not group.any():
         return fit
-    g = params.fit_gain * (1.0 + params.patient_fit * params.patient_share)
+    # Fit is declared in [0, 1] (sim.state); without the cap a large patient_fit gave 1.5.
+    g = min(1.0, params.fit_gain * (1.0 + params.patient_fit * params.patient_share))
     cover = coverage(org, group, params.voice)
     teammate = np.zeros(group.shape, dtype=bool)
     _mark(org.team.astype(np.int64), group, int(org.team.max()) + 1, teammate)
