@@ -304,8 +304,11 @@ class ChangeStaffMember(StaffMember):
             return
         model = self.model
         t = model.steps
-        if rng.uniform_py(model.keys[L.K_TEST], t, self.index) >= p:
+        u = rng.uniform_py(model.keys[L.K_TEST], t, self.index)
+        if u >= p:
             return
+        # The same draw decides whether patients and carers take part (a share of tests).
+        partnered = u < p * self._par(L.PATIENT_PARTNERSHIP)
         quality = self._par(L.CHANGE_QUALITY)
         complexity = self._par(L.COMPLEXITY)
         # An unadapted complex change fails more often; fit counts (1 + complexity) times.
@@ -313,15 +316,18 @@ class ChangeStaffMember(StaffMember):
         y = 1.0 if rng.uniform_py(model.keys[L.K_OUTCOME], t, self.index) < chance else 0.0
         lr = self._par(L.LEARNING_RATE)
         self.belief = self.belief + lr * (y - self.belief)
+        # Rework aims at the fit at which the change always works here.
+        target = (1.0 - quality + complexity) / (1.0 + complexity)
         if y == 1.0:
             self.motivation = self.motivation + self._par(L.SUCCESS_BOOST) * (1.0 - self.motivation)
+            if partnered:
+                # Patients and carers see what a success by staff measures still misses.
+                self.fit = self.fit + self._par(L.ADAPT_RATE) * max(target - self.fit, 0.0)
         else:
             self.motivation = (
                 self.motivation - self._par(L.FAILURE_COST) * (1.0 - self.courage) * self.motivation
             )
-            if self._par(L.ADAPT) > 0.0:
-                # Rework towards the fit at which the change always works here.
-                target = (1.0 - quality + complexity) / (1.0 + complexity)
+            if self._par(L.ADAPT) > 0.0 or partnered:
                 self.fit = self.fit + self._par(L.ADAPT_RATE) * max(target - self.fit, 0.0)
             blame, gain = self._par(L.BLAME), self._par(L.SAFETY_GAIN)
             if blame > 0.0 or gain > 0.0:

@@ -58,6 +58,11 @@ LEVERS: tuple[Lever, ...] = (
     ),
     Lever("relationships.trust_growth", "co-produce: time given to joint work that builds trust", "IHI 2018"),
     Lever(
+        "adaptation.patient_partnership",
+        "co-produce with patients and carers: a share of tests run with them",
+        "Batalden et al. 2016",
+    ),
+    Lever(
         "adaptation.adapt",
         "adapt in action: failed tests may rework the change locally",
         "Langley et al. 2009",

@@ -408,8 +408,11 @@ class AdaptationParams:
     clip(change_quality + fit, 0, 1). Belief moves towards the result (learning_rate);
     success raises motivation (a motivational experience), failure lowers it less where
     courage (psychological safety) is high (Edmondson 1999). With ``adapt`` on, a failed
-    test improves the local fit instead of only eroding belief. Committed adopters
-    abandon the change with chance p_abandon * (1 - readiness) a week.
+    test improves the local fit instead of only eroding belief. A share
+    ``patient_partnership`` of tests is run with patients and carers (co-production;
+    Batalden et al. 2016): such a test reworks the local fit whatever its result, with
+    ``adapt`` on or off (``sim.dynamics.adaptation``). Committed adopters abandon the
+    change with chance p_abandon * (1 - readiness) a week.
     """
 
     p_test: float = _f(0.0, "weekly chance an adopter runs a test cycle", range=(0.0, 1.0))
@@ -421,6 +424,11 @@ class AdaptationParams:
     adapt_rate: float = _f(0.2, "share of the remaining misfit a failed test repairs", range=(0.0, 1.0))
     p_abandon: float = _f(
         0.0, "weekly chance a committed adopter abandons, per unit of unreadiness (1 - r)", range=(0.0, 1.0)
+    )
+    patient_partnership: float = _f(
+        0.0,
+        "share of test cycles run in partnership with patients and carers (reworks fit on any result)",
+        range=(0.0, 1.0),
     )
 
 

@@ -135,6 +135,7 @@ def change_configs(draw) -> dict:
         "adapt": draw(st.booleans()),
         "adapt_rate": draw(unit),
         "p_abandon": draw(st.one_of(st.just(0.0), unit)),
+        "patient_partnership": draw(st.one_of(st.just(0.0), unit)),
     }
     leadership = {
         # Weekly churn hazard 1 / (52 tenure): 0.01..0.5 years is 2% to 100% a week, so

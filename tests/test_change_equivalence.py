@@ -248,8 +248,12 @@ BUSY = {
     ids=["synthetic", "ics"],
 )
 @pytest.mark.parametrize("power", ["centralised", "distributed"])
-def test_busy_full_model_agrees_on_both_engines(org: dict, power: str) -> None:
-    cfg = {**BUSY, "org": org, "power": {**BUSY["power"], "mode": power}}
+@pytest.mark.parametrize("partnership", [0.0, 0.5], ids=["staff_tests", "patient_partners"])
+def test_busy_full_model_agrees_on_both_engines(org: dict, power: str, partnership: float) -> None:
+    # patient_partnership 0.5: half the tests are run with patients and carers, so partnered
+    # rework on success and on failure (with adapt on) is exercised on both engines.
+    adaptation = {**BUSY["adaptation"], "patient_partnership": partnership}
+    cfg = {**BUSY, "org": org, "power": {**BUSY["power"], "mode": power}, "adaptation": adaptation}
     seed_list = [1, 2, 3]
     fast = run_batch(cfg, seeds=seed_list)
     ref = run_batch(cfg, seeds=seed_list, engine="agents")

@@ -92,3 +92,16 @@ def test_analysis_runs_quick(name: str, tmp_path: Path) -> None:
         assert module.main([str(sweep), "--out", str(tmp_path / "from_sweep")]) == 0, (
             f"{name}: sweep table failed"
         )
+
+
+def test_patient_partnership_addendum_runs_quick(tmp_path: Path) -> None:
+    # experiments/e02_domain_ablation/patients.py: four regimes x two outcomes, paired seeds.
+    path = ROOT / "experiments" / "e02_domain_ablation" / "patients.py"
+    spec = importlib.util.spec_from_file_location("e02_patients", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "patients.csv")
+    assert len(table) == 2 * len(module.REGIMES) and (tmp_path / "patients.md").stat().st_size > 0
+    diff = (table["mean_with"] - table["mean_without"]) - table["difference"]
+    assert diff.abs().max() < 0.01, "the difference is not with minus without"

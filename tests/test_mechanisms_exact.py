@@ -24,6 +24,7 @@ from sim import ChangeModel, from_dict, rng
 from sim.dynamics import co_design, layout
 from sim.dynamics.change import senior_mask, stream_keys
 from sim.model import organisation_for
+from sim.params import ConfigError
 from sim.state import COMMITTED, COMPLYING, NOT_ADOPTED
 
 ENGINES = ("kernel", "agents")
@@ -168,6 +169,78 @@ def test_adaptation_repairs_a_share_of_the_remaining_misfit(engine: str) -> None
     m.step()
     assert m.state.fit[1] == pytest.approx(0.25 * 1.0, abs=1e-12)
     assert m.state.fit[2] == 0.0
+
+
+# --- adaptation: tests run in partnership with patients and carers --------------------------
+
+
+def _all_testing(engine: str, p_test: float, partnership: float, adapt: bool) -> ChangeModel:
+    """Everyone committed, fit 0, quality 0.5 (c = 0): each test succeeds with chance 0.5 and
+    rework aims at f* = (1 - 0.5 + 0) / (1 + 0) = 0.5, closing adapt_rate 0.25 of the gap."""
+    m = _tester(engine, 0.5, **{"adaptation.p_test": p_test, "adaptation.adapt": adapt,
+                                "adaptation.adapt_rate": 0.25,
+                                "adaptation.patient_partnership": partnership})  # fmt: skip
+    m.state.state[:] = COMMITTED
+    return m
+
+
+def _draws() -> tuple[list[float], list[bool]]:
+    """Step 1's test draws u_i and outcomes y_i (chance 0.5) of TINY's seed 7."""
+    keys = [int(k) for k in stream_keys(np.array([7]))[0]]
+    u = [rng.uniform_py(keys[layout.K_TEST], 1, i) for i in range(5)]
+    y = [rng.uniform_py(keys[layout.K_OUTCOME], 1, i) < 0.5 for i in range(5)]
+    return u, y
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_partnered_tests_rework_fit_on_success_and_failure_alike(engine: str) -> None:
+    # Every test partnered (p_test 1, partnership 1), staff-led adaptation off: each of the five
+    # moves fit 0 -> 0 + 0.25 (0.5 - 0) = 0.125, whether its test succeeded or failed.
+    _, y = _draws()
+    assert any(y) and not all(y), "seed 7 should give both successes and failures at step 1"
+    m = _all_testing(engine, 1.0, 1.0, adapt=False)
+    m.step()
+    assert m.state.fit == pytest.approx([0.125] * 5, abs=1e-12)
+    # Without partnership and without adaptation nobody's fit moves; with adaptation only
+    # the failed tests are reworked (the staff-led rule, unchanged).
+    m = _all_testing(engine, 1.0, 0.0, adapt=False)
+    m.step()
+    assert list(m.state.fit) == [0.0] * 5, "fit moved with no partner and no adaptation"
+    m = _all_testing(engine, 1.0, 0.0, adapt=True)
+    m.step()
+    assert m.state.fit == pytest.approx([0.0 if yi else 0.125 for yi in y], abs=1e-12)
+    # A failed partnered test with adaptation on is reworked once, not twice.
+    m = _all_testing(engine, 1.0, 1.0, adapt=True)
+    m.step()
+    assert m.state.fit == pytest.approx([0.125] * 5, abs=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("adapt", [False, True])
+def test_a_test_is_partnered_iff_its_draw_is_below_p_test_times_partnership(engine: str, adapt: bool) -> None:
+    # p_test' = 2 trialability p_test = 0.75 (trialability 0.5); partnership 0.5: person i tests
+    # iff u_i < 0.75 and the test is partnered iff u_i < 0.375. Seed 7 at step 1 gives a
+    # partnered success, an unpartnered success, unpartnered failures and an untested person.
+    u, y = _draws()
+    partnered = [ui < 0.375 for ui in u]
+    tested = [ui < 0.75 for ui in u]
+    kinds = {(t, pa, yi) for t, pa, yi in zip(tested, partnered, y, strict=True)}
+    assert {(True, True, True), (True, False, True), (True, False, False)} <= kinds and not all(tested)
+    m = _all_testing(engine, 0.75, 0.5, adapt=adapt)
+    m.step()
+    cases = zip(tested, partnered, y, strict=True)
+    expect = [0.125 if pa or (adapt and t and not yi) else 0.0 for t, pa, yi in cases]
+    assert m.state.fit == pytest.approx(expect, abs=1e-12)
+    # Belief after the step depends only on who tested and the outcomes: the same whatever
+    # the partnership (common random numbers: no new draw, none shifted).
+    base = _all_testing(engine, 0.75, 0.0, adapt=adapt)
+    base.step()
+    np.testing.assert_array_equal(m.state.belief, base.state.belief)
+
+
+def test_patient_partnership_out_of_range_is_rejected_with_its_key() -> None:
+    with pytest.raises(ConfigError, match=r"adaptation\.patient_partnership=1\.5 is out of range"):
+        from_dict(TINY, **{"adaptation.patient_partnership": 1.5})
 
 
 # --- leadership: churn and the clinical pipeline ---------------------------------------------
@@ -386,7 +459,8 @@ def test_parameter_packing_re_derived_slot_by_slot() -> None:
                   "agency_ref": 0.3, "failure_response": 0.7, "blame": 0.14, "safety_gain": 0.15,
                   "courage_erosion": 0.16},
         "adaptation": {"p_test": 0.3, "change_quality": 0.45, "learning_rate": 0.25, "success_boost": 0.06,
-                       "failure_cost": 0.17, "adapt": True, "adapt_rate": 0.35, "p_abandon": 0.04},
+                       "failure_cost": 0.17, "adapt": True, "adapt_rate": 0.35, "p_abandon": 0.04,
+                       "patient_partnership": 0.55},
         "leadership": {"tenure_years": 2.0, "trust_new": 0.2, "clinical_credibility": 1.7,
                        "clinical_appointment": 0.3, "career_path": True, "enabler_effect": 0.1},
         "people": {"belief_mean": 0.45},
@@ -405,7 +479,7 @@ def test_parameter_packing_re_derived_slot_by_slot() -> None:
         "p_abandon": 0.04, "p_churn": 1.0 - 2.0 ** (-1.0 / 104.0), "trust_new": 0.2,
         "clinical_credibility": 1.7, "p_clinical_appointment": 0.4, "newcomer_belief": 0.45,
         "complexity": 0.6, "persuasion": 0.5 * 0.8, "failure_response": 0.7, "blame": 0.14,
-        "safety_gain": 0.15, "courage_erosion": 0.16,
+        "safety_gain": 0.15, "courage_erosion": 0.16, "patient_partnership": 0.55,
     }  # fmt: skip
     assert set(expect) == set(layout.SLOT), f"slots not re-derived here: {set(layout.SLOT) ^ set(expect)}"
     for name, value in expect.items():

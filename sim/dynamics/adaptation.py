@@ -6,7 +6,10 @@ psychological safety makes failure survivable, and leaders who meet failure as l
 build it while blame erodes it (Edmondson 1999, 2019); Taylor et al. (2014) and Knudsen et
 al. (2019): PDSA as practised is often low-fidelity (a reason to sweep p_test low);
 Greenhalgh et al. (2004) and Rogers (2003): complexity makes local reinvention matter, and
-observable results persuade others.
+observable results persuade others. Patients and carers as partners in tests (co-production):
+Batalden et al. (2016, BMJ Qual Saf 25:509, "Coproduction of healthcare service"); Bate and
+Robert (2006) and Robert et al. (2015, BMJ 350:g7714) on experience-based co-design; see
+``test_cycles`` for which part is evidence and which is assumption.
 """
 
 from __future__ import annotations
@@ -67,9 +70,29 @@ def test_cycles(t, par, keys, org, people, scratch):
            max(f* - fit, 0), f* = (1 - change_quality + complexity) / (1 + complexity) (the
            change is reworked to fit local work); courage responds to how leaders meet the
            failure (``respond_to_failure``)
+    partnered (patients and carers take part in the test; any y, adapt on or off):
+           fit <- fit + adapt_rate max(f* - fit, 0), once per test (a failed partnered
+           test with adapt on is reworked once, not twice)
     then contacts see the result (``persuade``, weight learning_rate * persuasion).
     Persons are visited in index order, so a colleague persuaded earlier in the step
     tests with the belief it has then.
+
+    Partnership reuses the test draw u = u_TEST(t, i): person i tests iff u < p_test', and
+    the test is partnered iff u < p_test' * patient_partnership, so a share
+    patient_partnership of tests is partnered, no new random stream is drawn, every other
+    draw is unchanged (common random numbers across settings), and patient_partnership = 0
+    (u < 0 never holds) is the model without it, bit for bit.
+
+    Why f* and adapt_rate: f* solves change_quality + f - complexity (1 - f) = 1, the fit at
+    which ``success_chance`` is 1, so it is the only target that a rework can aim at which
+    leaves nothing a further test could reveal; the share of the remaining gap closed per
+    rework is the staff-led one (adapt_rate), so partnership changes when rework happens,
+    not how much. Evidence (qualitative, direction only): patients and carers know the
+    service from the other side and name problems and fixes staff had not seen, including
+    where a change "works" by staff measures (Batalden et al. 2016; Bate and Robert 2006;
+    Robert et al. 2015). Assumption (ours, no effect size in these sources): that this acts
+    as rework of local fit at the staff-led rate and target, on success as on failure,
+    and on the tester's own fit only.
     """
     p = par[L.P_TEST]
     if p <= 0.0:
@@ -80,6 +103,8 @@ def test_cycles(t, par, keys, org, people, scratch):
     target = full_fit(quality, complexity)
     seen = lr * par[L.PERSUASION]
     response, blame, gain = par[L.FAILURE_RESPONSE], par[L.BLAME], par[L.SAFETY_GAIN]
+    partnered_share = p * par[L.PATIENT_PARTNERSHIP]
+    rework_on_failure = par[L.ADAPT] > 0.0
     key_test, key_outcome = keys[L.K_TEST], keys[L.K_OUTCOME]
     state, allowed, courage = people.state, scratch.allowed, people.courage
     belief, motivation, fit = people.belief, people.motivation, people.fit
@@ -87,16 +112,20 @@ def test_cycles(t, par, keys, org, people, scratch):
     for i in range(len(state)):
         if not (state[i] == COMPLYING or state[i] == COMMITTED) or allowed[i] == 0:
             continue
-        if uniform_nb(key_test, t, i) >= p:
+        u = uniform_nb(key_test, t, i)
+        if u >= p:
             continue
+        partnered = u < partnered_share
         chance = success_chance(quality, fit[i], complexity)
         y = 1.0 if uniform_nb(key_outcome, t, i) < chance else 0.0
         belief[i] = belief[i] + lr * (y - belief[i])
         if y == 1.0:
             motivation[i] = motivation[i] + par[L.SUCCESS_BOOST] * (1.0 - motivation[i])
+            if partnered:
+                fit[i] = fit[i] + par[L.ADAPT_RATE] * max(target - fit[i], 0.0)
         else:
             motivation[i] = motivation[i] - par[L.FAILURE_COST] * (1.0 - courage[i]) * motivation[i]
-            if par[L.ADAPT] > 0.0:
+            if rework_on_failure or partnered:
                 fit[i] = fit[i] + par[L.ADAPT_RATE] * max(target - fit[i], 0.0)
             if blame > 0.0 or gain > 0.0:
                 courage[i] = respond_to_failure(courage[i], response, blame, gain)

@@ -62,6 +62,7 @@ _NAMES = (
     "blame",
     "safety_gain",
     "courage_erosion",
+    "patient_partnership",  # share of tests run with patients and carers
 )
 SLOT = {name: k for k, name in enumerate(_NAMES)}
 N_SLOTS = len(_NAMES)
@@ -111,6 +112,7 @@ FAILURE_RESPONSE = SLOT["failure_response"]
 BLAME = SLOT["blame"]
 SAFETY_GAIN = SLOT["safety_gain"]
 COURAGE_EROSION = SLOT["courage_erosion"]
+PATIENT_PARTNERSHIP = SLOT["patient_partnership"]
 
 
 def stream_keys(seeds: np.ndarray) -> np.ndarray:
@@ -174,6 +176,7 @@ def pack(cfg: ModelConfig) -> np.ndarray:
         "blame": pw.blame,
         "safety_gain": pw.safety_gain,
         "courage_erosion": pw.courage_erosion,
+        "patient_partnership": ad.patient_partnership,
     }
     par = np.empty(N_SLOTS, dtype=np.float64)
     for name, k in SLOT.items():
