@@ -147,8 +147,7 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("tie_kind", np.uint8, "(m,)", "tie kind code (sim.org.TIE_KINDS: line, team, peer, cross_org)"),
     Array("reverse", np.int64, "(m,)", "index of the stored tie (j, i) for stored tie (i, j)"),
     Array("source", np.uint32, "(m,)", "person whose row holds the stored tie (i of tie (i, j))"),
-    Array("upper", np.int64, "(u,)", "one stored tie per undirected tie: e with e <= reverse[e] (u = m / 2)"),
-    Array("line", np.float64, "(m,)", "1.0 on line-management ties, else 0.0 (a factor: no branch per tie)"),
+    Array("line_ties", np.int64, "(l,)", "one stored tie e <= reverse[e] per undirected line tie"),
     Array("level", np.int16, "(n,)", "depth in the line hierarchy (0 = top)"),
     Array("manager", np.int64, "(n,)", "line manager's index, -1 at the top"),
     Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
@@ -214,9 +213,8 @@ def org_arrays(org: Organisation) -> OrgArrays:
     rev = reverse_ties(org)
     derived = {
         "reverse": rev,
-        "upper": np.flatnonzero(np.arange(len(rev)) <= rev),
         "source": org.tie_sources(),
-        "line": (org.tie_kind == LINE).astype(np.float64),
+        "line_ties": np.flatnonzero((np.arange(len(rev)) <= rev) & (org.tie_kind == LINE)),
         "clinician": clinician_mask(org),
         "senior": senior_mask(org),
     }

@@ -97,9 +97,9 @@ def test_no_kernel_takes_more_than_twelve_arguments() -> None:
 
 
 def test_trust_stays_symmetric_so_one_update_per_undirected_tie_is_exact() -> None:
-    """``update_trust`` computes each undirected tie once (``org.upper``) and writes both
-    stored ties; that is exact only while trust[e] == trust[reverse[e]], which every rule
-    keeps (kind-based start, symmetric growth and erosion, churn resets both directions).
+    """``update_trust`` erodes each undirected line tie once (``org.line_ties``) and writes
+    both stored ties; that is exact only while trust[e] == trust[reverse[e]], which every
+    rule keeps (kind-based start, symmetric growth and erosion, churn resets both directions).
     """
     from sim import ChangeModel
 

