@@ -29,16 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from sim import rng
+from sim import initial, rng
 from sim.constants import N_STATES
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import Rule, rule_of
-from sim.engine import simulate, simulate_batch, weights
+from sim.engine import simulate, simulate_batch
 from sim.memory import check_fits, chunk_size, estimate_batch
 from sim.metrics import group_matrix
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import initial_states, org_arrays, replicate, scratch
+from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, State, org_arrays, replicate, scratch
 
 INIT_KEYS = (
     "people.",
@@ -134,10 +134,16 @@ class Runner:
         self.cfg = config if validated and isinstance(config, ModelConfig) else from_dict(config)
         self.org = build(self.cfg.org, seed=max(self.cfg.org_seed, 0)) if org is None else org
         self.full_model = self.cfg.dynamics.rule == "change"
-        self.groups, self.group_labels = group_matrix(self.org, by_group)
+        # Per organisation, computed once and kept on it (Organisation.derived).
+        self.groups, labels = self.org.derived(("groups", by_group), lambda: group_matrix(self.org, by_group))
+        self.group_labels = list(labels)
         self.thresholds, self.initial_adopters = thresholds, initial_adopters
-        self.arrays = org_arrays(self.org) if self.full_model else None
+        self.arrays = (
+            self.org.derived("org_arrays", lambda: org_arrays(self.org)) if self.full_model else None
+        )
         self._work_cfg: ModelConfig | None = None
+        self._rule = None if self.full_model else rule_of(self.cfg.dynamics)
+        self._buf: tuple | None = None
         self._slots: dict[str, int | None] = {}
 
     def _plan(self, values: dict[str, Any], r: int) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -220,72 +226,120 @@ class Runner:
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
         extra3 = np.empty((r, t + 1, 3))
-        kernel_s = 0.0
-        init_s = 0.0
+        kernel_s = init_s = init_kernel_s = 0.0
         chunk = chunk_size(self.cfg, self.org, r)
+        step = self._change if self.full_model else self._classic
         for members in init_groups:
+            t0 = time.perf_counter()
+            cfg0 = self._configured(keys, rows[which[members[0]]])
+            prepared = initial.prepare(self.org, cfg0, self.thresholds, self.initial_adopters,
+                                       tie_rows=self.full_model, minimal=not self.full_model,
+                                       means=not self.full_model)  # fmt: skip
+            init_s += time.perf_counter() - t0
             for lo in range(0, len(members), chunk):
-                idx = members[lo : lo + chunk]
-                cfg0 = self._configured(keys, rows[which[idx[0]]])
                 t0 = time.perf_counter()
-                st = initial_states(
-                    self.org,
-                    cfg0,
-                    seeds[idx],
-                    self.thresholds,
-                    self.initial_adopters,
-                    tie_rows=self.full_model,
+                idx = members[lo : lo + chunk]
+                a, b = int(idx[0]), int(idx[-1]) + 1
+                contiguous = b - a == len(idx)
+                st, work, means = self._buffers(len(idx), final[a:b] if contiguous else None,
+                                                t_adopted[a:b] if contiguous else None)  # fmt: skip
+                t1 = time.perf_counter()
+                initial.fill(seeds[idx], prepared, st, work, means)
+                t2 = time.perf_counter()
+                init_kernel_s += t2 - t1
+                init_s += t2 - t0
+                kernel_s += step(
+                    st, work, means, prepared, seeds[idx], params[which[idx]], counts, extra3, idx
                 )
-                init_s += time.perf_counter() - t0
-                step = self._change if self.full_model else self._classic
-                kernel_s += step(st, seeds[idx], params[which[idx]], counts, extra3, idx)
-                final[idx] = st.state
-                t_adopted[idx] = st.t_adopted
+                if not contiguous:
+                    final[idx] = st.state
+                    t_adopted[idx] = st.t_adopted
         extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
         if self.full_model:
             extra["mean_belief"] = extra3[:, :, 1]
-        timing = {"kernel": kernel_s, "initial_state": init_s, "total": time.perf_counter() - t_start}
+        timing = {"kernel": kernel_s, "initial_state": init_s, "initial_state_kernel": init_kernel_s,
+                  "total": time.perf_counter() - t_start}  # fmt: skip
         return Runs(counts, final, t_adopted, extra, timing)
 
-    def _change(self, st, seeds, par, counts, extra3, idx) -> float:
+    def _buffers(self, rows: int, state: np.ndarray | None, t_adopted: np.ndarray | None):
+        """State, work space and means of ``rows`` runs, as views of buffers kept between
+        chunks and calls (allocated once, for the largest chunk yet); ``state`` and
+        ``t_adopted`` are the output rows themselves where given (no copy afterwards).
+        """
+        n, m = self.org.n_staff, len(self.org.indices)
+        if self._buf is None or len(self._buf[2]) < rows:
+            self._buf = (initial.empty_state(n, m, rows, tie_rows=self.full_model),
+                         scratch(n, rows) if self.full_model else (), np.empty((rows, 3)))  # fmt: skip
+        full, work, means = self._buf
+        st = State.__new__(State)
+        for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
+            arr = getattr(full, a.name)
+            setattr(st, a.name, arr[:rows] if arr.ndim == 2 else arr)
+        if state is not None:
+            st.state, st.t_adopted = state, t_adopted
+        return st, type(work)(*(w[:rows] for w in work)), means[:rows]
+
+    def _change(self, st, work, means, prepared, seeds, par, counts, extra3, idx) -> float:
         people = st.people()
-        keys = layout.stream_keys(seeds)
-        work = scratch(self.org.n_staff, len(seeds))
+        keys = rng.keys_table(seeds, _STREAMS)
         t = self.cfg.n_steps
-        contiguous = idx[-1] - idx[0] == len(idx) - 1
-        c = counts[idx[0] : idx[-1] + 1] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
-        x = extra3[idx[0] : idx[-1] + 1] if contiguous else np.empty((len(idx),) + extra3.shape[1:])
-        t0 = time.perf_counter()
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        contiguous = b - a == len(idx)
+        c = counts[a:b] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
+        x = extra3[a:b] if contiguous else np.empty((len(idx),) + extra3.shape[1:])
         if len(seeds) == 1:  # serial: a parallel kernel leaves worker threads spinning
-            change.simulate_change(par[0], keys[0], self.arrays, replicate(people, 0), replicate(work, 0), t,
-                                   self.groups, c[0], x[0])  # fmt: skip
+            args = (
+                par[0],
+                keys[0],
+                self.arrays,
+                replicate(people, 0),
+                replicate(work, 0),
+                t,
+                self.groups,
+                c[0],
+                x[0],
+            )
+            t0 = time.perf_counter()
+            change.simulate_change(*args)
         else:
+            t0 = time.perf_counter()
             change.simulate_change_batch(par, keys, self.arrays, people, work, t, self.groups, c, x)
         dt = time.perf_counter() - t0
         if not contiguous:
             counts[idx], extra3[idx] = c, x
         return dt
 
-    def _classic(self, st, seeds, chances, counts, extra3, idx) -> float:
+    def _classic(self, st, work, means, prepared, seeds, chances, counts, extra3, idx) -> float:
         org, t = self.org, self.cfg.n_steps
-        base = rule_of(self.cfg.dynamics)
-        rule = Rule(base.rule, base.threshold_kind, *(np.ascontiguousarray(chances[:, k]) for k in range(3)))
-        keys = rng.keys(seeds, rng.ADOPT)
-        ties = (org.indptr, org.indices, weights(org, st.row(0)))
-        c = np.zeros((len(idx),) + counts.shape[1:], np.int32)
-        t0 = time.perf_counter()
+        base = self._rule
+        keys = rng.keys_table(seeds, _ADOPT)[:, 0]
+        inputs = prepared[2]
+        # weights(org, state): shared trust times each contact's influence (numpy, exact products)
+        ties = (org.indptr, org.indices, inputs.trust * inputs.influence[org.indices])
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        contiguous = b - a == len(idx)
+        c = counts[a:b] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
         if len(seeds) == 1:  # serial: a parallel kernel leaves worker threads spinning
             one = Rule(base.rule, base.threshold_kind, *(float(v) for v in chances[0]))
-            simulate(*ties, st.row(0).people(), one, keys[0], t, self.groups, c[0])
+            people = replicate(st.people(), 0)
+            t0 = time.perf_counter()
+            simulate(*ties, people, one, keys[0], t, self.groups, c[0])
         else:
+            rule = Rule(
+                base.rule, base.threshold_kind, *(np.ascontiguousarray(chances[:, k]) for k in range(3))
+            )
+            t0 = time.perf_counter()
             simulate_batch(*ties, st.people(), rule, keys, t, self.groups, c)
         dt = time.perf_counter() - t0
-        counts[idx] = c
+        if not contiguous:
+            counts[idx] = c
         # The classic rules leave motivation, belief and trust as they started.
-        means = np.empty((len(idx), 3))
-        change.state_means_rows(st.motivation, st.belief, st.trust, means)
         extra3[idx] = means[:, None, :]
         return dt
+
+
+_STREAMS = np.array(layout.KEY_PURPOSES, dtype=np.int64)
+_ADOPT = np.array([rng.ADOPT], dtype=np.int64)
 
 
 def _init_groups(keys: list[str], rows: np.ndarray, which: np.ndarray) -> list[np.ndarray]:
