@@ -203,22 +203,20 @@ def draw_states(
     return st
 
 
-def fill(seeds: np.ndarray, prepared: tuple, st: State, work=None, means: np.ndarray | None = None) -> None:
-    """Run the kernel: ``st`` (R rows), ``work`` and ``means`` from ``prepare``'s output."""
+def fill(seeds: np.ndarray, prepared: tuple, st: State, work=None, means: np.ndarray | None = None,
+         people=None) -> None:  # fmt: skip
+    """Run the kernel: ``st`` (R rows), ``work`` and ``means`` from ``prepare``'s output
+    (``people``: ``st.people()``, where the caller keeps it).
+    """
     par, codes, inputs = prepared
     if not codes[C_TIE_ROWS]:
         st.trust[:] = inputs.trust
     r = len(seeds)
     parallel = r > 1 and r * (len(inputs.team) + 1) > _PARALLEL_MIN
     kernel = _draw_par if parallel else _draw_serial
+    people = st.people() if people is None else people
     kernel(
-        seeds,
-        par,
-        codes,
-        inputs,
-        st.people(),
-        () if work is None else work,
-        _NO_MEANS if means is None else means,
+        seeds, par, codes, inputs, people, () if work is None else work, _NO_MEANS if means is None else means
     )
 
 
