@@ -35,17 +35,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 from scipy.optimize import brentq  # noqa: E402
 from scipy.stats import norm, poisson  # noqa: E402
 
 from sim.analysis.stats import Estimate, mean_ci  # noqa: E402
-from sim.cli import CONFIG_DIR, compose  # noqa: E402
+from sim.cli import compose  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
 
 NAME = "e06_classic_limits"
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
+from experiment_cli import sweep_grid, write_headline  # noqa: E402
+
 LARGE = 0.05  # a run reaching more than 5% of staff is a global cascade / large outbreak
 PHI = 0.18  # Watts's threshold (share of contacts)
 WINDOW = (1.02, 5.76)  # analytic cascade window for phi = 0.18, Poisson degrees (tests/test_classic.py)
@@ -59,13 +61,6 @@ RHO_CASCADE = 0.007  # Watts's global-cascade indicator (measured 0.004-0.007)
 RHO_OUTBREAK = 0.0  # whether an independent cascade becomes large (measured ~0)
 RHO_SIZE = 0.09  # the size of a large independent-cascade outbreak (measured 0.07-0.09)
 IC_STEPS = 300  # weeks: enough for the slowest outbreak near zT = 1 to die out
-
-
-def sweep_grid(name: str) -> dict[str, list]:
-    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
-    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
-    params = doc["hydra"]["sweeper"]["params"]
-    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
 
 
 def design_effect(m: int, rho: float) -> float:
@@ -411,11 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     figure(watts, bass, ic, args.out / "classic_limits.png")
     lines = headline(watts, bass, ic)
     source = f"python experiments/{NAME}/analyse.py --run" + (" --quick" if args.quick else "")
-    (args.out / "headline.md").write_text(
-        f"# {NAME}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
-    )
-    print("\n".join(lines))
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_headline(args.out, NAME, source, lines, t0)
     return 0
 
 
