@@ -161,6 +161,9 @@ SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("allowed", np.uint8, "(n,)", "1 where the person had a decision right this step"),
     Array("committed", np.float64, "(n,)", "1.0 where the person is committed (trust phase), else 0.0"),
     Array("recorded", np.uint8, "(n,)", "state at the last record (counts move by the difference)"),
+    Array("shown", np.float64, "(n,)", "how far each person's example shows this step (decide)"),
+    Array("exposure", np.float64, "(n,)", "exposure of each person who may adopt on it this step (decide)"),
+    Array("candidates", np.int64, "(n,)", "people a phase visits (decide: exposure, tests: testers)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""
 
