@@ -1,11 +1,17 @@
 """Helpers shared by the test modules: Hypothesis strategies for organisations and full-model configs,
-and the step-by-step comparisons of the two engines and of ``ChangeModel`` with ``sim.run``.
+the step-by-step comparisons of the two engines and of ``ChangeModel`` with ``sim.run``, and
+the ``changesim`` command run as a user runs it.
 
 A test module imports them with ``from helpers import ...`` (pytest puts ``tests/`` on the
 path); no test module imports another.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 from hypothesis import strategies as st
@@ -218,3 +224,17 @@ def assert_stepped_equals_run(cfg: dict, seed: int, extra: tuple[str, ...] = ())
             assert np.array_equal(res.extra[name][0], means[:, k], equal_nan=True), (
                 f"run vs ChangeModel: {name} differs"
             )
+
+
+def changesim(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """Run ``python -m sim ...`` as a user would, in ``cwd``, with ``env`` added to this process's."""
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
