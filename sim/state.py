@@ -153,6 +153,7 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
     Array("clinician", np.uint8, "(n,)", "1 for doctors, nurses and allied health professionals"),
     Array("senior", np.uint8, "(n,)", "1 for posts above team lead (where churn and the pipeline act)"),
+    Array("seniors", np.int64, "(s,)", "the senior posts in index order (churn visits only these)"),
 )
 """The organisation's static arrays, as the full model's kernels read them."""
 
@@ -220,6 +221,7 @@ def org_arrays(org: Organisation) -> OrgArrays:
         "line_ties": np.flatnonzero((np.arange(len(rev)) <= rev) & (org.tie_kind == LINE)),
         "clinician": clinician_mask(org),
         "senior": senior_mask(org),
+        "seniors": np.flatnonzero(senior_mask(org)),
     }
     return OrgArrays(
         *(np.ascontiguousarray(derived[a.name] if a.name in derived else getattr(org, a.name), dtype=a.dtype)

@@ -47,13 +47,12 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
 def decide(t, par, keys, org, people, scratch):
     """Phase 3, decide: everyone's next state from the states at the start of the step.
 
-    Three passes, each free of branches that depend on chance or on a neighbour's state
-    (while adoption spreads, such branches mispredicted about half the time): (1) decision
-    rights, how far each example shows (``shown``), and the people who may adopt on
-    exposure (not adopted or lapsed, with a decision right); (2) their exposure; (3)
-    everyone's transition, every outcome computed and the one for the person's state
-    chosen by selects. A draw is a pure function of (stream, step, person), so drawing
-    both streams for everyone changes no number: the transitions are the rule's, bit for bit.
+    Three passes: (1) decision rights, how far each example shows (``shown``), and the
+    candidates: the people who may commit on exposure (not adopted or lapsed, with a
+    decision right); (2) the candidates' exposure, four at a time (``exposure4``); (3)
+    everyone's transition. A person's transition reads only their own state, their
+    exposure and draws that are pure functions of (stream, step, person), so splitting
+    the work into passes changes no number.
     """
     # Parameters are read once, not per person or tie (reading the vector in the loops
     # was 30x slower: it defeats LLVM's loop optimisations).
