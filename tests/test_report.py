@@ -309,3 +309,31 @@ def test_heatmap_cells_are_labelled_in_percent_with_readable_text() -> None:
         "with half-widths, each cell reads 'mean' over '±half-width' in points, row by row"
     )
     assert ax.texts[2].get_color() == "white", "0.58 is a dark cell (white text) below the default 0.6"
+
+
+def test_paired_cells_pairs_two_grid_points_seed_by_seed() -> None:
+    import pandas as pd
+
+    from sim.analysis.compare import cell, paired_cells
+
+    seeds = np.array([7, 3, 5])
+    table = pd.DataFrame(
+        {
+            "model": ["a"] * 3 + ["a"] * 3 + ["b"] * 3,
+            "gradient": [0.1] * 3 + [0.30000000000000004] * 3 + [0.1] * 3,  # 0.1 + 0.2, as a sum gives it
+            "seed": np.concatenate([seeds, seeds[::-1], seeds]),
+            "y": [0.7, 0.3, 0.5, 0.55, 0.35, 0.95, 0.0, 0.0, 0.0],
+        }
+    )
+    low = {"model": "a", "gradient": 0.1}
+    high = {"model": "a", "gradient": 0.3}
+    assert cell(table, low, "y").tolist() == [0.3, 0.5, 0.7], "one cell's rows, ordered by seed (3, 5, 7)"
+    assert cell(table, high, "y").tolist() == [0.35, 0.55, 0.95], (
+        "numbers match within isclose; strings exactly"
+    )
+    d = paired_cells(table, "y", low, high)
+    expected = paired_difference(np.array([0.3, 0.5, 0.7]), np.array([0.35, 0.55, 0.95]))
+    assert d.estimate.mean == expected.estimate.mean and d.estimate.lo == expected.estimate.lo, (
+        "paired_cells is paired_difference of the seed-sorted cells, b - a"
+    )
+    assert len(cell(table, {"model": "b", "gradient": 0.3}, "y")) == 0, "no rows at a point not in the grid"

@@ -21,10 +21,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
+from sim.analysis.compare import paired_cells  # noqa: E402
+from sim.analysis.stats import mean_ci, replicates_needed  # noqa: E402
 from sim.cli import compose  # noqa: E402
 from sim.params import ModelConfig, from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
@@ -89,15 +89,14 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired(table: pd.DataFrame, model: str, a: tuple[float, float], b: tuple[float, float]):
-    """Paired difference b - a in sustained adoption between two cells of one model (common seeds)."""
-
-    def cell(g: float, m: float) -> np.ndarray:
-        df = table[
-            (table[MODEL] == model) & np.isclose(table[GRADIENT], g) & np.isclose(table[MOTIVATION], m)
-        ]
-        return df.sort_values("seed")[OUTCOME].to_numpy()
-
-    return paired_difference(cell(*a), cell(*b))
+    """Paired difference b - a in sustained adoption between two (gradient, motivation) cells of one model."""
+    (ga, ma), (gb, mb) = a, b
+    return paired_cells(
+        table,
+        OUTCOME,
+        {MODEL: model, GRADIENT: ga, MOTIVATION: ma},
+        {MODEL: model, GRADIENT: gb, MOTIVATION: mb},
+    )
 
 
 def pp(x: float) -> str:

@@ -42,7 +42,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
+from sim.analysis.compare import paired_cells  # noqa: E402
+from sim.analysis.stats import mean_ci, replicates_needed  # noqa: E402
 from sim.cli import compose  # noqa: E402
 from sim.model import organisation_for  # noqa: E402
 from sim.org import Organisation  # noqa: E402
@@ -165,18 +166,8 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired(table: pd.DataFrame, a: dict, b: dict):
-    """Paired difference b - a in the partners' adoption between two cells (common seeds)."""
-
-    def cell(p: dict) -> np.ndarray:
-        m = (
-            (table.regime == p["regime"])
-            & (table.ties == p.get("ties", "scaled"))
-            & (table[SPANNERS] == p[SPANNERS])
-            & np.isclose(table[TRUST], p[TRUST])
-        )
-        return table[m].sort_values("seed")["partners"].to_numpy()
-
-    return paired_difference(cell(a), cell(b))
+    """Paired difference b - a in the partners' adoption between two cells (ties scaled unless given)."""
+    return paired_cells(table, "partners", {"ties": "scaled", **a}, {"ties": "scaled", **b})
 
 
 def figure(c: pd.DataFrame, n_lead: int, path: Path) -> None:

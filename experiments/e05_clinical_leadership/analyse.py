@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
+from sim.analysis.compare import paired_cells  # noqa: E402
+from sim.analysis.stats import mean_ci, replicates_needed  # noqa: E402
 from sim.cli import compose  # noqa: E402
 from sim.org import CLINICAL  # noqa: E402
 from sim.params import from_dict  # noqa: E402
@@ -120,23 +121,13 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired(table: pd.DataFrame, col: str, a: dict, b: dict):
-    """Paired difference b - a in column ``col`` between two grid points (common seeds)."""
-
-    def cell(point: dict) -> np.ndarray:
-        m = np.isclose(table[SHARE], point[SHARE]) & np.isclose(table[CREDIBILITY], point[CREDIBILITY])
-        return table[m].sort_values("seed")[col].to_numpy()
-
-    return paired_difference(cell(a), cell(b))
-
-
 def differences(table: pd.DataFrame) -> pd.DataFrame:
     """Paired difference from no clinical leaders (share 0), per credibility, share and outcome."""
     share0 = min(table[SHARE].unique())
     rows = []
     for (share, cred), _ in table.groupby([SHARE, CREDIBILITY], sort=True):
         for col in ("clinicians_early", "clinicians_end"):
-            d = paired(
+            d = paired_cells(
                 table, col, {SHARE: share0, CREDIBILITY: cred}, {SHARE: share, CREDIBILITY: cred}
             ).estimate
             rows.append(
@@ -238,7 +229,7 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
     ]
     for col, when in (("clinicians_early", f"week {early}"), ("clinicians_end", f"week {end}")):
         for cred in sorted({creds[0], ref[CREDIBILITY], creds[-1]}):
-            d = paired(
+            d = paired_cells(
                 table, col, {SHARE: shares[0], CREDIBILITY: cred}, {SHARE: shares[-1], CREDIBILITY: cred}
             )
             lines.append(
@@ -248,14 +239,14 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
             )
         # At a fixed share the runs share one organisation, so who counts as a clinician is unchanged.
         for share in sorted({ref[SHARE], shares[-1]}):
-            d = paired(
+            d = paired_cells(
                 table, col, {SHARE: share, CREDIBILITY: creds[0]}, {SHARE: share, CREDIBILITY: creds[-1]}
             )
             lines.append(
                 f"Clinicians at {when}, share {share:g}: credibility {creds[-1]:g}x instead of {creds[0]:g}x "
                 f"changes adoption by {_diff(d)}."
             )
-    d = paired(
+    d = paired_cells(
         table,
         "others_end",
         {SHARE: shares[0], CREDIBILITY: ref[CREDIBILITY]},
