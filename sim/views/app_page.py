@@ -24,7 +24,6 @@ import time
 import warnings
 from typing import Any
 
-import reacton.core
 import solara
 import solara.lab
 from solara.alias import rv
@@ -278,13 +277,9 @@ def Page() -> None:
     info_open = solara.use_reactive(False)
     problem = solara.use_reactive("")
     lock = solara.use_memo(threading.Lock, [])
-    render_context = reacton.core.get_render_context()
 
     def redraw() -> None:
-        # Batched: one render for the six components that read ``tick`` (each would render on
-        # its own, and each render walks the page: 58 ms a step against 19 ms batched).
-        with render_context:
-            tick.set(tick.value + 1)
+        tick.set(tick.value + 1)
 
     def step() -> None:
         with lock:
@@ -293,26 +288,24 @@ def Page() -> None:
         redraw()
 
     def reset() -> None:
-        with render_context:  # one render for all the changes below
-            playing.set(False)
-            try:
-                fresh = TeachingModel(settings.value, seed=seed_text.value)
-            except ConfigError as e:  # a combination of levers the model refuses: say so, keep the run
-                problem.set(f"Not applied: {e}")
-                return
-            problem.set("")
-            with lock:
-                model.set(fresh)
-            redraw()
+        playing.set(False)
+        try:
+            fresh = TeachingModel(settings.value, seed=seed_text.value)
+        except ConfigError as e:  # a combination of levers the model refuses: say so, keep the run
+            problem.set(f"Not applied: {e}")
+            return
+        problem.set("")
+        with lock:
+            model.set(fresh)
+        redraw()
 
     def choose(name: str) -> None:
-        with render_context:
-            playing.set(False)
-            new = settings_for(name)
-            settings.set(new)
-            with lock:
-                model.set(TeachingModel(new, seed=seed_text.value))
-            redraw()
+        playing.set(False)
+        new = settings_for(name)
+        settings.set(new)
+        with lock:
+            model.set(TeachingModel(new, seed=seed_text.value))
+        redraw()
 
     def play() -> None:
         """Step at ``STEPS_PER_SECOND`` while playing; redraw after each batch of steps."""
