@@ -1,9 +1,9 @@
-"""What every experiments/eNN_*/analyse.py shares: its command line and number formatting.
+"""What every experiments/eNN_*/analyse.py shares: its command line, grid, headline and number formatting.
 
 An analysis either runs its grid in this process (``--run``, ``--quick`` for a tiny
 version), re-reads the per-replicate table of an earlier ``--run``, or reads a Hydra sweep
-folder written by ``changesim -m experiment=<name>``. Scripts import this module by adding
-the ``experiments/`` folder to ``sys.path``.
+folder written by ``changesim -m experiment=<name>``; it ends by writing ``headline.md``.
+Scripts import this module by adding the ``experiments/`` folder to ``sys.path``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import yaml
+
+from sim.cli import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICATES = "replicates.parquet"  # per-replicate outcomes written by --run (outputs/, not committed)
+
+
+def sweep_grid(name: str) -> dict[str, list]:
+    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
+    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
+    params = doc["hydra"]["sweeper"]["params"]
+    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
 
 
 def run_or_load(
@@ -70,6 +80,18 @@ def run_or_load(
         )
     args.out.mkdir(parents=True, exist_ok=True)
     return args, table, source
+
+
+def write_headline(out: Path, name: str, source: str, lines: list[str], t0: float) -> None:
+    """Write the findings as ``out/headline.md`` under the command that made them, and print them.
+
+    ``t0`` is the ``time.perf_counter()`` at the start of the analysis, for the closing line.
+    """
+    (out / "headline.md").write_text(
+        f"# {name}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
+    )
+    print("\n".join(lines))
+    print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
 
 
 def points(x: float) -> str:

@@ -153,6 +153,7 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
     Array("clinician", np.uint8, "(n,)", "1 for doctors, nurses and allied health professionals"),
     Array("senior", np.uint8, "(n,)", "1 for posts above team lead (where churn and the pipeline act)"),
+    Array("seniors", np.int64, "(s,)", "the senior posts in index order (churn visits only these)"),
 )
 """The organisation's static arrays, as the full model's kernels read them."""
 
@@ -161,6 +162,9 @@ SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("allowed", np.uint8, "(n,)", "1 where the person had a decision right this step"),
     Array("committed", np.float64, "(n,)", "1.0 where the person is committed (trust phase), else 0.0"),
     Array("recorded", np.uint8, "(n,)", "state at the last record (counts move by the difference)"),
+    Array("shown", np.float64, "(n,)", "how far each person's example shows this step (decide)"),
+    Array("exposure", np.float64, "(n,)", "exposure of each person who may adopt on it this step (decide)"),
+    Array("candidates", np.int64, "(n,)", "people a phase visits (decide: exposure, tests: testers)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""
 
@@ -217,6 +221,7 @@ def org_arrays(org: Organisation) -> OrgArrays:
         "line_ties": np.flatnonzero((np.arange(len(rev)) <= rev) & (org.tie_kind == LINE)),
         "clinician": clinician_mask(org),
         "senior": senior_mask(org),
+        "seniors": np.flatnonzero(senior_mask(org)),
     }
     return OrgArrays(
         *(np.ascontiguousarray(derived[a.name] if a.name in derived else getattr(org, a.name), dtype=a.dtype)

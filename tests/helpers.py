@@ -1,4 +1,6 @@
-"""Helpers shared by the test modules: Hypothesis strategies for organisations and full-model configs.
+"""Helpers shared by the test modules: Hypothesis strategies for organisations and full-model configs,
+the step-by-step comparisons of the two engines and of ``ChangeModel`` with ``sim.run``, and
+the ``changesim`` command run as a user runs it.
 
 A test module imports them with ``from helpers import ...`` (pytest puts ``tests/`` on the
 path); no test module imports another.
@@ -6,9 +8,17 @@ path); no test module imports another.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 from hypothesis import strategies as st
 
+from sim import ChangeModel, from_dict, run
 from sim.constants import ORG_KINDS
+from sim.model import organisation_for
 
 # Edge values (0, 1, subnormals) find exact-comparison bugs; interior values make the
 # mechanisms act. Draw both.
@@ -165,3 +175,66 @@ def change_configs(draw) -> dict:
         "n_steps": n_steps,
         "org_seed": draw(st.integers(0, 3)),
     }
+
+
+def assert_engines_agree(cfg: dict, seed: int, arrays: tuple[str, ...], means: bool = False) -> None:
+    """The kernel and agent engines, from one seed, agree to the bit at the start and after every step.
+
+    Compares the state ``arrays`` (names of ``model.state`` attributes) at the start, and the
+    counts, those arrays and, with ``means``, the mean series after each of ``cfg["n_steps"]``.
+    """
+    org = organisation_for(from_dict(cfg))
+    fast = ChangeModel(cfg, org=org, seed=seed, engine="kernel")
+    ref = ChangeModel(cfg, org=org, seed=seed, engine="agents")
+    for name in arrays:
+        np.testing.assert_array_equal(
+            getattr(fast.state, name), getattr(ref.state, name), err_msg=f"initial {name} differs"
+        )
+    for t in range(1, cfg["n_steps"] + 1):
+        fast.step()
+        ref.step()
+        np.testing.assert_array_equal(fast.counts, ref.counts, err_msg=f"counts differ after step {t}")
+        for name in arrays:
+            np.testing.assert_array_equal(
+                getattr(fast.state, name), getattr(ref.state, name), err_msg=f"{name} differs after step {t}"
+            )
+        if means:
+            np.testing.assert_array_equal(fast.means, ref.means, err_msg=f"mean series differ after step {t}")
+
+
+def assert_stepped_equals_run(cfg: dict, seed: int, extra: tuple[str, ...] = ()) -> None:
+    """``ChangeModel`` stepped by hand ends where ``sim.run`` does from the same seed.
+
+    Counts, final states and adoption steps, and the ``extra`` mean series of ``run`` against
+    the columns of ``model.means`` in that order (NaN equal to NaN).
+    """
+    org = organisation_for(from_dict(cfg))
+    model = ChangeModel(cfg, org=org, seed=seed)
+    for _ in range(cfg["n_steps"]):
+        model.step()
+    res = run(cfg, org=org, seed=seed)
+    np.testing.assert_array_equal(res.counts[0], model.counts, err_msg="run vs ChangeModel: counts")
+    np.testing.assert_array_equal(res.final_state[0], model.state.state, err_msg="run vs ChangeModel: states")
+    np.testing.assert_array_equal(
+        res.t_adopted[0], model.state.t_adopted, err_msg="run vs ChangeModel: adoption steps"
+    )
+    if extra:
+        means = model.means
+        for k, name in enumerate(extra):
+            assert np.array_equal(res.extra[name][0], means[:, k], equal_nan=True), (
+                f"run vs ChangeModel: {name} differs"
+            )
+
+
+def changesim(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """Run ``python -m sim ...`` as a user would, in ``cwd``, with ``env`` added to this process's."""
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import change_configs, seeds, small_org, unit
+from helpers import assert_engines_agree, assert_stepped_equals_run, change_configs, seeds, small_org, unit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,42 +79,13 @@ def test_full_model_explicit_thresholds_and_adopters_agree(cfg: dict, seed: int,
 @FEW_EXAMPLES
 @given(cfg=change_configs(), seed=seeds)
 def test_full_model_engines_agree_after_every_step(cfg: dict, seed: int) -> None:
-    org = organisation_for(from_dict(cfg))
-    fast = ChangeModel(cfg, org=org, seed=seed, engine="kernel")
-    ref = ChangeModel(cfg, org=org, seed=seed, engine="agents")
-    for name in STATE_ARRAYS:
-        np.testing.assert_array_equal(
-            getattr(fast.state, name), getattr(ref.state, name), err_msg=f"initial {name} differs"
-        )
-    for t in range(1, cfg["n_steps"] + 1):
-        fast.step()
-        ref.step()
-        np.testing.assert_array_equal(fast.counts, ref.counts, err_msg=f"counts differ after step {t}")
-        for name in STATE_ARRAYS:
-            np.testing.assert_array_equal(
-                getattr(fast.state, name), getattr(ref.state, name), err_msg=f"{name} differs after step {t}"
-            )
-        np.testing.assert_array_equal(fast.means, ref.means, err_msg=f"mean series differ after step {t}")
+    assert_engines_agree(cfg, seed, STATE_ARRAYS, means=True)
 
 
 @FEW_EXAMPLES
 @given(cfg=change_configs(), seed=seeds)
 def test_full_model_stepped_by_hand_equals_run(cfg: dict, seed: int) -> None:
-    org = organisation_for(from_dict(cfg))
-    model = ChangeModel(cfg, org=org, seed=seed)
-    for _ in range(cfg["n_steps"]):
-        model.step()
-    res = run(cfg, org=org, seed=seed)
-    np.testing.assert_array_equal(res.counts[0], model.counts, err_msg="run vs ChangeModel: counts")
-    np.testing.assert_array_equal(res.final_state[0], model.state.state, err_msg="run vs ChangeModel: states")
-    np.testing.assert_array_equal(
-        res.t_adopted[0], model.state.t_adopted, err_msg="run vs ChangeModel: adoption steps"
-    )
-    means = model.means
-    for k, name in enumerate(EXTRA):
-        assert np.array_equal(res.extra[name][0], means[:, k], equal_nan=True), (
-            f"run vs ChangeModel: {name} differs"
-        )
+    assert_stepped_equals_run(cfg, seed, EXTRA)
 
 
 @FEW_EXAMPLES

@@ -25,6 +25,12 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import binom, norm, poisson
 
 from sim import run, run_batch
+from sim.analysis.classic import (
+    bass_closed_form,
+    percolation_size,
+    random_graph_degree,
+    watts_cascade_probability,
+)
 from sim.org import Organisation, complete, random_graph
 
 Z = 4.0  # standard errors allowed by a single comparison: P(|N(0,1)| > 4) = 6.3e-5
@@ -201,12 +207,6 @@ def test_granovetter_critical_sd() -> None:
 P_BASS, Q_BASS = 0.03, 0.38  # per year: Sultan, Farley and Lehmann's (1990) mean p and q
 
 
-def bass_closed_form(t: np.ndarray | float, p: float = P_BASS, q: float = Q_BASS) -> np.ndarray:
-    """F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t})."""
-    e = np.exp(-(p + q) * np.asarray(t, dtype=np.float64))
-    return (1.0 - e) / (1.0 + (q / p) * e)
-
-
 def bass_recursion(p: float, q: float, dt: float, n_steps: int, n: float = math.inf) -> np.ndarray:
     """Mean-field discrete Bass: F_{t+1} = F_t + (1 - F_t)(1 - (1 - p dt)(1 - q dt F_t')).
 
@@ -294,7 +294,7 @@ def test_bass_discrete_recursion_converges_to_closed_form() -> None:
     for dt in (0.02, 0.01, 0.005):
         n_steps = int(round(t_end / dt))
         f = bass_recursion(P_BASS, Q_BASS, dt, n_steps)
-        errors.append(np.abs(f - bass_closed_form(np.arange(n_steps + 1) * dt)).max())
+        errors.append(np.abs(f - bass_closed_form(np.arange(n_steps + 1) * dt, P_BASS, Q_BASS)).max())
     # First order in dt: halving the step halves the error.
     for coarse, fine in zip(errors, errors[1:], strict=False):
         assert 1.8 < coarse / fine < 2.2, f"errors {errors} should halve with dt"
@@ -306,10 +306,10 @@ def test_bass_reference_numbers() -> None:
     t_peak = math.log(q / p) / (p + q)
     t_half = math.log(2 + q / p) / (p + q)  # (1 - x)/(1 + (q/p) x) = 1/2 with x = e^{-(p+q)t}
     assert round(t_peak, 2) == 6.19, f"t* = {t_peak}"
-    assert round(float(bass_closed_form(t_peak)), 4) == 0.4605 == round(0.5 - p / (2 * q), 4), "F(t*)"
-    assert round(float(bass_closed_form(5.0)), 3) == 0.331, "F(5)"
-    assert round(float(bass_closed_form(10.0)), 3) == 0.813, "F(10)"
-    assert round(float(bass_closed_form(15.0)), 3) == 0.972, "F(15)"
+    assert round(float(bass_closed_form(t_peak, p, q)), 4) == 0.4605 == round(0.5 - p / (2 * q), 4), "F(t*)"
+    assert round(float(bass_closed_form(5.0, p, q)), 3) == 0.331, "F(5)"
+    assert round(float(bass_closed_form(10.0, p, q)), 3) == 0.813, "F(10)"
+    assert round(float(bass_closed_form(15.0, p, q)), 3) == 0.972, "F(15)"
     assert round(t_half, 2) == 6.55, f"t50 = {t_half}"
     assert round((p + q) ** 2 / (4 * q), 4) == 0.1106, "peak adoption rate"
 
@@ -338,27 +338,6 @@ def watts_cfg(z: float) -> dict:
     }
 
 
-def watts_cascade_probability(z: float, phi: float = WATTS_PHI, k_max: int = 200) -> float:
-    """Chance that one random seed triggers a global cascade, Poisson(z) degrees (Watts 2002).
-
-    A node of degree k is vulnerable (one adopting contact suffices) when 1/k >= phi. Let u
-    be the chance that a tie does not lead into the giant vulnerable cluster:
-    u = 1 - sum_k q_k rho_k (1 - u^(k-1)), q_k = k p_k / z the degree at the end of a tie.
-    The seed starts a global cascade when one of its ties does: 1 - sum_k p_k u^k.
-    """
-    k = np.arange(k_max)
-    pk = poisson.pmf(k, z)
-    rho = ((k > 0) & (1.0 / np.maximum(k, 1) >= phi)).astype(float)
-    qk = k * pk / z
-    u = 0.0
-    for _ in range(100_000):
-        nxt = 1.0 - float(np.sum(qk * rho * (1.0 - u ** np.maximum(k - 1, 0))))
-        if abs(nxt - u) < 1e-15:
-            break
-        u = nxt
-    return 1.0 - float(np.sum(pk * u**k))
-
-
 def test_watts_window_edges() -> None:
     # Cascade condition for Poisson degrees and phi = 0.18 (vulnerable iff k <= 5):
     # sum_k k(k-1) rho_k p_k > z  <=>  z P[Pois(z) <= 3] > 1; domain.md: 1.02 < z < 5.77.
@@ -368,7 +347,7 @@ def test_watts_window_edges() -> None:
     lo, hi = brentq(margin, 0.5, 2.0), brentq(margin, 3.0, 8.0)
     # The upper root is 5.7647; domain.md rounds it to 5.77.
     assert round(lo, 2) == 1.02 and abs(hi - 5.77) < 0.01, f"window ({lo:.4f}, {hi:.4f})"
-    assert abs(watts_cascade_probability(3.0) - 0.87) < 0.005, "theory at z=3 vs domain.md's 0.87"
+    assert abs(watts_cascade_probability(3.0, WATTS_PHI) - 0.87) < 0.005, "theory at z=3 vs domain.md's 0.87"
 
 
 def cascade_finals(z: float, n_graphs: int, reps: int, first_graph: int = 0) -> np.ndarray:
@@ -402,7 +381,7 @@ def test_watts_global_cascades_inside_the_window() -> None:
     assert abs(freq - p_ref) <= Z * se, (
         f"z=3: global cascades in {freq:.3f} of runs, domain.md 0.87 +- {Z * se:.3f}"
     )
-    theory = watts_cascade_probability(3.0)
+    theory = watts_cascade_probability(3.0, WATTS_PHI)
     se_ours = binary_se(theory, 10, 20)
     assert abs(freq - theory) <= Z * se_ours, f"z=3: {freq:.3f} vs theory {theory:.3f} +- {Z * se_ours:.3f}"
     # Global cascades are large: they reach every vulnerable node and beyond (domain.md: 0.8-1).
@@ -451,7 +430,7 @@ def test_watts_window_frequencies_independent_graphs(z: float, domain_freq: floa
     assert abs(freq - domain_freq) <= Z * se_pair, (
         f"z={z}: {freq:.3f} vs domain.md {domain_freq} +- {Z * se_pair:.3f}"
     )
-    theory = watts_cascade_probability(z)
+    theory = watts_cascade_probability(z, WATTS_PHI)
     se = math.sqrt(theory * (1 - theory) / 200)
     assert abs(freq - theory) <= Z * se, f"z={z}: {freq:.3f} vs theory {theory:.3f} +- {Z * se:.3f}"
 
@@ -465,15 +444,25 @@ LARGE = 0.2  # share separating large outbreaks from small ones (small ones here
 RHO_SIZE = 0.2
 
 
-def percolation_size(zt: float) -> float:
-    """S solving S = 1 - exp(-zT S): the giant outbreak share (and its chance) for Poisson degrees."""
-    return brentq(lambda s: s - 1.0 + math.exp(-zt * s), 1e-9, 1.0)
+def test_percolation_and_cascade_theory_vanish_below_their_thresholds() -> None:
+    assert percolation_size(1.0) == 0.0 and percolation_size(0.5) == 0.0, "no giant outbreak at zT <= 1"
+    s = percolation_size(2.0)
+    assert abs(s - (1.0 - math.exp(-2.0 * s))) < 1e-12 and s > 0.5, f"S(2) = {s} solves S = 1 - exp(-2S)"
+    assert 0.0 < percolation_size(1.05) < 0.2, "S rises from 0 just above the threshold"
+    assert watts_cascade_probability(0.0, WATTS_PHI) == 0.0, "no ties, no cascade"
+    assert watts_cascade_probability(0.5, WATTS_PHI) < 1e-9, "below the window (z < 1.02) no global cascade"
+    assert watts_cascade_probability(7.0, WATTS_PHI) < 1e-9, "above the window (z > 5.76) none either"
 
 
-def effective_degree(z: float, n: int) -> float:
-    """Mean degree of ``random_graph``: round(n z/2) uniform pairs lose ~z/2 self-pairs and
-    ~z^2/4 repeated pairs, so the mean degree falls by (z + z^2/2)/n."""
-    return z - (z + z * z / 2) / n
+def test_random_graph_loses_the_predicted_share_of_its_degree() -> None:
+    # 20 graphs of 2,000 at z = 8: 20 ties lost per graph (0.02 of the degree), sd 0.0045 per graph.
+    degrees = np.array([random_graph(2000, 8.0, seed=g).indptr[-1] / 2000 for g in range(20)])
+    se = degrees.std(ddof=1) / math.sqrt(len(degrees))
+    theory = random_graph_degree(8.0, 2000)
+    assert abs(degrees.mean() - theory) <= Z * se, (
+        f"mean degree {degrees.mean():.4f} vs {theory:.4f} +- {Z * se}"
+    )
+    assert degrees.mean() < 8.0 - 10 * se, "the loss is there: the mean degree is below z"
 
 
 def ic_finals(z: float, p_transmit: float, n_graphs: int, reps: int, first_graph: int = 0) -> np.ndarray:
@@ -513,7 +502,7 @@ def test_independent_cascade_is_bond_percolation(z: float, p_transmit: float, s_
     sizes = finals[large]
     m_bar = len(sizes) / n_graphs
     se_s = sizes.std(ddof=1) / math.sqrt(len(sizes)) * math.sqrt(1 + (m_bar - 1) * RHO_SIZE)
-    s_eff = percolation_size(effective_degree(z, IC_N) * p_transmit)
+    s_eff = percolation_size(random_graph_degree(z, IC_N) * p_transmit)
     assert abs(sizes.mean() - s_eff) <= Z * se_s, (
         f"zT={z * p_transmit}: mean large outbreak {sizes.mean():.4f} vs S={s_eff:.4f} +- {Z * se_s:.4f}"
     )
@@ -523,7 +512,7 @@ def test_independent_cascade_is_bond_percolation(z: float, p_transmit: float, s_
 @pytest.mark.parametrize(("z", "p_transmit"), [(5.0, 0.3), (4.0, 0.5), (10.0, 0.3)])
 def test_independent_cascade_independent_graphs(z: float, p_transmit: float) -> None:
     # 200 runs, each on its own graph: no design effect.
-    s = percolation_size(effective_degree(z, IC_N) * p_transmit)
+    s = percolation_size(random_graph_degree(z, IC_N) * p_transmit)
     cfg = {
         "org": {"kind": "random", "n_staff": IC_N, "mean_degree": z},
         "dynamics": {"rule": "cascade", "p_transmit": p_transmit},

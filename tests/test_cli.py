@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import changesim as run_command
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -55,15 +56,8 @@ def compose_cfg(overrides: list[str], hydra_cfg: bool = False):
 
 
 def changesim(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `python -m sim ...` as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    """Run `python -m sim ...` as a user would, with Python's warnings off."""
+    return run_command(*args, cwd=cwd, env={"PYTHONWARNINGS": "ignore"}, timeout=timeout)
 
 
 # --- Composition ------------------------------------------------------------------

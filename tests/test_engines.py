@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from helpers import assert_engines_agree, assert_stepped_equals_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -142,20 +143,7 @@ def test_explicit_thresholds_give_the_same_run_on_both_engines(cfg: dict, seed: 
 @FEW_EXAMPLES
 @given(cfg=configs(), seed=seeds)
 def test_model_engines_agree_at_every_step(cfg: dict, seed: int) -> None:
-    org = organisation_for(from_dict(cfg))
-    fast = ChangeModel(cfg, org=org, seed=seed, engine="kernel")
-    ref = ChangeModel(cfg, org=org, seed=seed, engine="agents")
-    np.testing.assert_array_equal(fast.state.state, ref.state.state, err_msg="initial states differ")
-    for t in range(1, cfg["n_steps"] + 1):
-        fast.step()
-        ref.step()
-        np.testing.assert_array_equal(fast.counts, ref.counts, err_msg=f"counts differ after step {t}")
-        np.testing.assert_array_equal(
-            fast.state.state, ref.state.state, err_msg=f"adoption states differ after step {t}"
-        )
-        np.testing.assert_array_equal(
-            fast.state.t_adopted, ref.state.t_adopted, err_msg=f"adoption steps differ after step {t}"
-        )
+    assert_engines_agree(cfg, seed, ("state", "t_adopted"))
 
 
 @FEW_EXAMPLES
@@ -163,14 +151,7 @@ def test_model_engines_agree_at_every_step(cfg: dict, seed: int) -> None:
 def test_model_stepped_by_hand_equals_run(cfg: dict, seed: int) -> None:
     # run() skips decisions that cannot change (frontier) and stops stepping at a fixed
     # point; ChangeModel examines everyone every step. They must still agree.
-    org = organisation_for(from_dict(cfg))
-    model = ChangeModel(cfg, org=org, seed=seed)
-    for _ in range(cfg["n_steps"]):
-        model.step()
-    res = run(cfg, org=org, seed=seed)
-    np.testing.assert_array_equal(res.counts[0], model.counts, err_msg="run vs ChangeModel counts")
-    np.testing.assert_array_equal(res.final_state[0], model.state.state, err_msg="run vs ChangeModel state")
-    np.testing.assert_array_equal(res.t_adopted[0], model.state.t_adopted, err_msg="run vs ChangeModel t")
+    assert_stepped_equals_run(cfg, seed)
 
 
 # --- batches, threads, reproducibility --------------------------------------------------

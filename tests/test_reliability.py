@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import changesim
 
 from sim import cli
 from sim.analysis import collect as collect_mod
@@ -32,18 +33,6 @@ from sim.validate import MAX_LEVELS
 
 SMALL = ["org.n_staff=200", "n_steps=20", "figures=false"]
 ROOT = os.geteuid() == 0
-
-
-def changesim(*args: str, cwd: Path, env: dict | None = None, timeout: float = 180):
-    """Run ``python -m sim ...`` as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def one_error_line(p: subprocess.CompletedProcess) -> str:

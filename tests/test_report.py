@@ -284,3 +284,56 @@ def test_labels_are_human() -> None:
     assert human("nhs_trust_0") == "NHS trust" and human("trust") == "NHS trust"
     assert human("local_authority_1") == "local authority" and human("team_lead") == "team leads"
     assert pct(1e-9) == "under 1%" and pct(0.9999) == "over 99%" and pct(-0.3) == "0%" and pct(1.7) == "100%"
+
+
+def test_heatmap_cells_are_labelled_in_percent_with_readable_text() -> None:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from sim.views.style import label_cells
+
+    shares = pd.DataFrame([[0.123, 0.75], [0.58, 0.999]])
+    ax = Figure().add_subplot()
+    label_cells(ax, shares, dark_below=0.55)
+    texts = {t.get_position(): (t.get_text(), t.get_color()) for t in ax.texts}
+    # Row i sits at y = i and column j at x = j, as ax.imshow draws them.
+    assert texts == {
+        (0, 0): ("12", "white"),
+        (1, 0): ("75", "black"),
+        (0, 1): ("58", "black"),
+        (1, 1): ("100", "black"),
+    }, f"one percent label per cell, white only below 0.55: {texts}"
+    ax = Figure().add_subplot()
+    label_cells(ax, shares, shares / 10)
+    assert [t.get_text() for t in ax.texts] == ["12\n±1", "75\n±8", "58\n±6", "100\n±10"], (
+        "with half-widths, each cell reads 'mean' over '±half-width' in points, row by row"
+    )
+    assert ax.texts[2].get_color() == "white", "0.58 is a dark cell (white text) below the default 0.6"
+
+
+def test_paired_cells_pairs_two_grid_points_seed_by_seed() -> None:
+    import pandas as pd
+
+    from sim.analysis.compare import cell, paired_cells
+
+    seeds = np.array([7, 3, 5])
+    table = pd.DataFrame(
+        {
+            "model": ["a"] * 3 + ["a"] * 3 + ["b"] * 3,
+            "gradient": [0.1] * 3 + [0.30000000000000004] * 3 + [0.1] * 3,  # 0.1 + 0.2, as a sum gives it
+            "seed": np.concatenate([seeds, seeds[::-1], seeds]),
+            "y": [0.7, 0.3, 0.5, 0.55, 0.35, 0.95, 0.0, 0.0, 0.0],
+        }
+    )
+    low = {"model": "a", "gradient": 0.1}
+    high = {"model": "a", "gradient": 0.3}
+    assert cell(table, low, "y").tolist() == [0.3, 0.5, 0.7], "one cell's rows, ordered by seed (3, 5, 7)"
+    assert cell(table, high, "y").tolist() == [0.35, 0.55, 0.95], (
+        "numbers match within isclose; strings exactly"
+    )
+    d = paired_cells(table, "y", low, high)
+    expected = paired_difference(np.array([0.3, 0.5, 0.7]), np.array([0.35, 0.55, 0.95]))
+    assert d.estimate.mean == expected.estimate.mean and d.estimate.lo == expected.estimate.lo, (
+        "paired_cells is paired_difference of the seed-sorted cells, b - a"
+    )
+    assert len(cell(table, {"model": "b", "gradient": 0.3}, "y")) == 0, "no rows at a point not in the grid"

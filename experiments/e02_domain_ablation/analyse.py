@@ -31,10 +31,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 
 from sim.analysis.stats import Estimate, mean_ci, paired_difference, replicates_needed  # noqa: E402
-from sim.cli import CONFIG_DIR, compose  # noqa: E402
+from sim.cli import compose  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
 
@@ -42,7 +41,7 @@ NAME = "e02_domain_ablation"
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "experiments"))
 from experiment_cli import points as _num  # noqa: E402
-from experiment_cli import run_or_load  # noqa: E402
+from experiment_cli import run_or_load, sweep_grid, write_headline  # noqa: E402
 
 OUTCOME = "final_frac_adopted"  # share of staff complying or committed at the last week
 SEEDING = "seeding.strategy"
@@ -61,13 +60,6 @@ REGIMES = {"base": [], "complex_change": ["change=complex_adaptive"]}
 _REGIME: list[str] = []
 TARGET_HALF_WIDTH = 0.01  # precision asked of a paired difference: +-1 percentage point
 N_BOOT = 10_000  # bootstrap resamples of the replicates for the interaction
-
-
-def sweep_grid(name: str) -> dict[str, list]:
-    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
-    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
-    params = doc["hydra"]["sweeper"]["params"]
-    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
 
 
 def run_grid(quick: bool) -> pd.DataFrame:
@@ -187,7 +179,6 @@ def effects(f: Factorial) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
 
 
 def _pts(r: pd.Series) -> str:
@@ -369,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     _REGIME[:] = REGIMES[regime]
     args, table, source = run_or_load(
-        NAME, __doc__.splitlines()[0], run_grid,
+        NAME,
+        __doc__.splitlines()[0],
+        run_grid,
         read_sweep=lambda d: pd.read_parquet(d / "sweep_summary.parquet"),
         run_help="run the factorial here instead of reading a sweep",
         quick_help="with --run: 2 replicates, 60 staff, 8 weeks",
@@ -386,11 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     eff.to_csv(args.out / "effects.csv", index=False, float_format="%.4g")
     figure(eff, fac, args.out / "forest.png")
     lines = headline(eff, fac, f)
-    (args.out / "headline.md").write_text(
-        f"# {NAME}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
-    )
-    print("\n".join(lines))
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_headline(args.out, NAME, source, lines, t0)
     return 0
 
 

@@ -21,19 +21,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
-from sim.cli import CONFIG_DIR, compose  # noqa: E402
+from sim.analysis.compare import paired_cells  # noqa: E402
+from sim.analysis.stats import mean_ci, replicates_needed  # noqa: E402
+from sim.cli import compose  # noqa: E402
 from sim.params import ModelConfig, from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
+from sim.views.style import label_cells  # noqa: E402
 
 NAME = "e03_power_motivation"
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "experiments"))
-from experiment_cli import run_or_load  # noqa: E402
+from experiment_cli import run_or_load, sweep_grid, write_headline  # noqa: E402
 
 GRADIENT, MOTIVATION, MODEL = "dynamics.power_gradient", "people.motivation_mean", "scenario"
 OUTCOME = "final_frac_adopted"  # share of staff complying or committed at the last week
@@ -44,13 +44,6 @@ TITLES = {
 SHORT = {"command_and_control": "Command and control", "help_it_happen": "Help it happen"}
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
 TARGET_HALF_WIDTH = 0.02  # precision asked of a cell's mean: +-2 percentage points
-
-
-def sweep_grid(name: str) -> dict[str, list]:
-    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
-    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
-    params = doc["hydra"]["sweeper"]["params"]
-    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
 
 
 def run_grid(quick: bool) -> pd.DataFrame:
@@ -96,15 +89,14 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired(table: pd.DataFrame, model: str, a: tuple[float, float], b: tuple[float, float]):
-    """Paired difference b - a in sustained adoption between two cells of one model (common seeds)."""
-
-    def cell(g: float, m: float) -> np.ndarray:
-        df = table[
-            (table[MODEL] == model) & np.isclose(table[GRADIENT], g) & np.isclose(table[MOTIVATION], m)
-        ]
-        return df.sort_values("seed")[OUTCOME].to_numpy()
-
-    return paired_difference(cell(*a), cell(*b))
+    """Paired difference b - a in sustained adoption between two (gradient, motivation) cells of one model."""
+    (ga, ma), (gb, mb) = a, b
+    return paired_cells(
+        table,
+        OUTCOME,
+        {MODEL: model, GRADIENT: ga, MOTIVATION: ma},
+        {MODEL: model, GRADIENT: gb, MOTIVATION: mb},
+    )
 
 
 def pp(x: float) -> str:
@@ -120,17 +112,7 @@ def figure(c: pd.DataFrame, n_reps: int, path: Path) -> None:
         piv = d.pivot(index="power_gradient", columns="motivation_mean", values="sustained_mean")
         hw = d.pivot(index="power_gradient", columns="motivation_mean", values="half_width")
         im = ax.imshow(100 * piv.to_numpy(), origin="lower", vmin=0, vmax=100, cmap="viridis", aspect="auto")
-        for i, j in itertools.product(range(piv.shape[0]), range(piv.shape[1])):
-            v = piv.iat[i, j]
-            ax.text(
-                j,
-                i,
-                f"{100 * v:.0f}\n±{100 * hw.iat[i, j]:.0f}",
-                ha="center",
-                va="center",
-                fontsize=7.5,
-                color="white" if v < 0.6 else "black",
-            )
+        label_cells(ax, piv, hw, fontsize=7.5)
         ax.set_xticks(range(piv.shape[1]), [f"{m:.1f}" for m in piv.columns])
         ax.set_yticks(range(piv.shape[0]), [f"{g:g}" for g in piv.index])
         ax.set_xlabel("Mean intrinsic motivation for the change (0-1)")
@@ -198,7 +180,9 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     args, table, source = run_or_load(
-        NAME, __doc__.splitlines()[0], run_grid,
+        NAME,
+        __doc__.splitlines()[0],
+        run_grid,
         read_sweep=lambda d: pd.read_parquet(d / "sweep_summary.parquet"),
         argv=argv,
     )
@@ -206,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     c.to_csv(args.out / "cells.csv", index=False, float_format="%.4f")
     figure(c, int(c.n.min()), args.out / "phase_diagram.png")
     lines = headline(table, c)
-    (args.out / "headline.md").write_text(
-        f"# {NAME}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
-    )
-    print("\n".join(lines))
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_headline(args.out, NAME, source, lines, t0)
     return 0
 
 

@@ -41,29 +41,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
-from sim.cli import CONFIG_DIR, compose  # noqa: E402
+from sim.analysis.compare import paired_cells  # noqa: E402
+from sim.analysis.stats import mean_ci, replicates_needed  # noqa: E402
+from sim.cli import compose  # noqa: E402
 from sim.model import organisation_for  # noqa: E402
 from sim.org import Organisation  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import Result, run_batch  # noqa: E402
+from sim.views.style import label_cells  # noqa: E402
 
 NAME = "e04_ics_spanners"
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "experiments"))
 from experiment_cli import difference as _diff  # noqa: E402
-from experiment_cli import run_or_load  # noqa: E402
+from experiment_cli import run_or_load, sweep_grid, write_headline  # noqa: E402
 
 SPANNERS, TRUST = "org.n_boundary_spanners", "people.trust_cross_org"
-
-
-def sweep_grid(name: str) -> dict[str, list]:
-    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
-    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
-    params = doc["hydra"]["sweeper"]["params"]
-    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
 
 
 TIES = "org.cross_ties_per_pair"
@@ -172,18 +166,8 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired(table: pd.DataFrame, a: dict, b: dict):
-    """Paired difference b - a in the partners' adoption between two cells (common seeds)."""
-
-    def cell(p: dict) -> np.ndarray:
-        m = (
-            (table.regime == p["regime"])
-            & (table.ties == p.get("ties", "scaled"))
-            & (table[SPANNERS] == p[SPANNERS])
-            & np.isclose(table[TRUST], p[TRUST])
-        )
-        return table[m].sort_values("seed")["partners"].to_numpy()
-
-    return paired_difference(cell(a), cell(b))
+    """Paired difference b - a in the partners' adoption between two cells (ties scaled unless given)."""
+    return paired_cells(table, "partners", {"ties": "scaled", **a}, {"ties": "scaled", **b})
 
 
 def figure(c: pd.DataFrame, n_lead: int, path: Path) -> None:
@@ -197,17 +181,7 @@ def figure(c: pd.DataFrame, n_lead: int, path: Path) -> None:
         piv = d.pivot(index="trust_cross_org", columns="n_boundary_spanners", values="partners_mean")
         hw = d.pivot(index="trust_cross_org", columns="n_boundary_spanners", values="hw")
         im = ax.imshow(100 * piv.to_numpy(), origin="lower", vmin=0, vmax=100, cmap="viridis", aspect="auto")
-        for i, j in itertools.product(range(piv.shape[0]), range(piv.shape[1])):
-            v = piv.iat[i, j]
-            ax.text(
-                j,
-                i,
-                f"{100 * v:.0f}\n±{100 * hw.iat[i, j]:.0f}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if v < 0.6 else "black",
-            )
+        label_cells(ax, piv, hw, fontsize=8)
         ax.set_xticks(range(piv.shape[1]), [str(s) for s in piv.columns])
         ax.set_yticks(range(piv.shape[0]), [f"{t:.1f}" for t in piv.index])
         ax.set_xlabel("Boundary spanners in each organisation (people)")
@@ -237,8 +211,6 @@ def figure(c: pd.DataFrame, n_lead: int, path: Path) -> None:
     )
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
-
-
 
 
 def _cell(c: pd.DataFrame, p: dict) -> str:
@@ -307,7 +279,9 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     args, table, source = run_or_load(
-        NAME, __doc__.splitlines()[0], run_grid,
+        NAME,
+        __doc__.splitlines()[0],
+        run_grid,
         run_help="run the grid here (no Hydra sweep: seeding needs explicit adopters)",
         quick_help="2 values per axis, 2 replicates, 60 staff, 8 weeks",
         argv=argv,
@@ -316,11 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     c.to_csv(args.out / "cells.csv", index=False, float_format="%.4f")
     figure(c, N_LEAD_SEEDS, args.out / "partner_spread.png")
     lines = headline(table, c)
-    (args.out / "headline.md").write_text(
-        f"# {NAME}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
-    )
-    print("\n".join(lines))
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_headline(args.out, NAME, source, lines, t0)
     return 0
 
 

@@ -27,10 +27,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed  # noqa: E402
-from sim.cli import CONFIG_DIR, compose  # noqa: E402
+from sim.analysis.compare import paired_cells  # noqa: E402
+from sim.analysis.stats import mean_ci, replicates_needed  # noqa: E402
+from sim.cli import compose  # noqa: E402
 from sim.org import CLINICAL  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
@@ -40,20 +40,13 @@ NAME = "e05_clinical_leadership"
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "experiments"))
 from experiment_cli import difference as _diff  # noqa: E402
-from experiment_cli import run_or_load  # noqa: E402
+from experiment_cli import run_or_load, sweep_grid, write_headline  # noqa: E402
 
 SHARE, CREDIBILITY = "org.clinical_leader_share", "leadership.clinical_credibility"
 EARLY_WEEK = 26  # six months
 QUICK = ["org.n_staff=60", "n_steps=8", "n_replicates=2"]  # the tiny version the tests run
 TARGET_HALF_WIDTH = 0.02  # precision asked of a cell's mean: +-2 percentage points
 REFERENCE = {SHARE: 0.6, CREDIBILITY: 2.0}  # the clinical_leadership scenario's own values
-
-
-def sweep_grid(name: str) -> dict[str, list]:
-    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
-    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
-    params = doc["hydra"]["sweeper"]["params"]
-    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
 
 
 def clinician_adoption(ts: pd.DataFrame) -> pd.DataFrame:
@@ -128,23 +121,13 @@ def cells(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def paired(table: pd.DataFrame, col: str, a: dict, b: dict):
-    """Paired difference b - a in column ``col`` between two grid points (common seeds)."""
-
-    def cell(point: dict) -> np.ndarray:
-        m = np.isclose(table[SHARE], point[SHARE]) & np.isclose(table[CREDIBILITY], point[CREDIBILITY])
-        return table[m].sort_values("seed")[col].to_numpy()
-
-    return paired_difference(cell(a), cell(b))
-
-
 def differences(table: pd.DataFrame) -> pd.DataFrame:
     """Paired difference from no clinical leaders (share 0), per credibility, share and outcome."""
     share0 = min(table[SHARE].unique())
     rows = []
     for (share, cred), _ in table.groupby([SHARE, CREDIBILITY], sort=True):
         for col in ("clinicians_early", "clinicians_end"):
-            d = paired(
+            d = paired_cells(
                 table, col, {SHARE: share0, CREDIBILITY: cred}, {SHARE: share, CREDIBILITY: cred}
             ).estimate
             rows.append(
@@ -226,8 +209,6 @@ def figure(c: pd.DataFrame, diffs: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-
-
 def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
     """Plain-language findings, each with its 95% CI."""
     shares, creds = sorted(c.clinical_leader_share.unique()), sorted(c.clinical_credibility.unique())
@@ -248,7 +229,7 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
     ]
     for col, when in (("clinicians_early", f"week {early}"), ("clinicians_end", f"week {end}")):
         for cred in sorted({creds[0], ref[CREDIBILITY], creds[-1]}):
-            d = paired(
+            d = paired_cells(
                 table, col, {SHARE: shares[0], CREDIBILITY: cred}, {SHARE: shares[-1], CREDIBILITY: cred}
             )
             lines.append(
@@ -258,14 +239,14 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
             )
         # At a fixed share the runs share one organisation, so who counts as a clinician is unchanged.
         for share in sorted({ref[SHARE], shares[-1]}):
-            d = paired(
+            d = paired_cells(
                 table, col, {SHARE: share, CREDIBILITY: creds[0]}, {SHARE: share, CREDIBILITY: creds[-1]}
             )
             lines.append(
                 f"Clinicians at {when}, share {share:g}: credibility {creds[-1]:g}x instead of {creds[0]:g}x "
                 f"changes adoption by {_diff(d)}."
             )
-    d = paired(
+    d = paired_cells(
         table,
         "others_end",
         {SHARE: shares[0], CREDIBILITY: ref[CREDIBILITY]},
@@ -294,7 +275,9 @@ def headline(table: pd.DataFrame, c: pd.DataFrame) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     args, table, source = run_or_load(
-        NAME, __doc__.splitlines()[0], run_grid,
+        NAME,
+        __doc__.splitlines()[0],
+        run_grid,
         read_sweep=read_sweep,
         argv=argv,
     )
@@ -304,11 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     diffs.to_csv(args.out / "differences.csv", index=False, float_format="%.4f")
     figure(c, diffs, args.out / "clinicians.png")
     lines = headline(table, c)
-    (args.out / "headline.md").write_text(
-        f"# {NAME}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
-    )
-    print("\n".join(lines))
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_headline(args.out, NAME, source, lines, t0)
     return 0
 
 

@@ -35,17 +35,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-from scipy.optimize import brentq  # noqa: E402
-from scipy.stats import norm, poisson  # noqa: E402
+from scipy.stats import norm  # noqa: E402
 
+from sim.analysis.classic import (  # noqa: E402
+    bass_closed_form,
+    percolation_size,
+    random_graph_degree,
+    watts_cascade_probability,
+)
 from sim.analysis.stats import Estimate, mean_ci  # noqa: E402
-from sim.cli import CONFIG_DIR, compose  # noqa: E402
+from sim.cli import compose  # noqa: E402
 from sim.params import from_dict  # noqa: E402
 from sim.run import run_batch  # noqa: E402
 
 NAME = "e06_classic_limits"
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
+from experiment_cli import sweep_grid, write_headline  # noqa: E402
+
 LARGE = 0.05  # a run reaching more than 5% of staff is a global cascade / large outbreak
 PHI = 0.18  # Watts's threshold (share of contacts)
 WINDOW = (1.02, 5.76)  # analytic cascade window for phi = 0.18, Poisson degrees (tests/test_classic.py)
@@ -61,13 +68,6 @@ RHO_SIZE = 0.09  # the size of a large independent-cascade outbreak (measured 0.
 IC_STEPS = 300  # weeks: enough for the slowest outbreak near zT = 1 to die out
 
 
-def sweep_grid(name: str) -> dict[str, list]:
-    """The swept keys and values of ``configs/experiment/<name>.yaml`` (its hydra.sweeper.params)."""
-    doc = yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text())
-    params = doc["hydra"]["sweeper"]["params"]
-    return {k: [yaml.safe_load(v) for v in str(raw).split(",")] for k, raw in params.items()}
-
-
 def design_effect(m: int, rho: float) -> float:
     """Variance inflation of a mean over m runs that share one graph: 1 + (m - 1) rho (Kish 1965)."""
     return 1.0 + max(m - 1, 0) * rho
@@ -81,41 +81,6 @@ def wilson(k: int, n: int, deff: float = 1.0, level: float = 0.95) -> tuple[floa
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def watts_probability(z: float, phi: float = PHI, k_max: int = 200) -> float:
-    """Chance that one random seed starts a global cascade, Poisson(z) degrees (Watts 2002).
-
-    A node of degree k is vulnerable when 1/k >= phi. u, the chance that a tie does not lead
-    into the giant vulnerable cluster, solves u = 1 - sum_k q_k rho_k (1 - u^(k-1)) with
-    q_k = k p_k / z; the seed's cascade is global when one of its ties does: 1 - sum_k p_k u^k.
-    """
-    if z <= 0:
-        return 0.0
-    k = np.arange(k_max)
-    pk = poisson.pmf(k, z)
-    rho = ((k > 0) & (1.0 / np.maximum(k, 1) >= phi)).astype(float)
-    qk = k * pk / z
-    u = 0.0
-    for _ in range(100_000):
-        nxt = 1.0 - float(np.sum(qk * rho * (1.0 - u ** np.maximum(k - 1, 0))))
-        if abs(nxt - u) < 1e-13:
-            break
-        u = nxt
-    return 1.0 - float(np.sum(pk * u**k))
-
-
-def percolation_size(zt: float) -> float:
-    """S solving S = 1 - exp(-zT S) (0 at or below zT = 1)."""
-    if zt <= 1.0:
-        return 0.0
-    return brentq(lambda s: s - 1.0 + math.exp(-zt * s), 1e-12, 1.0)
-
-
-def bass_closed_form(t_years: np.ndarray, p: float = P_BASS, q: float = Q_BASS) -> np.ndarray:
-    """F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t})."""
-    e = np.exp(-(p + q) * t_years)
-    return (1.0 - e) / (1.0 + (q / p) * e)
 
 
 def run_watts(quick: bool) -> pd.DataFrame:
@@ -139,7 +104,7 @@ def run_watts(quick: bool) -> pd.DataFrame:
                 "share": k / n,
                 "ci_lo": lo,
                 "ci_hi": hi,
-                "theory": watts_probability(z),
+                "theory": watts_cascade_probability(z, PHI),
                 "still_moving": int((res.frac_adopted[:, -1] != res.frac_adopted[:, -2]).sum()),
             }
         )
@@ -170,7 +135,7 @@ def run_bass(quick: bool) -> pd.DataFrame:
             "mean": [e.mean for e in ests],
             "ci_lo": [e.lo for e in ests],
             "ci_hi": [e.hi for e in ests],
-            "closed_form": bass_closed_form(t_years),
+            "closed_form": bass_closed_form(t_years, P_BASS, Q_BASS),
             "runs": reps,
         }
     )
@@ -181,8 +146,7 @@ def run_cascade(quick: bool) -> pd.DataFrame:
     n, reps, steps, zts = (
         (300, 2, 8, [IC_ZT[0], IC_ZT[-1]]) if quick else (IC_N, IC_REPLICATES, IC_STEPS, IC_ZT)
     )
-    # random_graph's G(n, m) loses a few self-pairs and repeats: mean degree z - (z + z^2/2)/n.
-    z_eff = IC_DEGREE - (IC_DEGREE + IC_DEGREE**2 / 2) / n
+    z_eff = random_graph_degree(IC_DEGREE, n)
     rows = []
     for zt in zts:
         cfg = {
@@ -232,7 +196,11 @@ def figure(watts: pd.DataFrame, bass: pd.DataFrame, ic: pd.DataFrame, path: Path
     )
     zz = np.linspace(0.01, max(watts.mean_degree.max(), 10), 400)
     ax.plot(
-        zz, [100 * watts_probability(z) for z in zz], color="#1b9e77", lw=1.5, label="Theory (infinite graph)"
+        zz,
+        [100 * watts_cascade_probability(z, PHI) for z in zz],
+        color="#1b9e77",
+        lw=1.5,
+        label="Theory (infinite graph)",
     )
     ax.errorbar(
         watts.mean_degree,
@@ -411,11 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     figure(watts, bass, ic, args.out / "classic_limits.png")
     lines = headline(watts, bass, ic)
     source = f"python experiments/{NAME}/analyse.py --run" + (" --quick" if args.quick else "")
-    (args.out / "headline.md").write_text(
-        f"# {NAME}: headline\n\nFrom: `{source}`\n\n" + "\n".join(f"- {x}" for x in lines) + "\n"
-    )
-    print("\n".join(lines))
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_headline(args.out, NAME, source, lines, t0)
     return 0
 
 

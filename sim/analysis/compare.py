@@ -8,13 +8,15 @@ scenarios is then estimated seed by seed (``sim.analysis.stats.paired_difference
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim import rng
-from sim.analysis.stats import mean_ci, paired_difference, replicates_needed
+from sim.analysis.stats import Difference, mean_ci, paired_difference, replicates_needed
 from sim.constants import COMMITTED, COMPLYING, LAPSED
 from sim.metrics import use_outcomes
 from sim.model import organisation_for
@@ -162,6 +164,28 @@ def outcomes_of(name: str, result: Result) -> pd.DataFrame:
         "lapsed": share[:, -1, LAPSED],
         "t_50": t50, "reached_50": hit.any(axis=1).astype(np.float64), **use,
     })  # fmt: skip
+
+
+def cell(table: pd.DataFrame, point: Mapping[str, Any], outcome: str) -> np.ndarray:
+    """(R,) ``outcome`` of the rows of a per-replicate table at one grid point, sorted by seed.
+
+    ``point`` gives a value per column: numbers match within ``np.isclose`` (grid values
+    read back from a config or a file need not be bit-equal), anything else exactly.
+    """
+    mask = np.ones(len(table), dtype=bool)
+    for key, value in point.items():
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+            mask &= np.isclose(table[key].to_numpy(), value)
+        else:
+            mask &= (table[key] == value).to_numpy()
+    return table[mask].sort_values("seed")[outcome].to_numpy()
+
+
+def paired_cells(
+    table: pd.DataFrame, outcome: str, a: Mapping[str, Any], b: Mapping[str, Any], level: float = 0.95
+) -> Difference:
+    """Paired difference b - a in ``outcome`` between two grid points run on common seeds (``cell``)."""
+    return paired_difference(cell(table, a, outcome), cell(table, b, outcome), level)
 
 
 def clinician_groups() -> tuple[str, ...]:

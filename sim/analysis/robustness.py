@@ -37,9 +37,7 @@ import os
 import sys
 import time
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,7 @@ import pandas as pd
 
 from sim.analysis import uncertainty as unc_mod
 from sim.analysis.compare import OUTCOMES, Outcome, outcomes_of
+from sim.analysis.parallel import run_chunked
 from sim.analysis.stats import wilson
 from sim.params import ConfigError, ModelConfig, from_dict
 
@@ -104,12 +103,6 @@ def run_points(
     return pd.concat(frames, ignore_index=True)
 
 
-def _one_thread() -> None:
-    import numba
-
-    numba.set_num_threads(1)
-
-
 def _task(args: tuple) -> pd.DataFrame:
     return run_points(*args)
 
@@ -124,33 +117,15 @@ def run_all(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run every point, ``jobs`` worker processes (0 = one per core, 1 = in this process)."""
-    jobs = jobs or os.cpu_count() or 1
-    n = len(values)
-    size = max(1, min(MAX_CHUNK, math.ceil(n / (4 * jobs))))
-    tasks = [(scenarios, base, unc, values.iloc[s : s + size], seeds, s) for s in range(0, n, size)]
-    t0 = time.perf_counter()
-    parts: list[pd.DataFrame] = []
-    shown = 0
-
-    def report(done: int) -> None:
-        nonlocal shown
-        if progress and (done - shown >= max(1, n // 10) or done == n):
-            shown = done
-            print(f"  {done}/{n} points, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-
-    if jobs == 1:
-        for t in tasks:
-            parts.append(_task(t))
-            report(min(n, t[-1] + size))
-    else:
-        # spawn, not fork: forking a process whose Numba threads have started is unsafe.
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-            done = 0
-            for part in pool.map(_task, tasks):
-                parts.append(part)
-                done += part["point"].nunique()
-                report(done)
-    return pd.concat(parts, ignore_index=True)
+    return run_chunked(
+        _task,
+        lambda start, stop: (scenarios, base, unc, values.iloc[start:stop], seeds, start),
+        len(values),
+        MAX_CHUNK,
+        jobs,
+        progress,
+        indent="  ",
+    )
 
 
 # --- Analysis ------------------------------------------------------------------------

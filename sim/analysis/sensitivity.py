@@ -38,9 +38,7 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +47,7 @@ import pandas as pd
 import yaml
 
 from sim import rng, scenarios
+from sim.analysis.parallel import run_chunked
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
@@ -257,12 +256,6 @@ def run_points(
     return pd.concat([front, table.drop(columns="replicate")], axis=1)
 
 
-def _one_thread() -> None:
-    import numba
-
-    numba.set_num_threads(1)
-
-
 def _chunk(args: tuple) -> pd.DataFrame:
     start, *rest = args
     out = run_points(*rest)
@@ -272,37 +265,15 @@ def _chunk(args: tuple) -> pd.DataFrame:
 
 def run_design(design: Design, x: np.ndarray, jobs: int = 0, progress: bool = True) -> pd.DataFrame:
     """Run every point of ``x``; ``jobs`` worker processes (0 = one per core, 1 = in this process)."""
-    jobs = jobs or os.cpu_count() or 1
     integer = [p.integer for p in design.parameters]
-    n = len(x)
-    size = max(1, min(MAX_CHUNK, math.ceil(n / (4 * jobs))))
-    tasks = [
-        (s, design.base, design.names, integer, x[s : s + size], design.seeds) for s in range(0, n, size)
-    ]
-    t0 = time.perf_counter()
-    parts: list[pd.DataFrame] = []
-
-    step = max(1, n // 10)
-    shown = [0]
-
-    def report(done: int) -> None:
-        if progress and (done - shown[0] >= step or done == n):
-            shown[0] = done
-            print(f"{done}/{n} points, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-
-    if jobs == 1:
-        for task in tasks:
-            parts.append(_chunk(task))
-            report(min(n, task[0] + size))
-    else:
-        # spawn, not fork: forking a process whose Numba threads have started is unsafe.
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-            done = 0
-            for part in pool.map(_chunk, tasks):
-                parts.append(part)
-                done += part["point"].nunique()
-                report(done)
-    return pd.concat(parts, ignore_index=True)
+    return run_chunked(
+        _chunk,
+        lambda start, stop: (start, design.base, design.names, integer, x[start:stop], design.seeds),
+        len(x),
+        MAX_CHUNK,
+        jobs,
+        progress,
+    )
 
 
 # --- Analysis, table, figure --------------------------------------------------------

@@ -105,29 +105,35 @@ def test_cycles(t, par, keys, org, people, scratch):
     response, blame, gain = par[L.FAILURE_RESPONSE], par[L.BLAME], par[L.SAFETY_GAIN]
     partnered_share = p * par[L.PATIENT_PARTNERSHIP]
     rework_on_failure = par[L.ADAPT] > 0.0
+    rate, boost, cost = par[L.ADAPT_RATE], par[L.SUCCESS_BOOST], par[L.FAILURE_COST]
+    respond = blame > 0.0 or gain > 0.0
     key_test, key_outcome = keys[L.K_TEST], keys[L.K_OUTCOME]
     state, allowed, courage = people.state, scratch.allowed, people.courage
     belief, motivation, fit = people.belief, people.motivation, people.fit
     indptr, indices, trust = org.indptr, org.indices, people.trust
+    # Who tests depends on states, decision rights and the test draw only, none of which
+    # this phase changes: list the testers first (no branch on chance), then run their
+    # tests in index order, each outcome's updates chosen by selects (a branch on the
+    # outcome mispredicted about half the time). The same numbers as person by person.
+    testers = scratch.candidates
+    n_testers = 0
     for i in range(len(state)):
-        if not (state[i] == COMPLYING or state[i] == COMMITTED) or allowed[i] == 0:
-            continue
-        u = uniform_nb(key_test, t, i)
-        if u >= p:
-            continue
-        partnered = u < partnered_share
-        chance = success_chance(quality, fit[i], complexity)
-        y = 1.0 if uniform_nb(key_outcome, t, i) < chance else 0.0
-        belief[i] = belief[i] + lr * (y - belief[i])
-        if y == 1.0:
-            motivation[i] = motivation[i] + par[L.SUCCESS_BOOST] * (1.0 - motivation[i])
-            if partnered:
-                fit[i] = fit[i] + par[L.ADAPT_RATE] * max(target - fit[i], 0.0)
-        else:
-            motivation[i] = motivation[i] - par[L.FAILURE_COST] * (1.0 - courage[i]) * motivation[i]
-            if rework_on_failure or partnered:
-                fit[i] = fit[i] + par[L.ADAPT_RATE] * max(target - fit[i], 0.0)
-            if blame > 0.0 or gain > 0.0:
-                courage[i] = respond_to_failure(courage[i], response, blame, gain)
+        s = state[i]
+        testers[n_testers] = i
+        adopter = (s == COMPLYING) | (s == COMMITTED)
+        n_testers += 1 if adopter & (allowed[i] == 1) & (uniform_nb(key_test, t, i) < p) else 0
+    for k in range(n_testers):
+        i = testers[k]
+        partnered = uniform_nb(key_test, t, i) < partnered_share
+        f, m, c, b = fit[i], motivation[i], courage[i], belief[i]
+        success = uniform_nb(key_outcome, t, i) < success_chance(quality, f, complexity)
+        y = 1.0 if success else 0.0
+        belief[i] = b + lr * (y - b)
+        # y = 1: m + success_boost (1 - m); y = 0: m - failure_cost (1 - courage) m
+        motivation[i] = m + boost * (1.0 - m) if success else m - cost * (1.0 - c) * m
+        rework = partnered or (rework_on_failure and not success)
+        fit[i] = f + rate * max(target - f, 0.0) if rework else f
+        if respond:
+            courage[i] = c if success else respond_to_failure(c, response, blame, gain)
         if seen > 0.0:
             persuade(i, y, seen, indptr, indices, trust, belief)

@@ -26,7 +26,7 @@ from sim.constants import COMMITTED, COMPLYING, LAPSED, NO_POWER, NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.dynamics.motivation import readiness
 from sim.dynamics.power import agency, may_act
-from sim.dynamics.relationships import exposure
+from sim.dynamics.relationships import exposure, exposure4, shown
 from sim.rng import uniform_nb
 
 
@@ -45,7 +45,15 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
 
 @njit(cache=True)
 def decide(t, par, keys, org, people, scratch):
-    """Phase 3, decide: everyone's next state from the states at the start of the step."""
+    """Phase 3, decide: everyone's next state from the states at the start of the step.
+
+    Three passes: (1) decision rights, how far each example shows (``shown``), and the
+    candidates: the people who may commit on exposure (not adopted or lapsed, with a
+    decision right); (2) the candidates' exposure, four at a time (``exposure4``); (3)
+    everyone's transition. A person's transition reads only their own state, their
+    exposure and draws that are pure functions of (stream, step, person), so splitting
+    the work into passes changes no number.
+    """
     # Parameters are read once, not per person or tie (reading the vector in the loops
     # was 30x slower: it defeats LLVM's loop optimisations).
     visibility = par[L.COMPLIANCE_VISIBILITY]
@@ -59,20 +67,41 @@ def decide(t, par, keys, org, people, scratch):
     state, threshold, pressure = people.state, people.threshold, people.pressure
     motivation, belief, fit = people.motivation, people.belief, people.fit
     authority, courage, co_designer = people.authority, people.courage, people.co_designer
+    indptr, indices, trust, influence = org.indptr, org.indices, people.trust, people.influence
+    clinician, clinical_leader = org.clinician, people.clinical_leader
     next_state, allowed = scratch.next_state, scratch.allowed
-    for i in range(len(state)):
+    x, exposed, candidates = scratch.shown, scratch.exposure, scratch.candidates
+    n = len(state)
+    n_cand = 0
+    for i in range(n):
         s = state[i]
         ok = may_act(mode, decision_level, empowerment, agency_min, i, org, people)
         allowed[i] = 1 if ok else 0
+        x[i] = shown(s, visibility)
+        candidates[n_cand] = i
+        n_cand += 1 if ok and (s == NOT_ADOPTED or s == LAPSED) else 0
+    done = 0
+    if credibility == 1.0:  # w_ij has no credibility factor: four people at a time
+        while done + 4 <= n_cand:
+            c = candidates[done : done + 4]
+            exposure4(c[0], c[1], c[2], c[3], indptr, indices, trust, influence, x, count_kind, exposed)
+            done += 4
+    for k in range(done, n_cand):
+        i = candidates[k]
+        cred_i = credibility if clinician[i] == 1 else 1.0
+        exposed[i] = exposure(indptr[i], indptr[i + 1], indices, trust, influence, x, cred_i, clinical_leader,
+                              count_kind)  # fmt: skip
+    for i in range(n):
+        s = state[i]
+        ok = allowed[i] == 1
         nxt = s
         r = readiness(motivation[i], belief[i], fit[i])
         if s == NOT_ADOPTED or s == LAPSED:
             h = 0.0
             p_own = 0.0
             if ok:
-                e = exposure(i, org, people, visibility, credibility, count_kind)
                 theta = threshold[i] + rw * (0.5 - r)
-                h = 1.0 if e >= theta else 0.0
+                h = 1.0 if exposed[i] >= theta else 0.0
                 p_own = p_spont * initiative(rw, mode, empowerment, agency_ref, authority[i], courage[i], r)
             prob = 1.0 - (1.0 - p_own) * (1.0 - h)
             if prob >= 1.0 or (prob > 0.0 and uniform_nb(key_adopt, t, i) < prob):

@@ -58,10 +58,11 @@ def churn(t, par, keys, org, people):
         return
     trust_new = par[L.TRUST_NEW]
     key_churn, key_pipeline = keys[L.K_CHURN], keys[L.K_PIPELINE]
-    indptr, reverse, senior = org.indptr, org.reverse, org.senior
+    indptr, reverse, seniors = org.indptr, org.reverse, org.seniors
     trust = people.trust
-    for i in range(len(senior)):
-        if senior[i] == 0 or uniform_nb(key_churn, t, i) >= p:
+    for k in range(len(seniors)):  # in index order, as a loop over everyone would visit them
+        i = seniors[k]
+        if uniform_nb(key_churn, t, i) >= p:
             continue
         people.state[i] = NOT_ADOPTED
         people.t_adopted[i] = -1

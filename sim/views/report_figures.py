@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 
 from sim.analysis.compare import OUTCOMES, Comparison  # noqa: E402
 from sim.analysis.stats import mean_ci  # noqa: E402
+from sim.views.style import label_cells  # noqa: E402
 from sim.views.wording import human  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -195,18 +196,7 @@ def reach(comp: Comparison, dimension: str) -> bytes | None:
     im = ax.imshow(100 * pivot.to_numpy(), vmin=0, vmax=100, cmap="cividis", aspect="auto")
     ax.set_xticks(range(pivot.shape[1]), [human(str(c)) for c in pivot.columns], rotation=30, ha="right")
     ax.set_yticks(range(len(names)), [titles[n] for n in names])
-    for i in range(pivot.shape[0]):
-        for j in range(pivot.shape[1]):
-            v = pivot.iat[i, j]
-            ax.text(
-                j,
-                i,
-                f"{100 * v:.0f}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if v < 0.55 else "black",
-            )
+    label_cells(ax, pivot, dark_below=0.55)
     fig.colorbar(im, ax=ax, label="Using it at the end (%)")
     words = {"level": "level", "profession": "profession", "organisation": "partner organisation"}
     ax.set_title(f"Who the change reached, by {words.get(dimension, dimension)}", fontsize=11)

@@ -8,9 +8,12 @@ of the app (``sim.views.live``) look alike.
 
 from __future__ import annotations
 
+import itertools
 import re
 import textwrap
 
+import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 DPI = 160
@@ -103,3 +106,32 @@ def frame(width: float, height: float, note: str) -> Figure:
 def title(fig: Figure, title: str) -> None:
     """The figure's bold title, left-aligned."""
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
+
+
+def label_cells(
+    ax: Axes,
+    shares: pd.DataFrame,
+    half_widths: pd.DataFrame | None = None,
+    fontsize: float = 8,
+    dark_below: float = 0.6,
+) -> None:
+    """Write each cell of a heatmap of shares in percent, with its 95% half-width under it if given.
+
+    ``shares`` is the table drawn with ``ax.imshow`` (row i at y = i, column j at x = j), values
+    in [0, 1]; ``half_widths`` has its shape. Text is white on cells below ``dark_below``, the
+    dark end of viridis and cividis, and black above.
+    """
+    for i, j in itertools.product(range(shares.shape[0]), range(shares.shape[1])):
+        v = shares.iat[i, j]
+        text = (
+            f"{100 * v:.0f}" if half_widths is None else f"{100 * v:.0f}\n±{100 * half_widths.iat[i, j]:.0f}"
+        )
+        ax.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="white" if v < dark_below else "black",
+        )
