@@ -253,6 +253,26 @@ def test_a_small_random_network_is_drawn_with_its_ties():
     assert tie < 0.6 * rand, f"a force layout puts tied people close together ({tie:.2f} vs {rand:.2f})"
 
 
+def test_the_hierarchy_view_shows_everyone():
+    # The dots are drawn per frame, so the view's limits must come from everyone's position:
+    # a complete graph draws no ties (Granovetter's 100 were once off the picture), and
+    # people without ties have none to set the limits by.
+    from sim.views.hierarchy import RIM
+
+    for name in presets.NAMES:
+        model = teaching.TeachingModel(teaching.settings_for(name))
+        view = teaching.make_view(model, "org")
+        (x0, x1), (y0, y1) = view.ax.get_xlim(), view.ax.get_ylim()
+        x, y = view.xy.T
+        assert ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)).all(), f"{name}: someone is off the picture"
+    watts = teaching.TeachingModel(teaching.settings_for("Watts's cascade window"))
+    x, y = watts.xy
+    r = np.hypot(x, y) / np.hypot(x, y).max()
+    alone = watts.org.degree == 0
+    assert alone.any() and np.allclose(r[alone], 1.0), "people without ties sit on the rim"
+    assert np.quantile(r[~alone], 0.98) <= 1 / RIM + 1e-9, "the tied network fills the disc inside the rim"
+
+
 def test_asset_list_matches_the_installed_solara():
     from sim.views import app
 

@@ -29,7 +29,7 @@ from sim.constants import ADOPTED, NOT_ADOPTED
 from sim.org import CROSS_ORG, LINE, PEER, TEAM, Organisation
 from sim.state import STATE_NAMES
 from sim.views import style
-from sim.views.hierarchy import MAX_SPRING_STAFF, hierarchy_layout
+from sim.views.hierarchy import hierarchy_layout, spring_drawn
 from sim.views.style import GROUP_COLOURS, STATE_COLOURS, STATE_LABELS
 
 FONT = 12
@@ -159,6 +159,7 @@ class OrgView(_Blitted):
         x, y = hierarchy_layout(org) if xy is None else xy
         self.xy = np.c_[x, y]
         self.flat = bool((org.manager < 0).all())
+        self.force_layout = self.flat and spring_drawn(org)
         legend = state_legend(full_model, short=True)
         self.palette = np.array([STATE_COLOURS[s] for s in STATE_NAMES])
         right = 0.93 if len(org.org_names) > 1 else 0.98  # room for the last partner's name
@@ -223,7 +224,7 @@ class OrgView(_Blitted):
             )
             return
         faint = 0.3 if org.n_staff <= 300 else 0.15 if org.n_staff <= 1500 else 0.08
-        if self.flat and org.n_staff <= MAX_SPRING_STAFF:  # a small network: its ties are the story
+        if self.force_layout:  # a small network: its ties are the story
             faint = 0.45
         for mask, colour, width, alpha in (
             ((kind == TEAM) | (kind == PEER), "#888888", 0.4, faint),
@@ -239,7 +240,9 @@ class OrgView(_Blitted):
         n = org.n_staff
         if self.flat:  # share the disc's area: diameter ~ sqrt(area / n)
             per = 72.0 * 0.6 * width_in * np.sqrt(np.pi / 4.0 / max(n, 1))
-            return np.full(n, float(np.clip((0.8 * per) ** 2, 2.0, 90.0)))
+            # A force layout crowds the middle and its ties are the story: smaller dots.
+            fill = 0.55 if self.force_layout else 0.8
+            return np.full(n, float(np.clip((fill * per) ** 2, 2.0, 90.0)))
         per = 72.0 * 0.85 * width_in / max(float(np.ptp(x)) + 1.0, 1.0)
         base = float(np.clip((0.9 * per) ** 2, 3.0, 60.0))
         top = max(int(org.level.max()), 1)
@@ -247,6 +250,9 @@ class OrgView(_Blitted):
 
     def _axes_style(self, ax: Any, x: np.ndarray) -> None:
         org = self.org
+        # The dots are drawn per frame and start empty: the limits must come from everyone's
+        # position, not only from the ties (a complete graph draws none, isolates have none).
+        ax.update_datalim(self.xy)
         ax.autoscale_view()
         ax.margins(x=0.02, y=0.06)
         for side in ("top", "right", "bottom", "left"):
