@@ -514,6 +514,7 @@ def test_teaching_app_fits_a_projector_and_explains_itself(server, browser):
     paused = _week(page)
     page.wait_for_timeout(800)
     assert _week(page) == paused, "Pause stops the steps"
+    page.screenshot(path=str(ARTIFACTS / "app_1280x720_running.png"))  # results/tour/app.png
     assert _shot(page.locator(".picture-state")) != plot_before, "the adoption plot follows the steps"
 
     size = page.locator(".knob-org-n-staff [role=slider]")
