@@ -243,3 +243,20 @@ def test_busy_full_model_agrees_on_both_engines(org: dict, power: str, partnersh
             model.step()
             n_replaced += int((model.state.belief[model.senior == 1] == 0.5).sum())
     assert n_replaced > 0, "busy scenario: no senior post changed hands, so churn went untested"
+
+
+def test_busy_full_model_without_persuasion_agrees_on_both_engines() -> None:
+    """Without persuasion (observability 0) the tests run as one branch-free pass over
+    everyone (``adaptation.test_cycles``); with it, tester by tester. Both must match the
+    agents: blame, safety gain, partnered and failed-test rework all act here.
+    """
+    cfg = {
+        **BUSY,
+        "org": {"kind": "synthetic", "n_staff": 50, "span_of_control": 4},
+        "change": {**BUSY["change"], "observability": 0.0},
+        "adaptation": {**BUSY["adaptation"], "patient_partnership": 0.5},
+    }
+    fast = run_batch(cfg, seeds=[1, 2, 3])
+    ref = run_batch(cfg, seeds=[1, 2, 3], engine="agents")
+    assert_same_change_run(fast, ref, "busy scenario without persuasion, kernel vs agents")
+    assert (np.ptp(fast.extra["mean_belief"], axis=1) > 0).all(), "tests never moved belief"

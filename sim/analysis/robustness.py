@@ -418,7 +418,8 @@ def indices(unc: unc_mod.Uncertainty, u: np.ndarray, y: np.ndarray, seed: int = 
         if unc.design.method == "sobol":
             from SALib.analyze import sobol
 
-            si = sobol.analyze(unc.problem(), y, calc_second_order=False, seed=seed)
+            # A Generator: SALib seeds the Sobol bootstrap only `if seed:` (0 went unseeded).
+            si = sobol.analyze(unc.problem(), y, calc_second_order=False, seed=np.random.default_rng(seed))
             return pd.DataFrame(
                 {
                     "input": names,

@@ -112,9 +112,27 @@ def test_cycles(t, par, keys, org, people, scratch):
     belief, motivation, fit = people.belief, people.motivation, people.fit
     indptr, indices, trust = org.indptr, org.indices, people.trust
     # Who tests depends on states, decision rights and the test draw only, none of which
-    # this phase changes: list the testers first (no branch on chance), then run their
-    # tests in index order, each outcome's updates chosen by selects (a branch on the
-    # outcome mispredicted about half the time). The same numbers as person by person.
+    # this phase changes. Without persuasion each test touches only the tester, so every
+    # person's outcome is computed and kept where they test (selects, no branch on chance:
+    # one loop LLVM vectorises). With persuasion a test moves colleagues' beliefs, so the
+    # testers are listed first and their tests run in index order, each outcome's updates
+    # chosen by selects. Both give the same numbers as visiting person by person.
+    if seen <= 0.0:
+        for i in range(len(state)):
+            s = state[i]
+            u = uniform_nb(key_test, t, i)
+            tests = ((s == COMPLYING) | (s == COMMITTED)) & (allowed[i] == 1) & (u < p)
+            f, m, c, b = fit[i], motivation[i], courage[i], belief[i]
+            success = uniform_nb(key_outcome, t, i) < success_chance(quality, f, complexity)
+            y = 1.0 if success else 0.0
+            belief[i] = b + lr * (y - b) if tests else b
+            m_new = m + boost * (1.0 - m) if success else m - cost * (1.0 - c) * m
+            motivation[i] = m_new if tests else m
+            rework = (u < partnered_share) | (rework_on_failure & (not success))
+            fit[i] = f + rate * max(target - f, 0.0) if tests & rework else f
+            if respond:
+                courage[i] = respond_to_failure(c, response, blame, gain) if tests & (not success) else c
+        return
     testers = scratch.candidates
     n_testers = 0
     for i in range(len(state)):
@@ -135,5 +153,4 @@ def test_cycles(t, par, keys, org, people, scratch):
         fit[i] = f + rate * max(target - f, 0.0) if rework else f
         if respond:
             courage[i] = c if success else respond_to_failure(c, response, blame, gain)
-        if seen > 0.0:
-            persuade(i, y, seen, indptr, indices, trust, belief)
+        persuade(i, y, seen, indptr, indices, trust, belief)
