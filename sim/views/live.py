@@ -250,9 +250,7 @@ class OrgView(_Blitted):
 
     def _axes_style(self, ax: Any, x: np.ndarray) -> None:
         org = self.org
-        # The dots are drawn per frame and start empty: the limits must come from everyone's
-        # position, not only from the ties (a complete graph draws none, isolates have none).
-        ax.update_datalim(self.xy)
+        ax.update_datalim(self.xy)  # dots are drawn per frame: limits from everyone, not the ties
         ax.autoscale_view()
         ax.margins(x=0.02, y=0.06)
         for side in ("top", "right", "bottom", "left"):
