@@ -17,28 +17,32 @@ parameter vector per run as an ABC or MCMC sampler proposes them. Run r equals
 Keys that shape the initial state (``INIT_KEYS``: people, seeding, co-design,
 thresholds, power gradient) may vary per run too, but then the runs are initialised in
 groups of equal values (one initialisation per distinct value), which is slower when
-every run differs. The organisation, the rule and ``n_steps`` are fixed for a runner.
+every run differs. The organisation, the rule and ``n_steps`` are fixed for a runner, and
+so is its configuration (read once: change it per call with ``values``). A runner keeps
+the arrays of its largest chunk of runs (at most ``sim.memory.CHUNK_BYTES``) between
+calls, so a loop of calls allocates nothing per call.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections import namedtuple
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
 
-from sim import rng
+from sim import initial, rng
 from sim.constants import N_STATES
 from sim.dynamics import change, layout
 from sim.dynamics.contagion import Rule, rule_of
-from sim.engine import simulate, simulate_batch, weights
+from sim.engine import simulate, simulate_batch
 from sim.memory import check_fits, chunk_size, estimate_batch
 from sim.metrics import group_matrix
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import initial_states, org_arrays, replicate, scratch
+from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, State, org_arrays, replicate, scratch
 
 INIT_KEYS = (
     "people.",
@@ -134,10 +138,21 @@ class Runner:
         self.cfg = config if validated and isinstance(config, ModelConfig) else from_dict(config)
         self.org = build(self.cfg.org, seed=max(self.cfg.org_seed, 0)) if org is None else org
         self.full_model = self.cfg.dynamics.rule == "change"
-        self.groups, self.group_labels = group_matrix(self.org, by_group)
+        # Per organisation, computed once and kept on it (Organisation.derived).
+        self.groups, labels = self.org.derived(("groups", by_group), lambda: group_matrix(self.org, by_group))
+        self.group_labels = list(labels)
         self.thresholds, self.initial_adopters = thresholds, initial_adopters
-        self.arrays = org_arrays(self.org) if self.full_model else None
+        self.arrays = (
+            self.org.derived("org_arrays", lambda: org_arrays(self.org)) if self.full_model else None
+        )
         self._work_cfg: ModelConfig | None = None
+        self._rule = None if self.full_model else rule_of(self.cfg.dynamics)
+        # Kernel parameters and initial-state inputs of the configuration as given (runs
+        # that set no keys use them as they are: read once, here and on first use).
+        self._params0 = layout.pack(self.cfg)[None, :] if self.full_model else np.array([self._rule[2:]])
+        self._prepared0: tuple | None = None
+        self._buf: tuple | None = None
+        self._chunks: dict[int, _Chunk] = {}
         self._slots: dict[str, int | None] = {}
 
     def _plan(self, values: dict[str, Any], r: int) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -206,7 +221,9 @@ class Runner:
             self._configured(keys, rows[0])  # fails early on an unknown key
         # Kernel parameters of each distinct value row (the full model's slot vector, or
         # the classic rule's chances).
-        if self.full_model and all(self._slot_of(key) is not None for key in keys):
+        if not keys:
+            params = self._params0
+        elif self.full_model and all(self._slot_of(key) is not None for key in keys):
             # Every varied key is one slot of the parameter vector: fill columns, no pack per row.
             params = np.tile(layout.pack(self._configured(keys, rows[0])), (len(rows), 1))
             for k, key in enumerate(keys):
@@ -215,84 +232,150 @@ class Runner:
             params = np.stack([layout.pack(self._configured(keys, row)) for row in rows])
         else:
             params = np.array([tuple(rule_of(self._configured(keys, row).dynamics))[2:] for row in rows])
-        init_groups = _init_groups(keys, rows, which)
+        init_groups = [np.arange(r)] if not keys else _init_groups(keys, rows, which)
         counts = np.zeros((r, t + 1, len(self.group_labels), N_STATES), dtype=np.int32)
         final = np.empty((r, n), np.uint8)
         t_adopted = np.empty((r, n), np.int32)
         extra3 = np.empty((r, t + 1, 3))
-        kernel_s = 0.0
-        init_s = 0.0
+        kernel_s = init_s = init_kernel_s = 0.0
         chunk = chunk_size(self.cfg, self.org, r)
+        step = self._change if self.full_model else self._classic
         for members in init_groups:
+            t0 = time.perf_counter()
+            fixed = len(init_groups) == 1 and not any(_is_init_key(key) for key in keys)
+            prepared = self._prepared0 if fixed else None
+            if prepared is None:
+                cfg0 = self._configured(keys, rows[which[members[0]]])
+                prepared = self._prepare(cfg0)
+                if fixed and self.thresholds is None and self.initial_adopters is None:
+                    self._prepared0 = prepared  # the runner's own initial-state inputs, kept
+            init_s += time.perf_counter() - t0
             for lo in range(0, len(members), chunk):
-                idx = members[lo : lo + chunk]
-                cfg0 = self._configured(keys, rows[which[idx[0]]])
                 t0 = time.perf_counter()
-                st = initial_states(
-                    self.org,
-                    cfg0,
-                    seeds[idx],
-                    self.thresholds,
-                    self.initial_adopters,
-                    tie_rows=self.full_model,
+                idx = members[lo : lo + chunk]
+                a, b = int(idx[0]), int(idx[-1]) + 1
+                # A large contiguous chunk is drawn and run in the output rows themselves;
+                # a small one in the runner's buffers (their bundles kept), then copied.
+                in_place = b - a == len(idx) and len(idx) > _IN_PLACE_MIN
+                ch = self._chunk(
+                    len(idx), final[a:b] if in_place else None, t_adopted[a:b] if in_place else None
                 )
-                init_s += time.perf_counter() - t0
-                step = self._change if self.full_model else self._classic
-                kernel_s += step(st, seeds[idx], params[which[idx]], counts, extra3, idx)
-                final[idx] = st.state
-                t_adopted[idx] = st.t_adopted
+                t1 = time.perf_counter()
+                initial.fill(seeds[idx], prepared[0], ch.st, ch.work, ch.means, people=ch.people)
+                t2 = time.perf_counter()
+                init_kernel_s += t2 - t1
+                init_s += t2 - t0
+                kernel_s += step(ch, prepared, seeds[idx], params[which[idx]], counts, extra3, idx)
+                if not in_place:
+                    final[idx] = ch.st.state
+                    t_adopted[idx] = ch.st.t_adopted
         extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
         if self.full_model:
             extra["mean_belief"] = extra3[:, :, 1]
-        timing = {"kernel": kernel_s, "initial_state": init_s, "total": time.perf_counter() - t_start}
+        timing = {"kernel": kernel_s, "initial_state": init_s, "initial_state_kernel": init_kernel_s,
+                  "total": time.perf_counter() - t_start}  # fmt: skip
         return Runs(counts, final, t_adopted, extra, timing)
 
-    def _change(self, st, seeds, par, counts, extra3, idx) -> float:
-        people = st.people()
-        keys = layout.stream_keys(seeds)
-        work = scratch(self.org.n_staff, len(seeds))
+    def _prepare(self, cfg: ModelConfig) -> tuple:
+        """``sim.initial.prepare`` for ``cfg``, and the classic rules' tie weights."""
+        prepared = initial.prepare(self.org, cfg, self.thresholds, self.initial_adopters,
+                                   tie_rows=self.full_model, minimal=not self.full_model,
+                                   means=not self.full_model)  # fmt: skip
+        if self.full_model:
+            return prepared, None
+        # sim.engine.weights: shared trust times each contact's influence (exact products)
+        inputs = prepared[2]
+        return prepared, inputs.trust * inputs.influence[self.org.indices]
+
+    def _chunk(self, rows: int, state: np.ndarray | None, t_adopted: np.ndarray | None) -> _Chunk:
+        """State, bundles, work space and means of ``rows`` runs: views of buffers kept
+        between chunks and calls (allocated once, for the largest chunk yet); ``state`` and
+        ``t_adopted`` are the output rows themselves where given (no copy afterwards).
+        """
+        n, m = self.org.n_staff, len(self.org.indices)
+        if self._buf is None or len(self._buf[2]) < rows:
+            self._buf = (initial.empty_state(n, m, rows, tie_rows=self.full_model),
+                         scratch(n, rows) if self.full_model else (), np.empty((rows, 3)))  # fmt: skip
+            self._chunks = {}
+        if state is None and rows in self._chunks:
+            return self._chunks[rows]
+        full, work, means = self._buf
+        st = State.__new__(State)
+        for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
+            arr = getattr(full, a.name)
+            setattr(st, a.name, arr[:rows] if arr.ndim == 2 else arr)
+        if state is not None:
+            st.state, st.t_adopted = state, t_adopted
+        people, work = st.people(), type(work)(*(w[:rows] for w in work))
+        ch = _Chunk(st, people, work, means[:rows], replicate(people, 0), replicate(work, 0) if work else ())
+        if state is None:
+            self._chunks[rows] = ch
+        return ch
+
+    def _change(self, ch, prepared, seeds, par, counts, extra3, idx) -> float:
+        keys = rng.keys_table(seeds, _STREAMS)
         t = self.cfg.n_steps
-        contiguous = idx[-1] - idx[0] == len(idx) - 1
-        c = counts[idx[0] : idx[-1] + 1] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
-        x = extra3[idx[0] : idx[-1] + 1] if contiguous else np.empty((len(idx),) + extra3.shape[1:])
-        t0 = time.perf_counter()
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        contiguous = b - a == len(idx)
+        c = counts[a:b] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
+        x = extra3[a:b] if contiguous else np.empty((len(idx),) + extra3.shape[1:])
         if len(seeds) == 1:  # serial: a parallel kernel leaves worker threads spinning
-            change.simulate_change(par[0], keys[0], self.arrays, replicate(people, 0), replicate(work, 0), t,
-                                   self.groups, c[0], x[0])  # fmt: skip
+            args = (par[0], keys[0], self.arrays, ch.people1, ch.work1, t, self.groups, c[0], x[0])
+            t0 = time.perf_counter()
+            change.simulate_change(*args)
         else:
-            change.simulate_change_batch(par, keys, self.arrays, people, work, t, self.groups, c, x)
+            t0 = time.perf_counter()
+            change.simulate_change_batch(par, keys, self.arrays, ch.people, ch.work, t, self.groups, c, x)
         dt = time.perf_counter() - t0
         if not contiguous:
             counts[idx], extra3[idx] = c, x
         return dt
 
-    def _classic(self, st, seeds, chances, counts, extra3, idx) -> float:
+    def _classic(self, ch, prepared, seeds, chances, counts, extra3, idx) -> float:
         org, t = self.org, self.cfg.n_steps
-        base = rule_of(self.cfg.dynamics)
-        rule = Rule(base.rule, base.threshold_kind, *(np.ascontiguousarray(chances[:, k]) for k in range(3)))
-        keys = rng.keys(seeds, rng.ADOPT)
-        ties = (org.indptr, org.indices, weights(org, st.row(0)))
-        c = np.zeros((len(idx),) + counts.shape[1:], np.int32)
-        t0 = time.perf_counter()
+        base = self._rule
+        keys = rng.keys_table(seeds, _ADOPT)[:, 0]
+        ties = (org.indptr, org.indices, prepared[1])
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        contiguous = b - a == len(idx)
+        c = counts[a:b] if contiguous else np.zeros((len(idx),) + counts.shape[1:], np.int32)
         if len(seeds) == 1:  # serial: a parallel kernel leaves worker threads spinning
-            one = Rule(base.rule, base.threshold_kind, *(float(v) for v in chances[0]))
-            simulate(*ties, st.row(0).people(), one, keys[0], t, self.groups, c[0])
+            one = (
+                base
+                if chances is self._params0
+                else Rule(base.rule, base.threshold_kind, *map(float, chances[0]))
+            )
+            t0 = time.perf_counter()
+            simulate(*ties, ch.people1, one, keys[0], t, self.groups, c[0])
         else:
-            simulate_batch(*ties, st.people(), rule, keys, t, self.groups, c)
+            rule = Rule(
+                base.rule, base.threshold_kind, *(np.ascontiguousarray(chances[:, k]) for k in range(3))
+            )
+            t0 = time.perf_counter()
+            simulate_batch(*ties, ch.people, rule, keys, t, self.groups, c)
         dt = time.perf_counter() - t0
-        counts[idx] = c
+        if not contiguous:
+            counts[idx] = c
         # The classic rules leave motivation, belief and trust as they started.
-        means = np.empty((len(idx), 3))
-        change.state_means_rows(st.motivation, st.belief, st.trust, means)
-        extra3[idx] = means[:, None, :]
+        extra3[idx] = ch.means[:, None, :]
         return dt
+
+
+_Chunk = namedtuple("_Chunk", ["st", "people", "work", "means", "people1", "work1"])
+_IN_PLACE_MIN = 64  # runs per chunk from which drawing into the output rows beats a copy
+_STREAMS = np.array(layout.KEY_PURPOSES, dtype=np.int64)
+_ADOPT = np.array([rng.ADOPT], dtype=np.int64)
+
+
+def _is_init_key(key: str) -> bool:
+    return any(key.startswith(p) for p in INIT_KEYS)
 
 
 def _init_groups(keys: list[str], rows: np.ndarray, which: np.ndarray) -> list[np.ndarray]:
     """Runs that can share one call of ``initial_states``: all of them unless a key in
     ``INIT_KEYS`` takes several values, else one group per distinct value row.
     """
-    init_cols = [k for k, key in enumerate(keys) if any(key.startswith(p) for p in INIT_KEYS)]
+    init_cols = [k for k, key in enumerate(keys) if _is_init_key(key)]
     if not init_cols or len(np.unique(rows[:, init_cols], axis=0)) == 1:
         return [np.arange(len(which))]
     return [np.flatnonzero(which == k) for k in range(len(rows))]

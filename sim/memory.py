@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -85,9 +86,13 @@ def chunk_size(cfg: ModelConfig, org: Any, n_replicates: int) -> int:
 
 def _replicate_bytes(cfg: ModelConfig, n: int, m: int) -> int:
     full = cfg.dynamics.rule == "change"
-    tie = _itemsizes(TIE_ATTRIBUTES) * m if full else 0
-    work = _itemsizes(SCRATCH_ARRAYS) if full else _itemsizes(FRONTIER_ARRAYS)
-    return (_itemsizes(STAFF_ATTRIBUTES) + work) * n + tie
+    tie = _TIE_BYTES * m if full else 0
+    work = _SCRATCH_BYTES if full else _FRONTIER_BYTES
+    return (_STAFF_BYTES + work) * n + tie
+
+
+_STAFF_BYTES, _TIE_BYTES = _itemsizes(STAFF_ATTRIBUTES), _itemsizes(TIE_ATTRIBUTES)
+_SCRATCH_BYTES, _FRONTIER_BYTES = _itemsizes(SCRATCH_ARRAYS), _itemsizes(FRONTIER_ARRAYS)
 
 
 def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_groups: int = 1,
@@ -131,9 +136,18 @@ def estimate_batch(cfg: ModelConfig, org: Any, n_replicates: int, n_groups: int)
 
 
 def check_fits(parts: dict[str, int], what: str = "this run") -> int:
-    """Raise ``ResourceError`` (one line) when the estimate exceeds the available memory."""
+    """Raise ``ResourceError`` (one line) when the estimate exceeds the available memory.
+
+    Reading ``/proc/meminfo`` costs about as much as a small run, so an estimate below
+    1/64 of what a reading at most a second old found is let through without a new one.
+    """
     need = sum(parts.values())
+    t, last = _LAST_READING
+    now = time.monotonic()
+    if need * 64 < last and now - t < 1.0:
+        return need
     have = available_bytes()
+    _LAST_READING[:] = [now, have]
     if need > have:
         big = max(parts, key=parts.get)
         raise ResourceError(
@@ -141,6 +155,9 @@ def check_fits(parts: dict[str, int], what: str = "this run") -> int:
             f"but {_gib(have)} is available; reduce org.n_staff, n_replicates or n_steps"
         )
     return need
+
+
+_LAST_READING: list = [-1e9, 0]  # (time.monotonic(), bytes) of the latest reading
 
 
 def _gib(b: float) -> str:

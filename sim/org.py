@@ -24,7 +24,10 @@ boundary) read in one place. Reading a user's chart is apart, in ``sim.io``.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -92,6 +95,25 @@ class Organisation:
         n = len(self.manager)
         if not self.level_names:
             self.level_names = default_level_names(int(self.level.max()) + 1 if n else 1)
+
+    def derived(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per ``key`` and kept on the organisation (kernel
+        arrays, masks: work that costs more than a small run). Rebuilt when an array or
+        ``level_names`` is replaced; arrays are not to be modified in place once built.
+        """
+        cache = self.__dict__.setdefault("_derived", {})
+        ident = (self.manager, self.level, self.team, self.profession, self.organisation, self.indptr,
+                 self.indices, self.tie_kind, self.level_names, len(self.level_names))  # fmt: skip
+        hit = cache.get(key)
+        if hit is not None and hit[0][-1] == ident[-1] and all(map(operator.is_, hit[0][:-1], ident[:-1])):
+            return hit[1]
+        value = build()
+        cache[key] = (ident, value)
+        return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the ``derived`` cache (it is rebuilt on use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_derived"}
 
     @property
     def n_staff(self) -> int:
@@ -250,7 +272,7 @@ def _hierarchy(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return manager, level
 
 
-def _team_pairs(team: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def team_pairs(team: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs (i < j) of staff sharing a team; teams must be contiguous runs."""
     n = len(team)
     if n == 0:
@@ -360,7 +382,7 @@ def _build_one(
     has_m = manager >= 0
     lu, lv = np.flatnonzero(has_m), manager[has_m]
     # Team ties: members of one team, each pair tied with probability p_team_tie.
-    tu, tv = _team_pairs(team)
+    tu, tv = team_pairs(team)
     if p.p_team_tie < 1.0 and len(tu):
         u_pair = rng.uniform_np(rng.key_py(stream, rng.ORG), 1, np.arange(len(tu)))
         keep = u_pair < p.p_team_tie

@@ -15,8 +15,12 @@ the groups across files would only add imports between them.
 
 from __future__ import annotations
 
+import copy
 import math
+import operator
+import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from itertools import chain
 from typing import Any
 
 from sim.constants import ORG_KINDS, PROFESSIONS
@@ -543,6 +547,18 @@ def from_dict(d: dict[str, Any] | ModelConfig | None = None, **overrides: Any) -
     Raises:
         ConfigError: an unknown key (named, with the allowed keys) or a bad value.
     """
+    return validated(d, overrides)[0]
+
+
+def validated(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any]) -> tuple[ModelConfig, Any]:
+    """``from_dict(d, **overrides)`` and, for a ``ModelConfig`` of plain values, a hashable
+    key of its content (else None): equal keys, equal validated configurations.
+    """
+    key = _fingerprint(d) if isinstance(d, ModelConfig) and not overrides else None
+    if key is not None:
+        hit = _VALIDATED.get(key)
+        if hit is not None:
+            return copy_config(hit), key
     if isinstance(d, ModelConfig):
         d = d.to_dict()
     data: dict[str, Any] = {} if d is None else _deepcopy(d)
@@ -552,7 +568,86 @@ def from_dict(d: dict[str, Any] | ModelConfig | None = None, **overrides: Any) -
         for p in parts[:-1]:
             node = node.setdefault(p, {})
         node[parts[-1]] = value
-    return _build(ModelConfig, data, "").validate()
+    if key is None:
+        return _build(ModelConfig, data, "").validate(), None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = _build(ModelConfig, data, "").validate()
+    if caught:  # not kept: validated again, so its warnings reach the caller as before
+        return _build(ModelConfig, data, "").validate(), None
+    if len(_VALIDATED) >= _VALIDATED_MAX:
+        _VALIDATED.pop(next(iter(_VALIDATED)))
+    _VALIDATED[key] = copy_config(cfg)
+    return cfg, key
+
+
+_VALIDATED: dict[tuple, ModelConfig] = {}
+"""Validated copies of ``ModelConfig`` inputs by content (``_fingerprint``): validating
+costs more than a small run, and a caller in a loop passes the same configuration again.
+The copies are never handed out (``from_dict`` returns a fresh copy of one), so nothing
+a caller does to a result's configuration reaches them. Configurations whose validation
+warns are not kept."""
+_VALIDATED_MAX = 256
+
+
+def _fingerprint(cfg: ModelConfig) -> tuple | None:
+    """Every field value of ``cfg`` with its type (1, 1.0 and True validate differently),
+    or None when a group is not its declared dataclass or a value is not plain data (then
+    ``from_dict`` validates as it always did).
+    """
+    groups = _GROUPS(cfg)
+    if tuple(map(type, groups)) != _GROUP_TYPES:
+        return None
+    vals = tuple(chain.from_iterable(map(operator.call, _FIELDS, groups))) + _SCALARS(cfg)
+    types = tuple(map(type, vals))
+    if list in types:  # lists (org.partner_*): their items and the items' types
+        out, k = list(vals), -1
+        while list in types[k + 1 :]:
+            k = types.index(list, k + 1)
+            out[k] = (tuple(out[k]), tuple(map(type, out[k])))
+        vals = tuple(out)
+    key = (vals, types)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def copy_config(cfg: ModelConfig) -> ModelConfig:
+    """A copy of a configuration of plain values (new group objects and lists), at a
+    fraction of the cost of ``copy.deepcopy``.
+    """
+    new = object.__new__(ModelConfig)
+    out = new.__dict__
+    for name, v in cfg.__dict__.items():
+        lists = _LISTS.get(type(v))
+        if lists is not None:
+            g = object.__new__(type(v))
+            d = g.__dict__
+            d.update(v.__dict__)
+            for k in lists:
+                if type(d.get(k)) is list:
+                    d[k] = list(d[k])
+            v = g
+        elif hasattr(v, "__dataclass_fields__"):
+            v = copy.deepcopy(v)
+        out[name] = v
+    return new
+
+
+_LISTS: dict[type, tuple[str, ...]] = {
+    type(f.default_factory()): tuple(
+        g.name for g in fields(f.default_factory()) if isinstance(getattr(f.default_factory(), g.name), list)
+    )
+    for f in fields(ModelConfig)
+    if f.default_factory is not MISSING
+}
+"""The configuration groups, each with the names of its list-valued fields."""
+_GROUP_TYPES = tuple(_LISTS)
+_GROUPS = operator.attrgetter(*(f.name for f in fields(ModelConfig) if f.default_factory is not MISSING))
+_SCALARS = operator.attrgetter(*(f.name for f in fields(ModelConfig) if f.default_factory is MISSING))
+_FIELDS = tuple(operator.attrgetter(*(f.name for f in fields(cls))) for cls in _GROUP_TYPES)
 
 
 def _deepcopy(d: dict[str, Any]) -> dict[str, Any]:

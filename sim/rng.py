@@ -107,6 +107,22 @@ def uniform_nb(key, step, agent):
     return np.float64(_mix_nb(np.uint64(key) ^ x) >> np.uint64(11)) * _TO_UNIT
 
 
+@njit(cache=True, inline="always")
+def key_nb(seed, purpose):
+    """Stream key for (seed, purpose) inside Numba kernels; equals ``key_py`` (seed >= 0)."""
+    return _mix_nb(np.uint64(seed) ^ (np.uint64(purpose) * np.uint64(_GOLDEN)))
+
+
+@njit(cache=True)
+def keys_table(seeds, purposes):
+    """(R, P) uint64: out[r, p] = ``key_py(seeds[r], purposes[p])`` (seeds >= 0), no temporaries."""
+    out = np.empty((len(seeds), len(purposes)), np.uint64)
+    for r in range(len(seeds)):
+        for p in range(len(purposes)):
+            out[r, p] = key_nb(seeds[r], purposes[p])
+    return out
+
+
 def uniform_np(key: int, step: int, agents: np.ndarray) -> np.ndarray:
     """Vectorised uniform draws for many agents at one (key, step); equals ``uniform_py``.
 

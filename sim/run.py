@@ -15,6 +15,7 @@ replicate's seed.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +31,7 @@ from sim.memory import check_fits, estimate_batch, estimate_config
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
-from sim.params import ConfigError, ModelConfig, from_dict
+from sim.params import ConfigError, ModelConfig, copy_config, from_dict, validated
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 from sim.state import N_STATES
@@ -125,6 +126,29 @@ class Result:
 
 
 _CHUNK = 256
+_RUNNERS: OrderedDict = OrderedDict()
+_RUNNERS_MAX = 16
+
+
+def _runner(cfg: ModelConfig, org: Organisation, by_group: bool, thresholds, initial_adopters, key) -> Runner:
+    """The ``Runner`` of (configuration, organisation, grouping); reused by single runs of
+    a configuration whose content key is known and that take no explicit arrays (a few
+    kept, least recently used dropped: a loop of runs pays its fixed costs once).
+    """
+    if key is None or thresholds is not None or initial_adopters is not None:
+        return Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
+                      validated=True)  # fmt: skip
+    k = (id(org), key, by_group)
+    hit = _RUNNERS.get(k)
+    if hit is not None and hit.org is org:
+        _RUNNERS.move_to_end(k)
+        return hit
+    # Its own copy of the configuration: the caller's (the result's) may be changed later.
+    runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
+    _RUNNERS[k] = runner
+    if len(_RUNNERS) > _RUNNERS_MAX:
+        _RUNNERS.popitem(last=False)
+    return runner
 
 
 def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray:
@@ -159,11 +183,12 @@ def run(
         by_group: also record counts by level, profession and organisation.
         overrides: dotted-key overrides, e.g. ``{"dynamics.rule": "bass"}``.
     """
-    cfg = from_dict(config, **(overrides or {}))
+    cfg, key = validated(config, overrides or {})
     s = cfg.seed if seed is None else int(seed)
     if s < 0:
         raise ConfigError("seeds must be non-negative integers")
-    return _run_batch(cfg, org, np.array([s], dtype=np.int64), engine, thresholds, initial_adopters, by_group)
+    seeds = np.array([s], dtype=np.int64)
+    return _run_batch(cfg, org, seeds, engine, thresholds, initial_adopters, by_group, key)
 
 
 def run_batch(
@@ -200,8 +225,14 @@ def _run_batch(
     thresholds: np.ndarray | None,
     initial_adopters: np.ndarray | None,
     by_group: bool,
+    key: Any = None,
 ) -> Result:
-    """``run_batch`` on a validated configuration (validated once: it costs more than a small run)."""
+    """``run_batch`` on a validated configuration (validated once: it costs more than a small run).
+
+    ``key``: the configuration's content key (``sim.params.validated``); with it, a single
+    run reuses the ``Runner`` of an earlier run of the same configuration on the same
+    organisation (``_runner``).
+    """
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is not one of {list(ENGINES)}")
     t_start = time.perf_counter()
@@ -213,44 +244,44 @@ def _run_batch(
                    "this batch")  # fmt: skip
     timing: dict[str, float] = {}
     n, t = org.n_staff, cfg.n_steps
-    groups, labels = group_matrix(org, by_group)
     r = len(seed_arr)
+    if engine == "kernel":
+        runner = _runner(cfg, org, by_group, thresholds, initial_adopters, key if r == 1 else None)
+        runs = runner.run(seed_arr, check_memory=False)
+        extra = {"mean_motivation": runs.extra["mean_motivation"], "mean_trust": runs.extra["mean_trust"]}
+        if "mean_belief" in runs.extra:
+            extra["mean_belief"] = runs.extra["mean_belief"]
+        return Result(config=cfg, seeds=seed_arr, engine=engine, org=org, counts=runs.counts,
+                      group_labels=list(runner.group_labels), final_state=runs.final_state,
+                      t_adopted=runs.t_adopted, extra=extra,
+                      timing=runs.timing | {"total": time.perf_counter() - t_start})  # fmt: skip
+    groups, labels = group_matrix(org, by_group)
     counts = np.zeros((r, t + 1, len(labels), N_STATES), dtype=np.int32)
     motivation = np.empty((r, t + 1))
     trust = np.empty((r, t + 1))
 
     extra_belief = np.empty((r, t + 1)) if cfg.dynamics.rule == "change" else None
-    if engine == "agents":
-        final = np.empty((r, n), np.uint8)
-        t_adopted = np.empty((r, n), np.int32)
-        for k, s in enumerate(seed_arr):
-            model = ChangeModel(
-                cfg,
-                org=org,
-                seed=int(s),
-                engine="agents",
-                thresholds=thresholds,
-                initial_adopters=initial_adopters,
-                by_group=by_group,
-            )
-            for _ in range(t):
-                model.step()
-            counts[k] = model.counts
-            final[k] = model.state.state
-            t_adopted[k] = model.state.t_adopted
-            means = model.means
-            motivation[k], trust[k] = means[:, 0], means[:, 2]
-            if extra_belief is not None:
-                extra_belief[k] = means[:, 1]
-    else:
-        runner = Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
-                        validated=True)  # fmt: skip
-        runs = runner.run(seed_arr, check_memory=False)
-        counts, final, t_adopted = runs.counts, runs.final_state, runs.t_adopted
-        motivation, trust = runs.extra["mean_motivation"], runs.extra["mean_trust"]
+    final = np.empty((r, n), np.uint8)
+    t_adopted = np.empty((r, n), np.int32)
+    for k, s in enumerate(seed_arr):  # the reference engine, agent by agent
+        model = ChangeModel(
+            cfg,
+            org=org,
+            seed=int(s),
+            engine="agents",
+            thresholds=thresholds,
+            initial_adopters=initial_adopters,
+            by_group=by_group,
+        )
+        for _ in range(t):
+            model.step()
+        counts[k] = model.counts
+        final[k] = model.state.state
+        t_adopted[k] = model.state.t_adopted
+        means = model.means
+        motivation[k], trust[k] = means[:, 0], means[:, 2]
         if extra_belief is not None:
-            extra_belief = runs.extra["mean_belief"]
-        timing = runs.timing
+            extra_belief[k] = means[:, 1]
     return Result(
         config=cfg,
         seeds=seed_arr,

@@ -1,0 +1,147 @@
+"""``sim.initial.draw_states`` (the parallel kernel) equals ``sim.state.initial_states``
+(the NumPy statement of how a replicate starts) bit for bit, row for row, for every
+co-design rule, seeding strategy, explicit input and kind of organisation; its options
+(shared ties, ``minimal``, ``means``, reused buffers, a zeroed work space) do what they
+say; and a bad input is refused as the reference refuses it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from sim import from_dict
+from sim.dynamics.change import state_means_rows
+from sim.initial import FULL_ONLY, draw_states, empty_state, first_k
+from sim.model import organisation_for
+from sim.params import ConfigError
+from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, initial_states, scratch
+
+SEEDS = np.array([0, 1, 7, 123456789, 2**62 + 5])
+BASE = {"org": {"n_staff": 150}, "dynamics": {"rule": "change", "threshold_sd": 0.2}}
+CASES = [
+    {},
+    {"dynamics": {"rule": "threshold"}},
+    {"co_design": {"on": True, "rule": "diagonal", "share": 0.1}},
+    {"co_design": {"on": True, "rule": "frontline", "share": 0.05, "voice": 0.0}},
+    {"co_design": {"on": True, "rule": "volunteers", "share": 0.2, "patient_share": 0.3}},
+    {"co_design": {"on": True, "rule": "board", "share": 0.03, "team_spread": 0.9}},
+    {"co_design": {"on": True, "share": 1.0, "patient_share": 0.5, "patient_fit": 3.0}},
+    {"change": {"compatibility": 0.4}, "co_design": {"on": True, "rule": "diagonal"}},
+    {"change": {"compatibility": 0.2}},
+    {"seeding": {"strategy": "top", "n_seeds": 7}},
+    {"seeding": {"strategy": "frontline", "n_seeds": 12}},
+    {"seeding": {"strategy": "motivation", "n_seeds": 5}, "co_design": {"on": True, "patient_share": 0.9}},
+    {"seeding": {"strategy": "hubs", "n_seeds": 9}},
+    {"seeding": {"strategy": "none"}},
+    {"seeding": {"strategy": "random", "n_seeds": 150}},
+    {"seeding": {"strategy": "random", "n_seeds": 0}},
+    {"dynamics": {"threshold_kind": "count", "threshold_mean": 2.0, "threshold_sd": 1.5}},
+    {"people": {"motivation_sd": 0.0, "courage_sd": 0.0, "belief_mean": 0.9, "belief_sd": 0.4}},
+    {"dynamics": {"power_gradient": 2.0}, "people": {"authority_top": 0.9, "authority_frontline": 0.1}},
+    {"org": {"kind": "ics", "n_staff": 200}, "co_design": {"on": True, "rule": "diagonal", "share": 0.08}},
+    {"org": {"kind": "complete", "n_staff": 30}, "co_design": {"on": True, "rule": "frontline"}},
+    {"org": {"kind": "random", "n_staff": 80}, "seeding": {"strategy": "hubs", "n_seeds": 4}},
+    {"org": {"n_staff": 1}, "seeding": {"n_seeds": 1}, "co_design": {"on": True, "share": 1.0}},
+    {"org": {"n_staff": 2}, "seeding": {"n_seeds": 1}},
+]
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def _same_bits(fast, ref, skip=()) -> None:
+    for a in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
+        if a.name in skip:
+            continue
+        x, y = getattr(fast, a.name), getattr(ref, a.name)
+        assert x.dtype == y.dtype and x.shape == y.shape, (
+            f"{a.name}: {x.dtype}{x.shape} vs {y.dtype}{y.shape}"
+        )
+        assert x.tobytes() == y.tobytes(), f"{a.name} differs from the reference"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+def test_the_kernel_draws_the_reference_state_bit_for_bit(case: dict) -> None:
+    cfg = from_dict(_merge(BASE, case))
+    org = organisation_for(cfg)
+    ref = initial_states(org, cfg, SEEDS)
+    _same_bits(draw_states(org, cfg, SEEDS), ref)
+    numba.set_num_threads(1)
+    try:
+        _same_bits(draw_states(org, cfg, SEEDS[::-1]), initial_states(org, cfg, SEEDS[::-1]))
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for k, s in enumerate(SEEDS):  # row k is the single run of its seed
+        one = draw_states(org, cfg, SEEDS[k : k + 1])
+        _same_bits(one, initial_states(org, cfg, np.array([s])))
+
+
+def test_explicit_inputs_shared_ties_and_a_large_batch_match_the_reference() -> None:
+    cfg = from_dict(_merge(BASE, {"co_design": {"on": True}}))
+    org = organisation_for(cfg)
+    g = np.random.default_rng(3)
+    thresholds = g.uniform(0.0, 0.8, org.n_staff)
+    for adopters in ([3, 9, 9, 40], np.arange(org.n_staff) % 11 == 0, []):
+        ref = initial_states(org, cfg, SEEDS, thresholds, adopters, tie_rows=False)
+        fast = draw_states(org, cfg, SEEDS, thresholds, adopters, tie_rows=False)
+        assert fast.trust.shape == (len(org.indices),), "shared ties have one row"
+        _same_bits(fast, ref)
+    seeds = np.arange(300)  # past the size where the parallel kernel takes over
+    _same_bits(draw_states(org, cfg, seeds), initial_states(org, cfg, seeds))
+
+
+def test_minimal_means_buffers_and_work_space() -> None:
+    cfg = from_dict(_merge(BASE, {"dynamics": {"rule": "threshold"}, "seeding": {"strategy": "motivation"}}))
+    org = organisation_for(cfg)
+    ref = initial_states(org, cfg, SEEDS, tie_rows=False)
+    n, m, r = org.n_staff, len(org.indices), len(SEEDS)
+    out = empty_state(n, m, r, tie_rows=False)
+    for a in STAFF_ATTRIBUTES:  # garbage in reused buffers must not survive
+        getattr(out, a.name)[:] = 99
+    work = scratch(n, r)
+    for arr in work:
+        arr[:] = 1
+    means = np.full((r, 3), -1.0)
+    got = draw_states(org, cfg, SEEDS, tie_rows=False, out=out, work=work, means=means, minimal=True)
+    assert got is out, "the state is written into the buffers given"
+    _same_bits(got, ref, skip=FULL_ONLY)
+    for name in FULL_ONLY:
+        default = next(a.default for a in STAFF_ATTRIBUTES if a.name == name)
+        assert (getattr(got, name) == default).all(), f"minimal leaves {name} at its default"
+    assert all((arr == 0).all() for arr in work), "the work space is zeroed"
+    want = np.empty((r, 3))
+    state_means_rows(ref.motivation, ref.belief, ref.trust, want)
+    assert want[:, [0, 2]].tobytes() == means[:, [0, 2]].tobytes(), "means are the reference's state_means"
+
+
+def test_first_k_is_the_order_of_key_draw_and_index() -> None:
+    g = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(g.integers(1, 40))
+        k = int(g.integers(1, n + 1))
+        primary = g.integers(0, 4, n).astype(np.float64)
+        tie = g.integers(0, 5, n) / 5.0  # many equal draws
+        out = np.zeros(n, np.uint8)
+        first_k(primary, tie, k, out)
+        want = np.lexsort((np.arange(n), tie, primary))[:k]
+        assert set(np.flatnonzero(out)) == set(want), "k first by (key, draw, index)"
+        flat = np.zeros(n, np.uint8)
+        first_k(np.empty(0), tie, k, flat)
+        assert set(np.flatnonzero(flat)) == set(np.lexsort((np.arange(n), tie))[:k]), "by (draw, index)"
+
+
+def test_bad_inputs_are_refused_like_the_reference() -> None:
+    cfg = from_dict(_merge(BASE, {"seeding": {"n_seeds": 151}}))
+    org = organisation_for(from_dict(BASE))
+    for kwargs in ({}, {"thresholds": np.full(3, 0.1)}, {"initial_adopters": [0, 500]}):
+        with pytest.raises(ConfigError) as want:
+            initial_states(org, cfg, SEEDS, **kwargs)
+        with pytest.raises(ConfigError) as got:
+            draw_states(org, cfg, SEEDS, **kwargs)
+        assert str(got.value) == str(want.value)

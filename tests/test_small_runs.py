@@ -1,0 +1,99 @@
+"""What keeps a small run free of fixed costs does not change what a run returns.
+
+``from_dict`` keeps validated copies of configurations by content, ``run`` reuses the
+``Runner`` of an earlier run of an equal configuration on the same organisation, a
+``Runner`` keeps its buffers and initial-state inputs between calls, and an organisation
+keeps what is derived from it (``Organisation.derived``). These tests fail when a cached
+value outlives a change of what it was computed from, when a caller's change to a result
+reaches a later run, or when a refusal or a warning is lost.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sim import from_dict, run
+from sim.batch import Runner
+from sim.model import organisation_for
+from sim.params import ConfigError, ConfigWarning
+
+SMALL = {"org": {"n_staff": 60}, "n_steps": 20, "dynamics": {"rule": "change", "p_spontaneous": 0.02}}
+
+
+def _same(a, b) -> bool:
+    return (
+        np.array_equal(a.counts, b.counts)
+        and np.array_equal(a.t_adopted, b.t_adopted)
+        and all(np.array_equal(a.extra[k], b.extra[k]) for k in a.extra)
+    )
+
+
+def test_a_validated_configuration_is_a_fresh_copy_and_is_checked_again_when_changed() -> None:
+    cfg = from_dict({"org": {"kind": "ics", "n_staff": 120}})
+    a, b = from_dict(cfg), from_dict(cfg)
+    assert a == cfg and b == cfg, "the copy equals the configuration"
+    assert a is not b and a.dynamics is not b.dynamics and a.org.partner_kinds is not b.org.partner_kinds
+    a.dynamics.p_spontaneous = 0.5
+    assert from_dict(cfg).dynamics.p_spontaneous == cfg.dynamics.p_spontaneous, "a copy's change stays there"
+    cfg.dynamics.p_spontaneous = 0  # an int where a float is declared: coerced, as before
+    assert type(from_dict(cfg).dynamics.p_spontaneous) is float
+    cfg.dynamics.p_spontaneous = 2.0
+    with pytest.raises(ConfigError, match="dynamics.p_spontaneous"):
+        from_dict(cfg)
+    cfg.dynamics.p_spontaneous = 0.01
+    cfg.seeding.n_seeds = True  # equal to 1, but not an integer
+    with pytest.raises(ConfigError, match="seeding.n_seeds"):
+        from_dict(cfg)
+
+
+def test_a_configuration_that_warns_warns_every_time() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = from_dict({"dynamics": {"rule": "bass"}, "mandate": {"on": True}})
+    for _ in range(2):
+        with pytest.warns(ConfigWarning, match="mandate.on"):
+            from_dict(cfg)
+
+
+def test_repeated_runs_equal_a_fresh_runner_and_ignore_changes_to_results() -> None:
+    cfg = from_dict(SMALL)
+    org = organisation_for(cfg)
+    first = run(cfg, org=org, seed=3)
+    first.config.dynamics.p_spontaneous = 0.3  # the caller changes a result's configuration
+    first.config.n_steps = 5
+    again = run(cfg, org=org, seed=3)
+    assert again.config == cfg and again.counts.shape[1] == 21, "a result's change reaches no later run"
+    fresh = Runner(cfg, org, by_group=True).run(np.array([3]))
+    assert _same(again, fresh) and _same(first, fresh), "a reused runner gives the fresh runner's run"
+    other = run(cfg, org=org, seed=4)
+    assert not np.array_equal(other.t_adopted, again.t_adopted), "another seed, another run"
+    assert not np.shares_memory(other.final_state, again.final_state), "each result owns its arrays"
+    changed = run(SMALL | {"dynamics": {"rule": "change", "p_spontaneous": 0.2}}, org=org, seed=3)
+    assert not _same(changed, again), "a changed configuration is not served the old runner"
+
+
+def test_a_runner_called_again_and_in_chunks_gives_the_same_runs() -> None:
+    cfg = from_dict(SMALL)
+    runner = Runner(cfg)
+    seeds = np.arange(150)  # past the size where chunks are drawn in place
+    whole = runner.run(seeds)
+    ones = [runner.run(seeds[k : k + 1]) for k in (0, 77, 149)]
+    again = runner.run(seeds)
+    assert np.array_equal(whole.counts, again.counts) and np.array_equal(whole.t_adopted, again.t_adopted)
+    for k, one in zip((0, 77, 149), ones, strict=True):
+        assert np.array_equal(one.counts[0], whole.counts[k]), f"run {k} alone equals run {k} of the batch"
+        assert np.array_equal(one.t_adopted[0], whole.t_adopted[k])
+
+
+def test_derived_arrays_are_rebuilt_when_an_organisation_array_is_replaced() -> None:
+    org = organisation_for(from_dict(SMALL))
+    calls = []
+    org.derived("probe", lambda: calls.append(1) or org.level.sum())
+    assert org.derived("probe", lambda: calls.append(1) or org.level.sum()) == org.level.sum()
+    assert len(calls) == 1, "computed once"
+    org.level = org.level.copy()
+    org.derived("probe", lambda: calls.append(1) or org.level.sum())
+    assert len(calls) == 2, "rebuilt after an array is replaced"
