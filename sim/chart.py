@@ -7,6 +7,10 @@ boundary, the chain is not deeper than levels can be stored), raise ``ConfigErro
 naming the node or file line, then renumber the staff level by level, as the synthetic
 builders do, and write the same arrays (``sim.org.Organisation``), so every engine and
 table treats a user's organisation like a generated one. Nothing here runs per step.
+
+The helpers the readers share (``organisation_codes``, ``check_hierarchy``, ``assemble``,
+``and_more``, ``MAX_LISTED``, ``INFER_KIND``) are public: ``sim.io`` (org charts) and
+``sim.observed`` (observed diffusion) build on them.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from sim.org import (
     TEAM,
     TIE_KINDS,
     Organisation,
-    _team_pairs,
     build_csr,
     default_level_names,
+    team_pairs,
 )
 from sim.params import ConfigError
 from sim.validate import check_levels
@@ -37,8 +41,8 @@ from sim.validate import check_levels
 DEFAULT_ORGANISATION = "org"
 DEFAULT_ORG_KIND = "nhs_trust"
 DEFAULT_PROFESSION = "other"
-_INFER = 255  # tie-kind code meaning "work the kind out from the two people"
-_MAX_LISTED = 10  # ids named in one message; a longer list is cut with "and N more"
+INFER_KIND = 255  # tie-kind code meaning "work the kind out from the two people"
+MAX_LISTED = 10  # ids named in one message; a longer list is cut with "and N more"
 
 
 def from_networkx(G: nx.Graph, *, p_team_tie: float | None = None, seed: int = 0) -> Organisation:
@@ -120,14 +124,16 @@ def from_networkx(G: nx.Graph, *, p_team_tie: float | None = None, seed: int = 0
         raise ConfigError(
             f"{' and '.join(where(int(i)) for i in same)} have the same staff_id {staff_id[same[0]]!r}"
         )
-    organisation, org_names, org_kinds = _organisations(np.array(org_of, dtype=object), kind_of, where, "")
+    organisation, org_names, org_kinds = organisation_codes(
+        np.array(org_of, dtype=object), kind_of, where, ""
+    )
 
     u, v, kind = [], [], []
     for a, b, k in G.edges(data="kind"):
         u.append(index[a])
         v.append(index[b])
         if k is None:
-            kind.append(_INFER)
+            kind.append(INFER_KIND)
         elif k in TIE_KINDS:
             kind.append(TIE_KINDS.index(k))
         else:
@@ -136,8 +142,8 @@ def from_networkx(G: nx.Graph, *, p_team_tie: float | None = None, seed: int = 0
     def which_tie(k: int) -> str:
         return f"edge ({nodes[u[k]]!r}, {nodes[v[k]]!r})"
 
-    depth = _check_hierarchy(manager, organisation, org_names, where, "")
-    return _assemble(
+    depth = check_hierarchy(manager, organisation, org_names, where, "")
+    return assemble(
         staff_id,
         manager,
         profession,
@@ -153,11 +159,12 @@ def from_networkx(G: nx.Graph, *, p_team_tie: float | None = None, seed: int = 0
     )
 
 
-def _more(k: int, what: str) -> str:
+def and_more(k: int, what: str) -> str:
+    """`` (and k what)`` after a list cut at ``MAX_LISTED`` items; empty when nothing was cut."""
     return f" (and {k} {what})" if k > 0 else ""
 
 
-def _organisations(
+def organisation_codes(
     org_of: np.ndarray, kind_of: list[str], where: Callable[[int], str], source: str
 ) -> tuple[np.ndarray, list[str], list[str]]:
     """Organisation codes (in order of first appearance), names and kinds."""
@@ -180,7 +187,7 @@ def _organisations(
     return codes.astype(np.uint16), [str(x) for x in names], kinds
 
 
-def _check_hierarchy(
+def check_hierarchy(
     manager: np.ndarray,
     organisation: np.ndarray,
     org_names: list[str],
@@ -227,9 +234,7 @@ def _check_hierarchy(
             path.append(i)
             i = int(manager[i])
         cycle = path[seen[i] :] + [i]
-        shown = (
-            cycle if len(cycle) <= 2 * _MAX_LISTED else cycle[:_MAX_LISTED] + [None] + cycle[-_MAX_LISTED:]
-        )
+        shown = cycle if len(cycle) <= 2 * MAX_LISTED else cycle[:MAX_LISTED] + [None] + cycle[-MAX_LISTED:]
         raise ConfigError(
             f"{source}manager cycle of {len(cycle) - 1} staff (each is managed by the next): "
             + " -> ".join("..." if j is None else where(j) for j in shown)
@@ -239,7 +244,7 @@ def _check_hierarchy(
     return depth
 
 
-def _assemble(
+def assemble(
     staff_id: np.ndarray,
     manager: np.ndarray,
     profession: np.ndarray,
@@ -292,7 +297,7 @@ def _assemble(
     us, vs, ks = [own[has]], [mgr[has]], [np.full(int(has.sum()), LINE, np.uint8)]
     if p_team_tie is not None and p_team_tie > 0 and n > 1:
         by_team = np.argsort(grp, kind="stable")
-        pu, pv = _team_pairs(grp[by_team])
+        pu, pv = team_pairs(grp[by_team])
         if p_team_tie < 1.0 and len(pu):
             draw = rng.uniform_np(rng.key_py(seed, rng.ORG), 1, np.arange(len(pu)))
             pu, pv = pu[draw < p_team_tie], pv[draw < p_team_tie]
@@ -338,7 +343,7 @@ def _tie_kinds(
     is_line = (manager[u] == v) | (manager[v] == u)
     cross = organisation[u] != organisation[v]
     inferred = np.where(cross, CROSS_ORG, np.where(is_line, LINE, PEER)).astype(np.uint8)
-    given = kind != _INFER
+    given = kind != INFER_KIND
     checks = (
         (given & (kind == LINE) & ~is_line, "is a line tie but neither person manages the other"),
         (given & (kind != CROSS_ORG) & cross, "joins two organisations, so its kind must be 'cross_org'"),

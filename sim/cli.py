@@ -727,6 +727,33 @@ def subcommand_lines() -> str:
 OmegaConf.register_new_resolver("subcommands", subcommand_lines, replace=True)
 
 
+SUBCOMMAND_PRESETS: dict[str, str] = {
+    "calibration": "changesim calibrate NAME",
+    "sensitivity": "changesim sensitivity NAME",
+    "uncertainty": "changesim robustness uncertainty=NAME",
+}
+"""Folders of ``configs/`` that a subcommand reads, not groups of a run (``org=...`` is a group)."""
+
+
+def _options(folder: Path) -> str:
+    return ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+
+
+def group_lines() -> str:
+    """The groups of a run with their options, then the launchers of a sweep, then the presets
+    that subcommands read (not groups: ``changesim sensitivity=default`` is no run), for ``--help``.
+    """
+    run = [g for g in sorted(_groups()) if (CONFIG_DIR / g).is_dir()]
+    lines = [f"{g}: {_options(CONFIG_DIR / g)}" for g in run]
+    lines.append(f"hydra/launcher (with -m): {_options(CONFIG_DIR / 'hydra' / 'launcher')}")
+    lines += ["", "== Presets of subcommands (not groups of a run) =="]
+    lines += [f"{name}: {_options(CONFIG_DIR / name)}  ({use})" for name, use in SUBCOMMAND_PRESETS.items()]
+    return "\n".join(lines)
+
+
+OmegaConf.register_new_resolver("run_groups", group_lines, replace=True)
+
+
 def _schema_keys(cls: type, prefix: str = "") -> dict[str, Any]:
     """Every settable dotted key of the schema ``cls`` -> its field type (open mappings end a path)."""
     out: dict[str, Any] = {}

@@ -29,7 +29,7 @@ from numba.extending import overload
 
 from sim.constants import COMMITTED
 from sim.dynamics.change import lane_sum
-from sim.dynamics.co_design import _cells as cells
+from sim.dynamics.co_design import role_cells as cells
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig
 from sim.rng import BELIEF, COURAGE, FIT, MOTIVATION, SEEDING, THRESHOLD, key_nb, normal_quantile, uniform_nb

@@ -21,20 +21,20 @@ import numpy as np
 import pandas as pd
 
 from sim.chart import (
-    _INFER,
-    _MAX_LISTED,
     DEFAULT_ORGANISATION,
     DEFAULT_PROFESSION,
-    _assemble,
-    _check_hierarchy,
-    _more,
-    _organisations,
+    INFER_KIND,
+    MAX_LISTED,
+    and_more,
+    assemble,
+    check_hierarchy,
     from_networkx,
+    organisation_codes,
 )
 from sim.org import PROFESSIONS, TIE_KINDS, Organisation, complete, ics, random_graph, synthetic
 from sim.params import ConfigError, OrgParams
 
-__all__ = ["build", "example_path", "from_csv", "from_networkx"]
+__all__ = ["build", "example_path", "from_csv", "from_networkx", "read_table"]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("staff_id", "manager_id", "profession")
 """Columns an org-chart CSV must have; ``organisation`` and ``org_kind`` are optional."""
@@ -87,7 +87,7 @@ def from_csv(
             another organisation, several roots with ``single_root``, or a bad tie.
     """
     name = Path(path).name
-    df, line = _read(path, REQUIRED_COLUMNS, "org chart")
+    df, line = read_table(path, REQUIRED_COLUMNS, "org chart")
     staff_id = df["staff_id"].to_numpy(dtype=object)
 
     def where(i: int) -> str:
@@ -102,7 +102,7 @@ def from_csv(
         lines = line[staff_id == first]
         raise ConfigError(
             f"{name}: duplicate staff_id {first!r} on lines {', '.join(map(str, lines))}"
-            + _more(int(dup.sum()) - len(lines), "other duplicated rows")
+            + and_more(int(dup.sum()) - len(lines), "other duplicated rows")
         )
     prof = df["profession"].str.lower().replace("", DEFAULT_PROFESSION).to_numpy(dtype=object)
     code = pd.Index(PROFESSIONS).get_indexer(prof)
@@ -118,22 +118,22 @@ def from_csv(
     org_col = df["organisation"] if "organisation" in df else pd.Series([""] * len(df))
     kind_col = df["org_kind"] if "org_kind" in df else pd.Series([""] * len(df))
     org_of = org_col.replace("", DEFAULT_ORGANISATION).to_numpy(dtype=object)
-    organisation, org_names, org_kinds = _organisations(org_of, list(kind_col), where, f"{name} ")
-    depth = _check_hierarchy(manager, organisation, org_names, where, f"{name}: ")
+    organisation, org_names, org_kinds = organisation_codes(org_of, list(kind_col), where, f"{name} ")
+    depth = check_hierarchy(manager, organisation, org_names, where, f"{name}: ")
     if single_root:
         roots = np.flatnonzero(manager < 0)
         per_org = np.bincount(organisation[roots], minlength=len(org_names))
         if (per_org > 1).any():
             k = int(np.flatnonzero(per_org > 1)[0])
             these = roots[organisation[roots] == k]
-            listed = ", ".join(f"{staff_id[i]!r} (line {line[i]})" for i in these[:_MAX_LISTED])
+            listed = ", ".join(f"{staff_id[i]!r} (line {line[i]})" for i in these[:MAX_LISTED])
             raise ConfigError(
                 f"{name}: organisation {org_names[k]!r} has {len(these)} roots (blank manager_id): "
-                f"{listed}{_more(len(these) - _MAX_LISTED, 'more')}; give them a common manager "
+                f"{listed}{and_more(len(these) - MAX_LISTED, 'more')}; give them a common manager "
                 "or pass single_root=False"
             )
     extra = _read_ties(ties, staff_id, name) if ties is not None else None
-    return _assemble(
+    return assemble(
         staff_id,
         manager,
         code.astype(np.uint8),
@@ -217,8 +217,19 @@ def _delimiter(text: str, required: tuple[str, ...]) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _read(path: str | Path, required: tuple[str, ...], what: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read a CSV as stripped text; returns the non-blank rows and their file line numbers."""
+def read_table(path: str | Path, required: tuple[str, ...], what: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a CSV as stripped text, the way every changesim CSV reader does (org charts, ties,
+    observed diffusion): UTF-8, delimiter found from the header, ids kept as written.
+
+    Args:
+        path: the file.
+        required: columns it must have (lower case; the header is matched case-insensitively).
+        what: what the file is, for messages (``"org chart"``, ``"people file"``).
+
+    Returns:
+        The non-blank rows (every value a stripped string) and each row's line in the file
+        (the header is line 1). Raises ``ConfigError`` naming the file and what is wrong.
+    """
     name = Path(path).name
     text = _text(path, what)
     sep = _delimiter(text, required)
@@ -263,7 +274,7 @@ def _read_ties(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[int], str]]:
     """Endpoints (indices into ``staff_id``), kind codes and a namer of each tie of a ties CSV."""
     name = Path(path).name
-    df, line = _read(path, TIE_COLUMNS, "ties file")
+    df, line = read_table(path, TIE_COLUMNS, "ties file")
     ids = pd.Index(staff_id)
     ends = []
     for col in TIE_COLUMNS:
@@ -273,7 +284,7 @@ def _read_ties(
             k = int(np.flatnonzero(idx < 0)[0])
             raise ConfigError(f"{name} line {line[k]}: {col} {values[k]!r} is not a staff_id in {chart}")
         ends.append(idx)
-    kind = np.full(len(df), _INFER, dtype=np.uint8)
+    kind = np.full(len(df), INFER_KIND, dtype=np.uint8)
     if "kind" in df:
         names = df["kind"].str.lower().to_numpy(dtype=object)
         code = pd.Index(TIE_KINDS).get_indexer(names)

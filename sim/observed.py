@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.chart import assemble
 from sim.constants import PEER, PROFESSIONS
-from sim.io import _assemble, _read
+from sim.io import read_table
 from sim.org import Organisation
 from sim.params import ConfigError
 
@@ -159,7 +160,7 @@ def read_observed(
             an unknown tie kind.
     """
     pname = Path(people).name
-    df, line = _read(people, PEOPLE_COLUMNS, "people file")
+    df, line = read_table(people, PEOPLE_COLUMNS, "people file")
     for col in ("site", "id"):
         blank = np.flatnonzero(df[col].to_numpy(dtype=object) == "")
         if len(blank):
@@ -253,7 +254,7 @@ def _read_observed_ties(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Directed ties (row indices into the people file) and their kinds."""
     name = Path(path).name
-    df, line = _read(path, OBSERVED_TIE_COLUMNS, "ties file")
+    df, line = read_table(path, OBSERVED_TIE_COLUMNS, "ties file")
     sites = set(site_of)
     no_site = np.flatnonzero(~df["site"].isin(sites).to_numpy())
     if len(no_site):
@@ -312,7 +313,7 @@ def build(
     n = len(site_of)
     codes, names = pd.factorize(pd.Series(site_of, dtype=object), sort=False)
     staff_id = np.array([f"{s}/{i}" for s, i in zip(site_of, person_id, strict=True)], dtype=object)
-    org = _assemble(
+    org = assemble(
         staff_id,
         np.full(n, -1, dtype=np.int64),
         profession,

@@ -272,7 +272,7 @@ def _hierarchy(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return manager, level
 
 
-def _team_pairs(team: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def team_pairs(team: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs (i < j) of staff sharing a team; teams must be contiguous runs."""
     n = len(team)
     if n == 0:
@@ -382,7 +382,7 @@ def _build_one(
     has_m = manager >= 0
     lu, lv = np.flatnonzero(has_m), manager[has_m]
     # Team ties: members of one team, each pair tied with probability p_team_tie.
-    tu, tv = _team_pairs(team)
+    tu, tv = team_pairs(team)
     if p.p_team_tie < 1.0 and len(tu):
         u_pair = rng.uniform_np(rng.key_py(stream, rng.ORG), 1, np.arange(len(tu)))
         keep = u_pair < p.p_team_tie

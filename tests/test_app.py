@@ -253,6 +253,26 @@ def test_a_small_random_network_is_drawn_with_its_ties():
     assert tie < 0.6 * rand, f"a force layout puts tied people close together ({tie:.2f} vs {rand:.2f})"
 
 
+def test_the_hierarchy_view_shows_everyone():
+    # The dots are drawn per frame, so the view's limits must come from everyone's position:
+    # a complete graph draws no ties (Granovetter's 100 were once off the picture), and
+    # people without ties have none to set the limits by.
+    from sim.views.hierarchy import RIM
+
+    for name in presets.NAMES:
+        model = teaching.TeachingModel(teaching.settings_for(name))
+        view = teaching.make_view(model, "org")
+        (x0, x1), (y0, y1) = view.ax.get_xlim(), view.ax.get_ylim()
+        x, y = view.xy.T
+        assert ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)).all(), f"{name}: someone is off the picture"
+    watts = teaching.TeachingModel(teaching.settings_for("Watts's cascade window"))
+    x, y = watts.xy
+    r = np.hypot(x, y) / np.hypot(x, y).max()
+    alone = watts.org.degree == 0
+    assert alone.any() and np.allclose(r[alone], 1.0), "people without ties sit on the rim"
+    assert np.quantile(r[~alone], 0.98) <= 1 / RIM + 1e-9, "the tied network fills the disc inside the rim"
+
+
 def test_asset_list_matches_the_installed_solara():
     from sim.views import app
 
@@ -276,6 +296,7 @@ def test_server_environment_has_no_telemetry_and_no_cdn():
 
     env = app.server_env({})
     assert env["SOLARA_THEME_SHOW_BANNER"] == "false", "no 'runs on Solara' badge over the plots"
+    assert env["REACTON_FAST"] == "1", "a step re-renders only what reads it (not every lever)"
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false", "telemetry must be off"
     assert env["SOLARA_ASSETS_CDN"].startswith("http://127.0.0.1:"), "the CDN must be a closed loopback port"
     assert "--host" in app.server_command() and "127.0.0.1" in app.server_command(), "serve on loopback"
@@ -393,22 +414,50 @@ def _inside(page, selector, width, height):
     return outside
 
 
-def _step_latency(page, n_clicks=5):
-    """Seconds from a Step click to the week counter and the four pictures updated (median)."""
-    times = []
-    for _ in range(n_clicks):
-        week = _week(page)
-        before = page.locator(".picture-state img").get_attribute("src")
-        t0 = time.perf_counter()
-        page.locator(".step-button").click()
-        page.wait_for_function(
-            "([w, src]) => document.querySelector('.run-week').innerText.includes(` ${w + 1} of`)"
-            " && document.querySelector('.picture-state img').getAttribute('src') !== src",
-            arg=[week, before],
-            timeout=10_000,
-        )
-        times.append(time.perf_counter() - t0)
+STEP_LATENCY_JS = """async (n) => {
+  const srcs = () => [...document.querySelectorAll('.cs-plot img')].map(e => e.getAttribute('src'));
+  const week = () => document.querySelector('.run-week').innerText;
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const before = srcs(), wk = week();
+    const t0 = performance.now();
+    document.querySelector('.step-button').click();
+    await new Promise((done) => {
+      // The hierarchy view (first) is unchanged in a week when nobody changes state; the
+      // three plots always change, and the page applies a step's updates in order.
+      const ready = () => week() !== wk && srcs().every((s, k) => k === 0 || s !== before[k]);
+      const obs = new MutationObserver(() => { if (ready()) { obs.disconnect(); done(); } });
+      obs.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+    });
+    await Promise.all([...document.querySelectorAll('.cs-plot img')].map(e => e.decode().catch(() => null)));
+    await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
+    out.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return out;
+}"""
+"""Step click to the week and all four pictures new, decoded and painted, timed in the page
+(a Playwright click adds its own checks for a stable element, some 30 ms, that no teacher waits for)."""
+
+
+def _step_latency(page, n_clicks=9):
+    """Seconds from a Step click to the week counter and the four pictures updated (median), and all."""
+    times = [t / 1000 for t in page.evaluate(STEP_LATENCY_JS, n_clicks)]
     return float(np.median(times)), times
+
+
+def _slack():
+    """1 on a machine with CPU to spare, 2 on a busy one; and words saying which (printed with a figure).
+
+    The issue's targets are asserted as they stand unless the 1-minute load average is over
+    two runnable tasks a core (it counts this test's own server and browser, about 1.5 in
+    all): then the figure says more about the neighbours than about the app, and the bound
+    is twice the target (half the rate).
+    """
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    if busy <= 2:
+        return 1, f"the target (load {busy:.1f} a core)"
+    return 2, f"twice the target: the machine is busy (load {busy:.1f} a core)"
 
 
 def test_teaching_app_fits_a_projector_and_explains_itself(server, browser):
@@ -441,23 +490,31 @@ def test_teaching_app_fits_a_projector_and_explains_itself(server, browser):
     tip.wait_for(timeout=5_000)
     page.mouse.move(0, height - 1)
 
+    assert page.locator(".run-size").inner_text().startswith("500 staff"), "measured at 500 staff"
     median, times = _step_latency(page)
+    slack, bound = _slack()
     print(f"Step click -> week and plots updated, 500 staff, Chromium: median {1000 * median:.0f} ms "
-          f"({', '.join(f'{1000 * t:.0f}' for t in times)})")  # fmt: skip
-    assert median < 1.0, f"a step should show within 1 s even on a busy machine: {times}"
+          f"({', '.join(f'{1000 * t:.0f}' for t in times)}); asserted: {bound}")  # fmt: skip
+    assert median < 0.1 * slack, f"a step at 500 staff should show within {100 * slack} ms: {times}"
     plot_before = _shot(page.locator(".picture-state"))
 
     page.locator(".play-button").click()
-    start_week, t0 = _week(page), time.perf_counter()
+    start_week = _week(page)
+    page.wait_for_function(
+        f"() => !document.querySelector('.run-week').innerText.includes(' {start_week} of')"
+    )
+    start_week, t0 = _week(page), time.perf_counter()  # steady state: from the first step shown
     page.wait_for_timeout(3000)
     rate = (_week(page) - start_week) / (time.perf_counter() - t0)
     page.get_by_role("button", name="Pause").click()
-    print(f"Play at 500 staff, Chromium: {rate:.1f} steps/s")
-    assert rate > 3, f"Play should run several steps a second (target 10): {rate:.1f}"
+    slack, bound = _slack()
+    print(f"Play at 500 staff, Chromium: {rate:.1f} steps/s; asserted: {bound}")
+    assert rate >= 10 / slack, f"Play should run at least {10 / slack:.0f} steps a second: {rate:.1f}"
     page.wait_for_timeout(500)
     paused = _week(page)
     page.wait_for_timeout(800)
     assert _week(page) == paused, "Pause stops the steps"
+    page.screenshot(path=str(ARTIFACTS / "app_1280x720_running.png"))  # results/tour/app.png
     assert _shot(page.locator(".picture-state")) != plot_before, "the adoption plot follows the steps"
 
     size = page.locator(".knob-org-n-staff [role=slider]")
@@ -499,9 +556,10 @@ def test_step_latency_at_2000_staff_and_the_layout_at_1024x768(server, browser):
     page.locator(".run-size").get_by_text("2,000 staff").wait_for(timeout=30_000)
     page.wait_for_timeout(500)
     median, times = _step_latency(page)
+    slack, bound = _slack()
     print(f"Step click -> week and plots updated, 2,000 staff, Chromium: median {1000 * median:.0f} ms "
-          f"({', '.join(f'{1000 * t:.0f}' for t in times)})")  # fmt: skip
-    assert median < 2.0, f"a step at 2,000 staff should show within 2 s even on a busy machine: {times}"
+          f"({', '.join(f'{1000 * t:.0f}' for t in times)}); asserted: {bound}")  # fmt: skip
+    assert median < 0.2 * slack, f"a step at 2,000 staff should show within {200 * slack} ms: {times}"
     assert not problems, f"the page reported problems: {problems}"
     page.close()
 

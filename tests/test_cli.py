@@ -236,6 +236,17 @@ def test_help_lists_every_subcommand_and_each_has_its_own_help(tmp_path):
     for name, line in cli.SUBCOMMANDS.items():
         assert f"changesim {name}" in p.stdout and line in p.stdout, f"--help should list {name}: {line}"
     assert "dynamics: bass" in p.stdout, "--help still lists the groups and their options"
+    groups = p.stdout.split("== Groups of a run")[1].split("== Presets of subcommands")[0]
+    presets = p.stdout.split("== Presets of subcommands")[1].split("== Composed config")[0]
+    for name in cli.SUBCOMMAND_PRESETS:  # read by a subcommand: `changesim sensitivity=default` is no run
+        assert f"\n{name}:" not in groups and f"\n{name}:" in presets, f"--help: {name} is no group of a run"
+    folders = {d.name for d in cli.CONFIG_DIR.iterdir() if d.is_dir()}
+    listed = {line.split(":")[0] for line in groups.splitlines() if ":" in line}
+    assert folders - {"hydra"} == (listed - {"hydra/launcher (with -m)"}) | set(cli.SUBCOMMAND_PRESETS), (
+        "every folder of configs/ is listed once, as a group of a run or a subcommand's presets"
+    )
+    refused = changesim("sensitivity=default", "n_steps=1", cwd=tmp_path)
+    assert refused.returncode != 0 and "unknown key sensitivity" in refused.stderr, refused.stderr
     procs = {
         name: subprocess.Popen(
             [sys.executable, "-m", "sim", name, "--help"], cwd=tmp_path, text=True,

@@ -308,6 +308,28 @@ def test_a_core_module_importing_a_view_is_a_violation(graph):
     assert any(v.startswith("sim.analysis.compare (analysis) imports sim.views.report") for v in bad), bad
 
 
+def private_imports(raw: dict[str, list]) -> list[str]:
+    """``from sim.x import _name`` in a module other than ``sim.x``: a private name crossing modules."""
+    return [
+        f"{name} imports {item} from {mod} (line {line})"
+        for name, found in raw.items()
+        for mod, item, line in found
+        if mod.startswith("sim")
+        and mod != name
+        and item
+        and item.startswith("_")
+        and not item.startswith("__")
+    ]
+
+
+def test_no_module_imports_another_modules_private_names(graph):
+    """A helper two modules share is public API of one of them (sim.observed reads CSVs as sim.io does)."""
+    bad = private_imports(graph[2])
+    assert not bad, "private names imported across modules (make them public):\n" + "\n".join(bad)
+    caught = private_imports({"sim.observed": [("sim.io", "_read", 29)], "sim.io": [("sim.io", "_read", 1)]})
+    assert caught == ["sim.observed imports _read from sim.io (line 29)"], caught
+
+
 def test_no_test_module_imports_another():
     """Shared test code lives in tests/helpers.py or tests/conftest.py, not in a test module."""
     tests = Path(__file__).resolve().parent

@@ -134,9 +134,8 @@ def apply(t, people, scratch):
     t_adopted records the step of the latest adoption (from not adopted or lapsed).
     """
     state, t_adopted, next_state = people.state, people.t_adopted, scratch.next_state
-    for i in range(len(state)):
+    for i in range(len(state)):  # selects, no branches: LLVM vectorises it
         s, nxt = state[i], next_state[i]
-        if nxt != s:
-            if (s == NOT_ADOPTED or s == LAPSED) and (nxt == COMPLYING or nxt == COMMITTED):
-                t_adopted[i] = t
-            state[i] = nxt
+        adopts = ((s == NOT_ADOPTED) | (s == LAPSED)) & ((nxt == COMPLYING) | (nxt == COMMITTED))
+        t_adopted[i] = t if adopts else t_adopted[i]
+        state[i] = nxt

@@ -31,7 +31,7 @@ from sim.org import PROFESSIONS, Organisation
 from sim.params import CoDesignParams
 
 
-def _cells(org: Organisation) -> np.ndarray:
+def role_cells(org: Organisation) -> np.ndarray:
     """Role of each person: (organisation, level, profession). Fit is local to a partner."""
     role = org.level.astype(np.int64) * len(PROFESSIONS) + org.profession.astype(np.int64)
     return org.organisation.astype(np.int64) * (int(role.max()) + 1 if len(role) else 1) + role
@@ -61,7 +61,7 @@ def choose_group(
         primary = np.broadcast_to(org.level.astype(np.float64), (r, n))
     else:  # diagonal: rank within each cell by the random draw, then take rank 0s first
         primary = np.empty((r, n))
-        _rank_in_cell(_cells(org), tie, primary)
+        _rank_in_cell(role_cells(org), tie, primary)
     order = np.argsort(tie, axis=1, kind="stable")
     key = np.take_along_axis(primary, order, axis=1)
     order = np.take_along_axis(order, np.argsort(key, axis=1, kind="stable"), axis=1)
@@ -99,7 +99,7 @@ def _mark(codes, group, n_codes, out):
 
 def represented(org: Organisation, group: np.ndarray) -> np.ndarray:
     """(R, n) bool: whose role, an (organisation, level, profession) cell, has a member in the group."""
-    cells = _cells(org)
+    cells = role_cells(org)
     out = np.zeros(group.shape, dtype=bool)
     if len(cells):
         _mark(cells, group, int(cells.max()) + 1, out)
@@ -117,7 +117,7 @@ def coverage(org: Organisation, group: np.ndarray, voice: float) -> np.ndarray:
     k_c co-designers in i's cell of n_c staff; ``voice`` = 0 means no bound (1 wherever
     the cell has a co-designer, 0 elsewhere).
     """
-    cells = _cells(org)
+    cells = role_cells(org)
     _, inverse, size = np.unique(cells, return_inverse=True, return_counts=True)
     out = np.zeros(group.shape, dtype=np.float64)
     for row in range(group.shape[0]):

@@ -162,13 +162,13 @@ def update_trust(par, org, people, scratch):
     state, pressure, trust = people.state, people.pressure, people.trust
     if grow != 0.0:
         committed = scratch.committed
-        n_runs = 0
-        last = -1.0
-        for i in range(len(state)):
-            c = 1.0 if state[i] == COMMITTED else 0.0
-            committed[i] = c
-            n_runs += 1 if c != last else 0
-            last = c
+        n = len(state)
+        # Two branch-free loops (one loop with a running count of runs was slower).
+        for i in range(n):
+            committed[i] = 1.0 if state[i] == COMMITTED else 0.0
+        n_runs = 1 if n > 0 else 0
+        for i in range(1, n):
+            n_runs += 1 if committed[i] != committed[i - 1] else 0
         grow_trust(grow, committed, n_runs, org.source, org.indptr, org.indices, trust)
     if erode != 0.0:
         line_ties, reverse, source, indices = org.line_ties, org.reverse, org.source, org.indices

@@ -71,7 +71,10 @@ def fetch_assets(cache: Path | None = None) -> list[str]:
 
 
 def server_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment of the server: telemetry off, CDN closed (a loopback port nobody serves), Agg."""
+    """Environment of the server: telemetry off, CDN closed, Agg, Reacton's fast renderer.
+
+    The CDN is a loopback port nobody serves, so nothing is fetched from the internet.
+    """
     env = dict(os.environ if base is None else base)
     env.update(
         SOLARA_TELEMETRY_MIXPANEL_ENABLE="false",
@@ -80,6 +83,9 @@ def server_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         SOLARA_THEME_SHOW_BANNER="false",
         SOLARA_THEME_TITLE="changesim",
         MPLBACKEND="Agg",
+        # Reacton's opt-in renderer skips subtrees whose element and state are unchanged: a
+        # step re-renders the run card, Play/Step and the four pictures, not the levers.
+        REACTON_FAST="1",
     )
     return env
 

@@ -84,6 +84,9 @@ html, body { overflow: hidden; }
 .cs-knob .v-input--switch .v-input--selection-controls__input { margin: 0 !important; }
 .cs-knob .v-select .v-input__slot { min-height: 26px !important; }
 .cs-knob .v-select__selection { font-size: 12.5px; }
+.cs-choice { grid-template-columns: 42% 58%; }  /* a choice's words are longer than a number */
+.cs-choice .v-select__selection { font-size: 12px; max-width: 100%; }
+.cs-choice .v-select__selections input { display: none; }
 .cs-levers { display: flex; flex-direction: column; gap: 2px; }
 .cs-domain-row { margin-top: 2px; }
 .cs-info { position: absolute; inset: 4px; z-index: 5; background: white; border: 2px solid #0b3d91;
@@ -137,7 +140,7 @@ def KnobControl(knob: Knob, settings: Any) -> None:
             Help(knob.help, children=[label()])
             rv.Switch(v_model=bool(value), on_v_model=set_value, dense=True, hide_details=True, inset=False)
     elif knob.kind == "choice":
-        with solara.Div(classes=["cs-knob", _css_name(knob.key)]):
+        with solara.Div(classes=["cs-knob", "cs-choice", _css_name(knob.key)]):
             Help(knob.help, children=[solara.Text(knob.label, classes=["cs-knob-label"])])
             rv.Select(
                 items=list(knob.words or knob.choices), v_model=knob.shown(value), on_v_model=set_value,

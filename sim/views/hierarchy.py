@@ -30,8 +30,15 @@ MAX_SPRING_STAFF = 600
 (about half a second at 400 people; it grows as the square of the size)."""
 
 
+RIM = 1.1
+"""Where people without ties sit in a force layout: on a ring 1.1 times the radius of the
+tied network (which holds 98% of the tied people)."""
+
+
 def _spring(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
-    """Force-directed positions (Fruchterman-Reingold, seed 0) scaled into the unit disc."""
+    """Force-directed positions (Fruchterman-Reingold, seed 0) scaled into the unit disc,
+    people without ties evenly on a ring just outside the network.
+    """
     import networkx as nx
 
     g = nx.Graph()
@@ -39,9 +46,33 @@ def _spring(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
     g.add_edges_from(zip(org.tie_sources().tolist(), org.indices.tolist(), strict=True))
     pos = nx.spring_layout(g, seed=0, iterations=60)
     xy = np.array([pos[i] for i in range(org.n_staff)], dtype=np.float64)
-    xy -= xy.mean(axis=0)
-    xy /= max(float(np.sqrt((xy**2).sum(axis=1)).max()), 1e-12)
+    # The force layout pushes people without ties (and small islands) far out, which would
+    # shrink the network itself to a blob: scale to the tied, put loners on a ring around it.
+    tied = org.degree > 0
+    if tied.any():
+        xy -= xy[tied].mean(axis=0)
+        r = np.hypot(xy[:, 0], xy[:, 1])
+        xy /= max(float(np.quantile(r[tied], 0.98)), 1e-12)
+        r = np.hypot(xy[:, 0], xy[:, 1])
+        far = r > RIM
+        xy[far] *= (RIM / r[far])[:, None]  # islands far out: onto the rim, same direction
+        loners = np.flatnonzero(~tied)
+        angle = 2.0 * np.pi * (np.arange(len(loners)) + 0.5) / max(len(loners), 1)
+        xy[loners] = RIM * np.c_[np.cos(angle), np.sin(angle)]
+    else:
+        xy -= xy.mean(axis=0)
+    xy /= max(float(np.hypot(xy[:, 0], xy[:, 1]).max()), 1e-12)
     return xy[:, 0], xy[:, 1]
+
+
+def spring_drawn(org: Organisation) -> bool:
+    """Whether ``hierarchy_layout`` draws this organisation by a force layout: a network
+    without a hierarchy, of at most ``MAX_SPRING_STAFF`` people, with ties but not dense.
+    """
+    n = org.n_staff
+    return (
+        bool((org.manager < 0).all()) and n <= MAX_SPRING_STAFF and 0 < len(org.indices) < 0.25 * n * (n - 1)
+    )
 
 
 def hierarchy_layout(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +97,7 @@ def hierarchy_layout(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
     manager = org.manager.astype(np.int64)
     level = org.level.astype(np.int64)
     if (manager < 0).all():
-        if n <= MAX_SPRING_STAFF and 0 < len(org.indices) < 0.25 * n * (n - 1):
+        if spring_drawn(org):
             return _spring(org)
         i = np.arange(n) + 0.5
         r, theta = np.sqrt(i / n), i * np.pi * (3.0 - np.sqrt(5.0))

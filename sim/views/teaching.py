@@ -305,6 +305,10 @@ PANEL_NAMES = ("org", "state", "by_group", "by_group_2")
 """The page's four pictures, in grid order; ``panels`` says what each shows."""
 
 
+ORG_TITLE = "Who has adopted, across the organisation"
+"""The hierarchy view's title in the app."""
+
+
 def panels(model: TeachingModel) -> dict[str, str]:
     """What each picture shows for this model.
 
@@ -323,7 +327,8 @@ def panels(model: TeachingModel) -> dict[str, str]:
 def make_view(model: TeachingModel, what: str) -> Any:
     """A picture (``panels`` value) for this model, static parts drawn once."""
     if what == "org":
-        return OrgView(model.org, model.xy, full_model=model.full_model)
+        # The run card beside it prints the week and the share adopted: a fixed title is cheaper.
+        return OrgView(model.org, model.xy, full_model=model.full_model, title=ORG_TITLE)
     if what == "histogram":
         degree = model.org.degree
         if degree.min() != degree.max():
