@@ -254,21 +254,24 @@ class Runner:
                 t0 = time.perf_counter()
                 idx = members[lo : lo + chunk]
                 a, b = int(idx[0]), int(idx[-1]) + 1
+                part = slice(a, b) if b - a == len(idx) else idx  # contiguous runs: views, not copies
                 # A large contiguous chunk is drawn and run in the output rows themselves;
                 # a small one in the runner's buffers (their bundles kept), then copied.
-                in_place = b - a == len(idx) and len(idx) > _IN_PLACE_MIN
+                in_place = type(part) is slice and len(idx) > _IN_PLACE_MIN
                 ch = self._chunk(
-                    len(idx), final[a:b] if in_place else None, t_adopted[a:b] if in_place else None
+                    len(idx), final[part] if in_place else None, t_adopted[part] if in_place else None
                 )
+                s = seeds[part]
                 t1 = time.perf_counter()
-                initial.fill(seeds[idx], prepared[0], ch.st, ch.work, ch.means, people=ch.people)
+                initial.fill(s, prepared[0], ch.st, ch.work, ch.means, people=ch.people)
                 t2 = time.perf_counter()
                 init_kernel_s += t2 - t1
                 init_s += t2 - t0
-                kernel_s += step(ch, prepared, seeds[idx], params[which[idx]], counts, extra3, idx)
+                par = params if len(params) == len(idx) == 1 else params[which[idx]]
+                kernel_s += step(ch, prepared, s, par, counts, extra3, idx)
                 if not in_place:
-                    final[idx] = ch.st.state
-                    t_adopted[idx] = ch.st.t_adopted
+                    final[part] = ch.st.state
+                    t_adopted[part] = ch.st.t_adopted
         extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
         if self.full_model:
             extra["mean_belief"] = extra3[:, :, 1]

@@ -111,7 +111,8 @@ def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_g
         "organisation": ORG_BYTES_PER_STAFF * n + ORG_BYTES_PER_TIE * m,
         "kernel arrays": (_itemsizes(ORG_ARRAYS) * m if cfg.dynamics.rule == "change" else 8 * m),
         "replicate state": alive * per,
-        # initial_states draws each attribute into an (R, n) float64 buffer before storing it
+        # sim.state.initial_states (the reference engine's start) draws each attribute into
+        # an (R, n) float64 buffer; the batch path (sim.initial) needs none: an overestimate there
         "initialisation temporaries": alive * n * INIT_TEMP_BYTES_PER_STAFF,
         "recorded series": r * ((t + 1) * (n_groups * 4 * 4 + 3 * 8) + 5 * n),
     }

@@ -128,14 +128,16 @@ class Result:
 _CHUNK = 256
 _RUNNERS: OrderedDict = OrderedDict()
 _RUNNERS_MAX = 16
+_RUNNERS_STAFF = 20_000  # larger runs are not kept (their fixed costs are small beside them)
 
 
 def _runner(cfg: ModelConfig, org: Organisation, by_group: bool, thresholds, initial_adopters, key) -> Runner:
     """The ``Runner`` of (configuration, organisation, grouping); reused by single runs of
-    a configuration whose content key is known and that take no explicit arrays (a few
-    kept, least recently used dropped: a loop of runs pays its fixed costs once).
+    a configuration whose content key is known, on up to ``_RUNNERS_STAFF`` staff, that
+    take no explicit arrays (a few kept, least recently used dropped: a loop of small
+    runs pays its fixed costs once, and no large organisation is held after its run).
     """
-    if key is None or thresholds is not None or initial_adopters is not None:
+    if key is None or thresholds is not None or initial_adopters is not None or org.n_staff > _RUNNERS_STAFF:
         return Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
                       validated=True)  # fmt: skip
     k = (id(org), key, by_group)
