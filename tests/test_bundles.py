@@ -13,6 +13,7 @@ from importlib import import_module
 from pathlib import Path
 
 import numpy as np
+import pytest
 from numba import njit
 
 from sim import from_dict
@@ -118,3 +119,39 @@ def test_trust_stays_symmetric_so_one_update_per_undirected_tie_is_exact() -> No
         model.step()
         assert np.array_equal(model.state.trust, model.state.trust[rev]), "trust became asymmetric"
     assert not np.array_equal(model.state.trust, start), "trust should have moved in 30 steps"
+
+
+@pytest.mark.parametrize("mode", ["none", "centralised", "distributed"])
+def test_decide_gives_the_decision_rights_of_may_act(mode: str) -> None:
+    """``adoption.decide`` splits ``power.may_act`` into two loops (one's own right for
+    everyone, then the line manager's example where that fails); the rights it records
+    must be ``may_act``'s, person by person, with some people relying on their manager.
+    """
+    from sim.dynamics import layout
+    from sim.dynamics.adoption import decide
+    from sim.dynamics.power import may_act
+
+    cfg = from_dict(
+        {
+            "org": {"n_staff": 80},
+            "dynamics": {"rule": "change"},
+            "power": {"mode": mode, "agency_min": 0.5, "decision_level": 1},
+            "seeding": {"n_seeds": 20},
+        }
+    )
+    org = organisation_for(cfg)
+    arrays = org_arrays(org)
+    people = initial_states(org, cfg, np.arange(1)).row(0).people()
+    work = scratch(org.n_staff)
+    par = layout.pack(cfg)
+    decide(1, par, layout.stream_keys(np.arange(1))[0], arrays, people, work)
+    args = (
+        int(par[layout.POWER_MODE]),
+        par[layout.DECISION_LEVEL],
+        par[layout.EMPOWERMENT],
+        par[layout.AGENCY_MIN],
+    )
+    want = [may_act(*args, i, arrays, people) for i in range(org.n_staff)]
+    assert list(work.allowed == 1) == want, "decide's decision rights differ from may_act's"
+    if mode != "none":
+        assert not all(want), f"{mode}: everyone had a right, so the manager's example went untested"

@@ -25,7 +25,7 @@ from numba import njit
 from sim.constants import COMMITTED, COMPLYING, LAPSED, NO_POWER, NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.dynamics.motivation import readiness
-from sim.dynamics.power import agency, may_act
+from sim.dynamics.power import agency, manager_adopted, own_right
 from sim.dynamics.relationships import exposure, exposure4, shown
 from sim.rng import uniform_nb
 
@@ -73,14 +73,20 @@ def decide(t, par, keys, org, people, scratch):
     next_state, allowed = scratch.next_state, scratch.allowed
     x, exposed, candidates = scratch.shown, scratch.exposure, scratch.candidates
     n = len(state)
+    # Decision rights (``may_act``): one's own in a loop LLVM vectorises, then the line
+    # manager's example only for those without one.
+    level, manager = org.level, org.manager
+    for i in range(n):
+        own = own_right(mode, decision_level, empowerment, agency_min, level[i], authority[i], courage[i])
+        allowed[i] = 1 if own else 0
+        x[i] = shown(state[i], visibility)
     n_cand = 0
     for i in range(n):
+        if allowed[i] == 0:
+            allowed[i] = 1 if manager_adopted(manager[i], state) else 0
         s = state[i]
-        ok = may_act(mode, decision_level, empowerment, agency_min, i, org, people)
-        allowed[i] = 1 if ok else 0
-        x[i] = shown(s, visibility)
         candidates[n_cand] = i
-        n_cand += 1 if ok and (s == NOT_ADOPTED or s == LAPSED) else 0
+        n_cand += 1 if (allowed[i] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
     done = 0
     if credibility == 1.0:  # w_ij has no credibility factor: four people at a time
         while done + 4 <= n_cand:

@@ -30,26 +30,39 @@ def agency(mode, empowerment, authority_i, courage_i):
 
 
 @njit(cache=True, inline="always")
+def own_right(mode, decision_level, empowerment, agency_min, level_i, authority_i, courage_i):
+    """A decision right of one's own (``may_act`` without the line manager's example)."""
+    if mode == NO_POWER:
+        return True
+    if mode == CENTRALISED:
+        return level_i <= decision_level
+    return agency(mode, empowerment, authority_i, courage_i) >= agency_min
+
+
+@njit(cache=True, inline="always")
+def manager_adopted(m, state):
+    """The line manager m has adopted (complying or committed); True with no manager (m < 0)."""
+    if m < 0:
+        return True
+    s = state[m]
+    return s == COMPLYING or s == COMMITTED
+
+
+@njit(cache=True, inline="always")
 def may_act(mode, decision_level, empowerment, agency_min, i, org, people):
     """Decision right of person i this step (reads states at the start of the step).
 
     none: always. centralised: level_i <= decision_level, or the line manager has
     adopted. distributed: agency_i >= agency_min, or the line manager has adopted.
     Parameters come as scalars (``sim.dynamics.layout`` slots read once per phase);
-    ``mode`` is an integer power-mode code.
+    ``mode`` is an integer power-mode code. ``adoption.decide`` evaluates the two parts
+    in separate loops (``own_right`` for everyone, vectorised; ``manager_adopted`` where
+    that fails), which gives the same rights.
     """
-    if mode == NO_POWER:
+    if own_right(mode, decision_level, empowerment, agency_min, org.level[i], people.authority[i],
+                 people.courage[i]):  # fmt: skip
         return True
-    if mode == CENTRALISED:
-        if org.level[i] <= decision_level:
-            return True
-    elif agency(mode, empowerment, people.authority[i], people.courage[i]) >= agency_min:
-        return True
-    m = org.manager[i]
-    if m < 0:
-        return True
-    s = people.state[m]
-    return s == COMPLYING or s == COMMITTED
+    return manager_adopted(org.manager[i], people.state)
 
 
 @njit(cache=True)
