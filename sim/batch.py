@@ -360,7 +360,7 @@ class Runner:
         if not contiguous:
             counts[idx] = c
         # The classic rules leave motivation, belief and trust as they started.
-        extra3[idx] = ch.means[:, None, :]
+        extra3[slice(a, b) if contiguous else idx] = ch.means[:, None, :]
         return dt
 
 

@@ -45,14 +45,13 @@ _PAR = (
     "compatibility", "mean_trust",
 )  # fmt: skip
 _CODES = ("co_design_k", "co_design_rule", "seeding_k", "seeding_strategy", "explicit_thresholds",
-          "tie_rows", "minimal", "means")  # fmt: skip
+          "tie_rows", "minimal", "means", "n_teams")  # fmt: skip
 P = {name: k for k, name in enumerate(_PAR)}
 C = {name: k for k, name in enumerate(_CODES)}
 (P_MOT_MEAN, P_MOT_SD, P_BEL_MEAN, P_BEL_SD, P_COU_MEAN, P_COU_SD, P_THR_MEAN, P_THR_SD, P_THR_HI,
  P_BOOST, P_GAIN, P_VOICE, P_TEAM_SPREAD, P_COMPAT, P_MEAN_TRUST) = range(len(_PAR))  # fmt: skip
-C_CD_K, C_CD_RULE, C_SEED_K, C_SEED_STRATEGY, C_EXPLICIT_THR, C_TIE_ROWS, C_MINIMAL, C_MEANS = range(
-    len(_CODES)
-)
+(C_CD_K, C_CD_RULE, C_SEED_K, C_SEED_STRATEGY, C_EXPLICIT_THR, C_TIE_ROWS, C_MINIMAL, C_MEANS,
+ C_N_TEAMS) = range(len(_CODES))  # fmt: skip
 SEED_EXPLICIT = len(SEEDING_STRATEGIES)  # strategy code of explicit initial adopters
 
 DRAWN = ("authority", "influence", "motivation", "motivation0", "threshold", "co_designer")
@@ -152,6 +151,7 @@ def prepare(org: Organisation, cfg: ModelConfig, thresholds=None, initial_adopte
     codes[C_SEED_K], codes[C_SEED_STRATEGY] = k_seed, strategy
     codes[C_EXPLICIT_THR], codes[C_TIE_ROWS] = thresholds is not None, tie_rows
     codes[C_MINIMAL], codes[C_MEANS] = minimal, means
+    codes[C_N_TEAMS] = int(rows["team"].max()) + 1 if n else 1  # team codes, as co_design._mark sizes them
     inputs = Inputs(rows["team"], rows["cell"], rows["cell_size"], rows["cell_ptr"], rows["cell_members"],
                     rows["level"], rows["degree"], rows["clinical_leader"], authority, influence, trust, thr,
                     adopters)  # fmt: skip
@@ -273,7 +273,7 @@ def _draw_row(seed, par, codes, inp, p, means, r):
                     p.motivation[i] = p.motivation[i] + boost * (1.0 - p.motivation[i])
     p.motivation0[:] = p.motivation
     if not minimal:
-        _fit(k > 0, par, inp, group, p.fit)
+        _fit(k > 0, par, codes[C_N_TEAMS], inp, group, p.fit)
     _seed(seed, codes, inp, p)
     if codes[C_TIE_ROWS]:
         p.trust[:] = inp.trust
@@ -363,14 +363,14 @@ def first_k(primary, tie, k, out):
 
 
 @njit(cache=True)
-def _fit(any_group, par, inp, group, fit):
+def _fit(any_group, par, n_teams, inp, group, fit):
     """``sim.dynamics.co_design.fit_gain`` for one replicate, then compatibility (``sim.state``)."""
     n = len(fit)
     fit[:] = 0.0
     if any_group:
         g, voice, spread = par[P_GAIN], par[P_VOICE], par[P_TEAM_SPREAD]
         k_cell = np.zeros(len(inp.cell_size))
-        seen = np.zeros(len(inp.team) + 1 if len(inp.team) else 1, np.bool_)
+        seen = np.zeros(n_teams, np.bool_)
         for i in range(n):
             if group[i]:
                 k_cell[inp.cell[i]] += 1.0

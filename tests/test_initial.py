@@ -7,6 +7,8 @@ say; and a bad input is refused as the reference refuses it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
@@ -145,3 +147,18 @@ def test_bad_inputs_are_refused_like_the_reference() -> None:
         with pytest.raises(ConfigError) as got:
             draw_states(org, cfg, SEEDS, **kwargs)
         assert str(got.value) == str(want.value)
+
+
+def test_organisations_read_from_a_chart_or_a_graph_match_the_reference() -> None:
+    import networkx as nx
+
+    from sim.chart import from_networkx
+    from sim.io import from_csv
+
+    root = Path(__file__).resolve().parents[1] / "sim" / "data"
+    ics = from_csv(root / "example_ics.csv", ties=root / "example_ics_ties.csv")
+    cases = ({"co_design": {"on": True, "share": 0.2}}, {"seeding": {"strategy": "hubs", "n_seeds": 3}})
+    for org in (from_csv(root / "example_org.csv"), ics, from_networkx(nx.karate_club_graph())):
+        for case in cases:
+            cfg = from_dict(_merge(_merge(BASE, case), {"org": {"n_staff": org.n_staff}}))
+            _same_bits(draw_states(org, cfg, SEEDS), initial_states(org, cfg, SEEDS))
