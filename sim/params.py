@@ -16,6 +16,7 @@ the groups across files would only add imports between them.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import operator
 import warnings
@@ -39,18 +40,16 @@ def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | Non
 
 
 def _validate_fields(obj: Any, prefix: str) -> None:
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        key = f"{prefix}.{f.name}" if prefix else f.name
-        if is_dataclass(value):
+    for name, choices, rng in _field_checks(type(obj)):
+        value = getattr(obj, name)
+        key = f"{prefix}.{name}" if prefix else name
+        if type(value) not in _PLAIN and is_dataclass(value):
             _validate_fields(value, key)
             if hasattr(value, "check"):
                 value.check(key)
             continue
-        choices = f.metadata.get("choices")
         if choices is not None and value not in choices:
             raise ConfigError(f"{key}={value!r} is not allowed; choose one of {list(choices)}")
-        rng = f.metadata.get("range")
         if rng is not None and value is not None:
             vals = value if isinstance(value, (list, tuple)) else [value]
             lo, hi = rng
@@ -61,6 +60,26 @@ def _validate_fields(obj: Any, prefix: str) -> None:
                     raise ConfigError(f"{key} is NaN; allowed range is [{lo}, {hi}]")
                 if not (lo <= v <= hi):
                     raise ConfigError(f"{key}={value!r} is out of range; allowed range is [{lo}, {hi}]")
+
+
+_PLAIN = frozenset({bool, int, float, str, type(None), list, tuple})
+"""Types of values that are never a configuration group (no dataclass check needed)."""
+
+
+@functools.cache
+def _field_checks(cls: type) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, choices, range) of each field of a configuration dataclass, read once per class."""
+    return tuple((f.name, f.metadata.get("choices"), f.metadata.get("range")) for f in fields(cls))
+
+
+@functools.cache
+def _field_defaults(cls: type) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields of a configuration dataclass by name, and each one's default (a default
+    factory called once: the defaults are only read, for their types).
+    """
+    known = {f.name: f for f in fields(cls)}
+    return known, {k: f.default_factory() if f.default_factory is not MISSING else f.default
+                   for k, f in known.items()}  # fmt: skip
 
 
 @dataclass
@@ -559,7 +578,9 @@ def validated(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any])
         hit = _VALIDATED.get(key)
         if hit is not None:
             return copy_config(hit), key
-    if isinstance(d, ModelConfig):
+    if key is not None:  # plain values only: what asdict gives, without its deep copies
+        d = _plain(d)
+    elif isinstance(d, ModelConfig):
         d = d.to_dict()
     data: dict[str, Any] = {} if d is None else _deepcopy(d)
     for dotted, value in overrides.items():
@@ -614,6 +635,17 @@ def _fingerprint(cfg: ModelConfig) -> tuple | None:
     return key
 
 
+def _plain(cfg: ModelConfig) -> dict[str, Any]:
+    """``asdict(cfg)`` for a configuration whose values are plain data (``_fingerprint``)."""
+    out: dict[str, Any] = {}
+    for f, group in zip(_GROUP_NAMES, _GROUPS(cfg), strict=True):
+        names = _FIELD_NAMES[type(group)]
+        vals = _FIELDS_OF[type(group)](group)
+        out[f] = {k: list(v) if type(v) is list else v for k, v in zip(names, vals, strict=True)}
+    out.update(zip(_SCALAR_NAMES, _SCALARS(cfg), strict=True))
+    return out
+
+
 def copy_config(cfg: ModelConfig) -> ModelConfig:
     """A copy of a configuration of plain values (new group objects and lists), at a
     fraction of the cost of ``copy.deepcopy``.
@@ -645,9 +677,13 @@ _LISTS: dict[type, tuple[str, ...]] = {
 }
 """The configuration groups, each with the names of its list-valued fields."""
 _GROUP_TYPES = tuple(_LISTS)
-_GROUPS = operator.attrgetter(*(f.name for f in fields(ModelConfig) if f.default_factory is not MISSING))
-_SCALARS = operator.attrgetter(*(f.name for f in fields(ModelConfig) if f.default_factory is MISSING))
-_FIELDS = tuple(operator.attrgetter(*(f.name for f in fields(cls))) for cls in _GROUP_TYPES)
+_GROUP_NAMES = tuple(f.name for f in fields(ModelConfig) if f.default_factory is not MISSING)
+_SCALAR_NAMES = tuple(f.name for f in fields(ModelConfig) if f.default_factory is MISSING)
+_GROUPS = operator.attrgetter(*_GROUP_NAMES)
+_SCALARS = operator.attrgetter(*_SCALAR_NAMES)
+_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in _GROUP_TYPES}
+_FIELDS_OF = {cls: operator.attrgetter(*names) for cls, names in _FIELD_NAMES.items()}
+_FIELDS = tuple(_FIELDS_OF[cls] for cls in _GROUP_TYPES)
 
 
 def _deepcopy(d: dict[str, Any]) -> dict[str, Any]:
@@ -655,15 +691,14 @@ def _deepcopy(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
+    known, defaults = _field_defaults(cls)
     kwargs = {}
     for k, v in data.items():
         key = f"{prefix}.{k}" if prefix else k
         if k not in known:
             raise ConfigError(f"unknown key {key!r}; allowed keys here: {sorted(known)}")
-        f = known[k]
-        default = f.default_factory() if f.default_factory is not MISSING else f.default
-        if is_dataclass(default):
+        default = defaults[k]
+        if type(default) not in _PLAIN and is_dataclass(default):
             if not isinstance(v, dict):
                 raise ConfigError(f"{key} must be a mapping of {type(default).__name__} fields")
             kwargs[k] = _build(type(default), v, key)

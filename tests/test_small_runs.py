@@ -97,3 +97,27 @@ def test_derived_arrays_are_rebuilt_when_an_organisation_array_is_replaced() -> 
     org.level = org.level.copy()
     org.derived("probe", lambda: calls.append(1) or org.level.sum())
     assert len(calls) == 2, "rebuilt after an array is replaced"
+
+
+def test_a_configuration_object_validates_as_its_dict_does() -> None:
+    import dataclasses
+
+    board = SMALL | {"co_design": {"on": True, "rule": "board"}}
+    configs = ({}, {"org": {"kind": "ics", "n_staff": 120}}, board)
+    bad_values = (("co_design", "rule", "nope"), ("seeding", "n_seeds", -1), ("org", "n_staff", 1.5))
+    for d in configs:
+        cfg = from_dict(d)
+        cfg.dynamics.p_spontaneous = 0  # an int where a float is declared
+        via_dict = from_dict(dataclasses.asdict(cfg))
+        via_object = from_dict(cfg)
+        assert via_object == via_dict and type(via_object.dynamics.p_spontaneous) is float
+        for group, key, bad in bad_values:
+            node = getattr(cfg, group)
+            old = getattr(node, key)
+            setattr(node, key, bad)
+            with pytest.raises(ConfigError) as want:
+                from_dict(dataclasses.asdict(cfg))
+            with pytest.raises(ConfigError) as got:
+                from_dict(cfg)
+            assert str(got.value) == str(want.value), f"{group}.{key}: refused as its dict is"
+            setattr(node, key, old)
