@@ -48,7 +48,7 @@ def respond_to_failure(courage_i, response, blame, gain):
     return min(max(c, 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def persuade(i, y, weight, indptr, indices, trust, belief):
     """Colleagues see tester i's result y and move towards it:
     b_j <- b_j + weight trust_ij (y - b_j) for every contact j, in CSR order, where weight =
@@ -59,7 +59,7 @@ def persuade(i, y, weight, indptr, indices, trust, belief):
         belief[j] = belief[j] + weight * trust[e] * (y - belief[j])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def test_cycles(t, par, keys, org, people, scratch):
     """Phase 5, tests: each adopter with decision rights runs a test with chance p_test.
 

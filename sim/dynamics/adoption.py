@@ -43,7 +43,7 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
     return agency(mode, empowerment, authority_i, courage_i) / agency_ref * f
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def decide(t, par, keys, org, people, scratch):
     """Phase 3, decide: everyone's next state from the states at the start of the step.
 
@@ -133,7 +133,7 @@ def decide(t, par, keys, org, people, scratch):
         next_state[i] = nxt
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def apply(t, people, scratch):
     """Phase 4, apply: every decision takes effect together (synchronous update).
 

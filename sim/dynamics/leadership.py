@@ -25,7 +25,7 @@ def mandate_in_force(t, par):
     return par[L.MANDATE_END] < 0.0 or t < par[L.MANDATE_END]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def schedule(t, par, org, people):
     """Phase 1, extrinsic pressure: x_i = strength while the mandate applies to i's
     organisation, else x_i <- x_i (1 - pressure_decay) (pressure fades after withdrawal).
@@ -44,7 +44,7 @@ def schedule(t, par, org, people):
             pressure[i] = pressure[i] * keep
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def churn(t, par, keys, org, people):
     """Phase 2, leadership churn: a senior post-holder leaves with weekly hazard p_churn.
 

@@ -26,7 +26,7 @@ def readiness(motivation_i, belief_i, fit_i):
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def update_motivation(par, people):
     """Phase 6, motivation:
     m <- m - crowding x m                      (crowding-out under pressure x)

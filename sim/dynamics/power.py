@@ -65,7 +65,7 @@ def may_act(mode, decision_level, empowerment, agency_min, i, org, people):
     return manager_adopted(org.manager[i], people.state)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def update_courage(par, people):
     """Phase 8, psychological safety under directives: c <- c - courage_erosion x c, clipped
     (Edmondson 2019: fear follows command; a failed test's effect is in ``test_cycles``).

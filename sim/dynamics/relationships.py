@@ -102,7 +102,7 @@ def exposure4(i0, i1, i2, i3, indptr, indices, trust, influence, x, count_kind, 
         out[i3] = n3 / s3 if s3 > 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def grow_trust(grow, committed, n_runs, source, indptr, indices, trust):
     """Growth, tau <- tau + grow (1 - tau), on every stored tie with a committed end
     (committed[i] is 1.0 or 0.0; tau + 0 * g = tau exactly, so a 0/1 factor equals the
@@ -138,7 +138,7 @@ def grow_trust(grow, committed, n_runs, source, indptr, indices, trust):
         i = k
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def update_trust(par, org, people, scratch):
     """Phase 7, trust on every tie (i, j):
     tau <- tau + growth (1 - tau)          if either is committed (working with someone
