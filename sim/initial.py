@@ -224,8 +224,19 @@ _NO_MEANS = np.empty((0, 3))
 _PARALLEL_MIN = 4_000  # staff x replicates below which starting the threads costs more than it saves
 
 
-def _draw(seeds, par, codes, inp, people, work, means):
+# Two functions, not one wrapped twice: Numba's disk cache keys a function by its name and
+# line, not by its options, so a serial and a parallel build of one function share one
+# cache entry and one of them silently runs the other's code.
+@njit(cache=True, parallel=True)
+def _draw_par(seeds, par, codes, inp, people, work, means):
     for r in prange(len(seeds)):
+        _draw_row(seeds[r], par, codes, inp, replicate(people, r), means, r)
+        _zero_row(work, r)
+
+
+@njit(cache=True)
+def _draw_serial(seeds, par, codes, inp, people, work, means):
+    for r in range(len(seeds)):
         _draw_row(seeds[r], par, codes, inp, replicate(people, r), means, r)
         _zero_row(work, r)
 
@@ -457,7 +468,3 @@ def _fill_defaults_nb(p, minimal):
         body.append(f"    if minimal:\n        {line}" if name in FULL_ONLY else f"    {line}")
     exec("def impl(p, minimal):\n" + ("\n".join(body) or "    pass") + "\n", ns)  # noqa: S102
     return ns["impl"]
-
-
-_draw_serial = njit(cache=True)(_draw)
-_draw_par = njit(cache=True, parallel=True)(_draw)

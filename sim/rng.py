@@ -228,28 +228,43 @@ def clipped_normal_rows(keys, step, agents, mean, sd, lo, hi, out):
 _PARALLEL_MIN = 200_000
 
 
-def _clipped_normal(keys, step, agents, mean, sd, lo, hi, out):
+# Serial and parallel builds are separate functions: Numba's disk cache keys a function by
+# its name and line, not its options, so two builds of one function share one cache entry
+# (and one of them would run the other's code).
+@njit(cache=True, inline="always")
+def _clipped_normal_row(keys, step, agents, mean, sd, lo, hi, out, r):
+    for i in range(out.shape[1]):
+        if sd == 0.0:
+            out[r, i] = mean
+            continue
+        v = mean + sd * normal_quantile(uniform_nb(keys[r], step, agents[i]))
+        out[r, i] = min(max(v, lo), hi)
+
+
+@njit(cache=True)
+def _clipped_normal_serial(keys, step, agents, mean, sd, lo, hi, out):
+    for r in range(out.shape[0]):
+        _clipped_normal_row(keys, step, agents, mean, sd, lo, hi, out, r)
+
+
+@njit(cache=True, parallel=True)
+def _clipped_normal_par(keys, step, agents, mean, sd, lo, hi, out):
     for r in prange(out.shape[0]):
-        for i in range(out.shape[1]):
-            if sd == 0.0:
-                out[r, i] = mean
-                continue
-            v = mean + sd * normal_quantile(uniform_nb(keys[r], step, agents[i]))
-            out[r, i] = min(max(v, lo), hi)
+        _clipped_normal_row(keys, step, agents, mean, sd, lo, hi, out, r)
 
 
-_clipped_normal_serial = njit(cache=True)(_clipped_normal)
-_clipped_normal_par = njit(cache=True, parallel=True)(_clipped_normal)
-
-
-def _uniform_rows(keys, step, agents, out):
-    for r in prange(out.shape[0]):
+@njit(cache=True)
+def _uniform_rows_serial(keys, step, agents, out):
+    for r in range(out.shape[0]):
         for i in range(out.shape[1]):
             out[r, i] = uniform_nb(keys[r], step, agents[i])
 
 
-_uniform_rows_serial = njit(cache=True)(_uniform_rows)
-_uniform_rows_par = njit(cache=True, parallel=True)(_uniform_rows)
+@njit(cache=True, parallel=True)
+def _uniform_rows_par(keys, step, agents, out):
+    for r in prange(out.shape[0]):
+        for i in range(out.shape[1]):
+            out[r, i] = uniform_nb(keys[r], step, agents[i])
 
 
 def uniform_rows_nb(keys, step, agents, out):

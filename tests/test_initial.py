@@ -162,3 +162,28 @@ def test_organisations_read_from_a_chart_or_a_graph_match_the_reference() -> Non
         for case in cases:
             cfg = from_dict(_merge(_merge(BASE, case), {"org": {"n_staff": org.n_staff}}))
             _same_bits(draw_states(org, cfg, SEEDS), initial_states(org, cfg, SEEDS))
+
+
+def test_no_two_kernels_share_a_cache_entry() -> None:
+    """Numba's disk cache keys a function by module, name and line, not by its options: a
+    serial and a parallel build of one Python function would share one entry, and one of
+    them would silently run the other's code (the parallel initial-state kernel ran serially).
+    """
+    from importlib import import_module
+
+    from numba.core.registry import CPUDispatcher
+
+    root = Path(__file__).resolve().parents[1] / "sim"
+    names = [
+        f"sim.{p.stem}" for p in sorted(root.glob("*.py")) if p.stem not in ("__init__", "__main__", "cli")
+    ]
+    names += [
+        f"sim.dynamics.{p.stem}" for p in sorted((root / "dynamics").glob("*.py")) if p.stem != "__init__"
+    ]
+    seen: dict[tuple, object] = {}
+    for name in names:
+        for obj in vars(import_module(name)).values():
+            if isinstance(obj, CPUDispatcher) and obj._cache.__class__.__name__ != "NullCache":
+                f = obj.py_func
+                key = (f.__module__, f.__qualname__, f.__code__.co_firstlineno)
+                assert seen.setdefault(key, obj) is obj, f"{key} is built twice and cached once"
