@@ -216,6 +216,8 @@ class Runner:
             raise ConfigError("seeds must be non-negative integers")
         if check_memory:
             check_fits(estimate_batch(self.cfg, self.org, r, len(self.group_labels)), "this batch")
+        if r == 1 and not values and self._prepared0 is not None:
+            return self._run_one(seeds, t_start)
         keys, rows, which = self._plan(values or {}, r)
         if keys:
             self._configured(keys, rows[0])  # fails early on an unknown key
@@ -278,6 +280,26 @@ class Runner:
         timing = {"kernel": kernel_s, "initial_state": init_s, "initial_state_kernel": init_kernel_s,
                   "total": time.perf_counter() - t_start}  # fmt: skip
         return Runs(counts, final, t_adopted, extra, timing)
+
+    def _run_one(self, seeds: np.ndarray, t_start: float) -> Runs:
+        """One run of the runner's own configuration (its inputs kept from an earlier call):
+        the loop of ``run`` for a single run, without its bookkeeping (a loop of small runs).
+        """
+        t = self.cfg.n_steps
+        counts = np.zeros((1, t + 1, len(self.group_labels), N_STATES), dtype=np.int32)
+        extra3 = np.empty((1, t + 1, 3))
+        ch = self._chunk(1, None, None)
+        t0 = time.perf_counter()
+        initial.fill(seeds, self._prepared0[0], ch.st, ch.work, ch.means, people=ch.people)
+        init_s = time.perf_counter() - t0
+        step = self._change if self.full_model else self._classic
+        kernel_s = step(ch, self._prepared0, seeds, self._params0, counts, extra3, _FIRST)
+        extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
+        if self.full_model:
+            extra["mean_belief"] = extra3[:, :, 1]
+        timing = {"kernel": kernel_s, "initial_state": init_s, "initial_state_kernel": init_s,
+                  "total": time.perf_counter() - t_start}  # fmt: skip
+        return Runs(counts, ch.st.state.copy(), ch.st.t_adopted.copy(), extra, timing)
 
     def _prepare(self, cfg: ModelConfig) -> tuple:
         """``sim.initial.prepare`` for ``cfg``, and the classic rules' tie weights."""
@@ -365,6 +387,7 @@ class Runner:
 
 
 _Chunk = namedtuple("_Chunk", ["st", "people", "work", "means", "people1", "work1"])
+_FIRST = np.zeros(1, np.int64)  # the run index of a single run
 _IN_PLACE_MIN = 64  # runs per chunk from which drawing into the output rows beats a copy
 _STREAMS = np.array(layout.KEY_PURPOSES, dtype=np.int64)
 _ADOPT = np.array([rng.ADOPT], dtype=np.int64)

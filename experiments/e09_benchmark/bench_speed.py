@@ -403,8 +403,9 @@ def bench_calibration(r: int, rows: list[Row]) -> None:
     digest = hashlib.sha1(out.counts.tobytes()).hexdigest()[:12]
     tgt = r >= 100_000
     note = (
-        f"125 staff, 18 steps, all mechanisms, 2 keys per run; kernel {out.timing['kernel']:.1f} s; "
-        f"counts {digest}"
+        f"125 staff, 18 steps, all mechanisms, 2 keys per run; simulation kernel "
+        f"{out.timing['kernel']:.1f} s, initial states {out.timing['initial_state']:.1f} s (a parallel "
+        f"kernel); counts {digest}"
     )
     rows.append(
         Row(

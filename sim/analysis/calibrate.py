@@ -35,10 +35,11 @@ from sim.analysis import calibrate_hazard as hz
 from sim.analysis.calibrate_stats import Network, summaries, summary_names, weighted_quantile
 from sim.dynamics.contagion import rule_of
 from sim.engine import simulate, weights
+from sim.initial import draw_states
 from sim.observed import ObservedDiffusion, medical_innovation_paths, read_observed
 from sim.params import ConfigError, ModelConfig, from_dict
 from sim.run import run_batch
-from sim.state import N_STATES, initial_states
+from sim.state import N_STATES, replicate
 
 BLOCKS: tuple[str, ...] = ("curve", "exposure", "hazard")
 """Blocks of summary statistics a distance can weigh."""
@@ -238,12 +239,14 @@ class Simulator:
         groups = self._groups.setdefault(n, np.zeros((n, 1), dtype=np.int64))
         out = np.empty((len(seeds), n), dtype=np.int64)
         counts = np.zeros((o.n_steps + 1, 1, N_STATES), dtype=np.int32)
+        # Every run's start in one kernel call (row r = sim.state.initial_states of seed r).
+        st = draw_states(o.org, cfg, seeds, None, initial, tie_rows=False, minimal=True)
+        ties = (o.org.indptr, o.org.indices, weights(o.org, st.row(0)))  # the same for every run
+        people = st.people()
         for r in range(len(seeds)):
-            st = initial_states(o.org, cfg, seeds[r : r + 1], None, initial, tie_rows=False)
             counts[:] = 0
-            ties = (o.org.indptr, o.org.indices, weights(o.org, st.row(0)))
-            simulate(*ties, st.row(0).people(), rule, keys[r], o.n_steps, groups, counts)
-            out[r] = st.t_adopted[0]
+            simulate(*ties, replicate(people, r), rule, keys[r], o.n_steps, groups, counts)
+            out[r] = st.t_adopted[r]
         return out
 
 
