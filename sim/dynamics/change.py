@@ -88,14 +88,17 @@ def lane_sum(x):
     n = len(x)
     full = n - n % LANES
     for k in range(0, full, LANES):
-        a0 += x[k]
-        a1 += x[k + 1]
-        a2 += x[k + 2]
-        a3 += x[k + 3]
-        a4 += x[k + 4]
-        a5 += x[k + 5]
-        a6 += x[k + 6]
-        a7 += x[k + 7]
+        # Constant indices into a slice: no negative-index check per element (x[k + 1]
+        # has one, and the checks made the sum 1.6x slower in the step).
+        c = x[k : k + LANES]
+        a0 += c[0]
+        a1 += c[1]
+        a2 += c[2]
+        a3 += c[3]
+        a4 += c[4]
+        a5 += c[5]
+        a6 += c[6]
+        a7 += c[7]
     # The tail (n % LANES values) goes to lanes 0, 1, ... in order.
     r = n - full
     if r > 0:
