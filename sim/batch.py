@@ -19,7 +19,7 @@ thresholds, power gradient) may vary per run too, but then the runs are initiali
 groups of equal values (one initialisation per distinct value), which is slower when
 every run differs. The organisation, the rule and ``n_steps`` are fixed for a runner, and
 so is its configuration (read once: change it per call with ``values``). A runner keeps
-the arrays of its largest chunk of runs (at most ``sim.memory.CHUNK_BYTES``) between
+the arrays of its largest chunk of runs (``sim.memory.chunk_size``) between
 calls, so a loop of calls allocates nothing per call.
 """
 
