@@ -220,6 +220,34 @@ def fill(seeds: np.ndarray, prepared: tuple, st: State, work=None, means: np.nda
     )
 
 
+def serial_fill(prepared: tuple, st: State, work, means: np.ndarray, people):
+    """``fill`` of one seed into these fixed inputs and buffers, as a function of the seeds
+    alone: the serial kernel's compiled entry point, looked up once (a Numba dispatcher
+    re-types every argument, its named tuples field by field, on each call: half the cost
+    of a 100-staff draw). The other arguments are bound, so their types cannot change
+    between calls; seeds other than a C-contiguous (1,) int64 array go through ``fill``.
+    """
+    from numba import typeof
+
+    par, codes, inputs = prepared
+    args = (par, codes, inputs, people, () if work is None else work, means)
+    seeds0 = np.zeros(1, np.int64)
+    fill(seeds0, prepared, st, work, means, people=people)  # compiles the serial kernel if needed
+    sig = (typeof(seeds0),) + tuple(typeof(a) for a in args)
+    entry = _draw_serial.overloads[sig].entry_point
+    tie_rows = bool(codes[C_TIE_ROWS])
+
+    def one(seeds: np.ndarray) -> None:
+        if not (seeds.dtype == np.int64 and seeds.shape == (1,) and seeds.flags.c_contiguous):
+            fill(seeds, prepared, st, work, means, people=people)
+            return
+        if not tie_rows:
+            st.trust[:] = inputs.trust
+        entry(seeds, *args)
+
+    return one
+
+
 _NO_MEANS = np.empty((0, 3))
 _PARALLEL_MIN = 4_000  # staff x replicates below which starting the threads costs more than it saves
 

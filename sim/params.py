@@ -627,12 +627,28 @@ def _fingerprint(cfg: ModelConfig) -> tuple | None:
             k = types.index(list, k + 1)
             out[k] = (tuple(out[k]), tuple(map(type, out[k])))
         vals = tuple(out)
-    key = (vals, types)
     try:
-        hash(key)
+        return _Key((vals, types))
     except TypeError:
         return None
-    return key
+
+
+class _Key(tuple):
+    """A fingerprint that hashes once: it is looked up in ``_VALIDATED`` and in
+    ``sim.run``'s runners on every call, and hashing its hundred values costs about a
+    microsecond each time. Equality is the tuple's.
+    """
+
+    def __new__(cls, items):
+        key = super().__new__(cls, items)
+        key._hash = tuple.__hash__(key)  # TypeError for unhashable values
+        return key
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):  # hashed again where unpickled (string hashes differ by process)
+        return (_Key, (tuple(self),))
 
 
 def _plain(cfg: ModelConfig) -> dict[str, Any]:

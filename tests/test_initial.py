@@ -187,3 +187,32 @@ def test_no_two_kernels_share_a_cache_entry() -> None:
                 f = obj.py_func
                 key = (f.__module__, f.__qualname__, f.__code__.co_firstlineno)
                 assert seen.setdefault(key, obj) is obj, f"{key} is built twice and cached once"
+
+
+def test_serial_fill_draws_what_fill_draws() -> None:
+    """The bound entry point of a loop of single runs (``sim.batch.Runner._run_one``) writes
+    the same bits as ``fill``, seed after seed into reused buffers, and falls back to it for
+    seeds it does not take."""
+    from sim import initial
+
+    for rule, tie_rows in (("threshold", False), ("change", True)):
+        cfg = from_dict(_merge(BASE, {"dynamics": {"rule": rule}}))
+        org = organisation_for(cfg)
+        prepared = initial.prepare(
+            org, cfg, None, None, tie_rows=tie_rows, minimal=not tie_rows, means=not tie_rows
+        )
+        n, m = org.n_staff, len(org.indices)
+        a, b = empty_state(n, m, 1, tie_rows=tie_rows), empty_state(n, m, 1, tie_rows=tie_rows)
+        wa, wb = (scratch(n, 1), scratch(n, 1)) if tie_rows else (None, None)
+        ma, mb = np.empty((1, 3)), np.empty((1, 3))
+        one = initial.serial_fill(prepared, b, wb, mb, b.people())
+        for seeds in (np.array([3]), np.array([7]), np.array([[11]]), np.array([3])):
+            initial.fill(seeds.ravel(), prepared, a, wa, ma, people=a.people())
+            one(seeds.ravel() if seeds.ndim == 2 else seeds)
+            for attr in STAFF_ATTRIBUTES + TIE_ATTRIBUTES:
+                x, y = getattr(a, attr.name), getattr(b, attr.name)
+                assert x.tobytes() == y.tobytes(), f"{rule}: {attr.name} differs for seed {seeds}"
+            assert ma.tobytes() == mb.tobytes()
+        one(np.array([5], dtype=np.int32))  # not int64: through fill, as before
+        initial.fill(np.array([5]), prepared, a, wa, ma, people=a.people())
+        assert a.state.tobytes() == b.state.tobytes()
