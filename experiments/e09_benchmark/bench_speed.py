@@ -235,65 +235,40 @@ def bench_batch_overhead(r: int, repeats: int, rows: list[Row]) -> None:
                 sim_shares.append(1.0 - tm["kernel"] / tm["total"])
                 inits.append(tm["initial_state"] / tm["total"])
                 rates.append(r / tm["total"])
-            rows.append(
-                Row(
-                    "batch_overhead",
-                    case,
-                    1000,
-                    f"run_batch R={r}, {threads} threads",
-                    "share_in_initial_state",
-                    100 * float(np.median(inits)),
-                    "%",
-                    repeats,
-                    note="drawing the initial states: its parallel kernel and the Python that prepares it",
-                )
+            impl = f"run_batch R={r}, {threads} threads"
+
+            def add(
+                metric: str, value: float, unit: str, case: str = case, impl: str = impl, **kw: str
+            ) -> None:
+                rows.append(Row("batch_overhead", case, 1000, impl, metric, value, unit, repeats, **kw))
+
+            add(
+                "share_in_initial_state",
+                100 * float(np.median(inits)),
+                "%",
+                note="drawing the initial states: its parallel kernel and the Python that prepares it",
             )
-            rows.append(
-                Row(
-                    "batch_overhead",
-                    case,
-                    1000,
-                    f"run_batch R={r}, {threads} threads",
-                    "share_outside_simulation_kernel",
-                    100 * float(np.median(sim_shares)),
-                    "%",
-                    repeats,
-                    note="1 - simulation kernel time / wall time: counts the initial-state kernel as outside",
-                )
+            add(
+                "share_outside_simulation_kernel",
+                100 * float(np.median(sim_shares)),
+                "%",
+                note="1 - simulation kernel time / wall time: counts the initial-state kernel as outside",
             )
             share, rate = float(np.median(shares)), float(np.median(rates))
             tgt = threads == 2
-            rows.append(
-                Row(
-                    "batch_overhead",
-                    case,
-                    1000,
-                    f"run_batch R={r}, {threads} threads",
-                    "share_outside_kernels",
-                    100 * share,
-                    "%",
-                    repeats,
-                    target="< 5" if tgt else "",
-                    met=_met(share < 0.05) if tgt else "",
-                    note=(
-                        "serial share: 1 - (simulation + initial-state kernel time) / run_batch wall "
-                        "time (Result.timing); both kernels are prange over replicates, so what is left "
-                        "is Python, allocation and result assembly"
-                    ),
-                )
+            add(
+                "share_outside_kernels",
+                100 * share,
+                "%",
+                target="< 5" if tgt else "",
+                met=_met(share < 0.05) if tgt else "",
+                note=(
+                    "serial share: 1 - (simulation + initial-state kernel time) / run_batch wall "
+                    "time (Result.timing); both kernels are prange over replicates, so what is left "
+                    "is Python, allocation and result assembly"
+                ),
             )
-            rows.append(
-                Row(
-                    "batch_overhead",
-                    case,
-                    1000,
-                    f"run_batch R={r}, {threads} threads",
-                    "runs_per_s",
-                    rate,
-                    "runs/s",
-                    repeats,
-                )
-            )
+            add("runs_per_s", rate, "runs/s")
             print(
                 f"  [batch] {case:14s} {threads} thr: {rate:8.0f} runs/s, {100 * share:.1f}% outside kernels"
             )
