@@ -82,8 +82,34 @@ def _field_defaults(cls: type) -> tuple[dict[str, Any], dict[str, Any]]:
                    for k, f in known.items()}  # fmt: skip
 
 
+_EDITS = 0
+"""Changes made so far to a field of any configuration object (``_Tracked``): run()'s
+memo of the configuration objects it has validated holds while this count stands."""
+
+
+class _Tracked:
+    """Base of the configuration dataclasses: changing a field that is already set (not
+    the constructor's first assignment) advances ``_EDITS``, so that ``shared`` can tell,
+    at the cost of one comparison, that no configuration object has changed since it
+    validated one. Writing into an object's ``__dict__`` directly goes unseen.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__:
+            global _EDITS
+            _EDITS += 1
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        global _EDITS
+        _EDITS += 1
+        object.__delattr__(self, name)
+
+
 @dataclass
-class OrgParams:
+class OrgParams(_Tracked):
     """The organisation to build (``sim.org``).
 
     ``kind`` picks the builder: ``synthetic`` (one health or care organisation), ``ics``
@@ -190,7 +216,7 @@ class OrgParams:
 
 
 @dataclass
-class PeopleParams:
+class PeopleParams(_Tracked):
     """How staff attributes are drawn at the start of a run (``sim.state``)."""
 
     authority_top: float = _f(1.0, "formal authority of the top level", range=(0.0, 1.0))
@@ -214,7 +240,7 @@ class PeopleParams:
 
 
 @dataclass
-class DynamicsParams:
+class DynamicsParams(_Tracked):
     """The adoption rule (``sim.dynamics``); classic models are exact special cases.
 
     ``rule``: ``threshold`` (fractional or count linear threshold: Granovetter 1978,
@@ -258,7 +284,7 @@ class DynamicsParams:
 
 
 @dataclass
-class SeedingParams:
+class SeedingParams(_Tracked):
     """Who adopts first (``sim.seeding``): a strategy and a budget of initial adopters."""
 
     strategy: str = _f(
@@ -277,7 +303,7 @@ class SeedingParams:
 
 
 @dataclass
-class MandateParams:
+class MandateParams(_Tracked):
     """Leadership events: a top-down mandate ("make it happen", Greenhalgh et al. 2004).
 
     While a mandate is in force, staff in its scope feel extrinsic pressure
@@ -302,7 +328,7 @@ class MandateParams:
 
 
 @dataclass
-class MotivationParams:
+class MotivationParams(_Tracked):
     """Unleash intrinsic motivation (IHI 2018; Ryan and Deci 2000).
 
     Readiness r = clip((motivation + belief) / 2 + fit, 0, 1) lowers the social threshold:
@@ -324,7 +350,7 @@ class MotivationParams:
 
 
 @dataclass
-class CoDesignParams:
+class CoDesignParams(_Tracked):
     """Co-design people-driven change (IHI 2018).
 
     A share of staff, chosen by ``rule``, co-designs the change, so it fits the work of
@@ -367,7 +393,7 @@ class CoDesignParams:
 
 
 @dataclass
-class RelationshipParams:
+class RelationshipParams(_Tracked):
     """Co-produce in authentic relationship (IHI 2018; Centola and Macy 2007; Centola 2010).
 
     Influence flows along ties weighted by trust. Trust grows through joint work with
@@ -384,7 +410,7 @@ class RelationshipParams:
 
 
 @dataclass
-class PowerParams:
+class PowerParams(_Tracked):
     """Distribute power (IHI 2018: agency = power + courage).
 
     ``none``: everyone may act. ``centralised``: only staff at levels <= decision_level
@@ -424,7 +450,7 @@ class PowerParams:
 
 
 @dataclass
-class AdaptationParams:
+class AdaptationParams(_Tracked):
     """Adapt in action: PDSA test cycles (Langley et al. 2009; IHI Model for Improvement).
 
     Each week an adopter runs a test with chance ``p_test``; it succeeds with chance
@@ -456,7 +482,7 @@ class AdaptationParams:
 
 
 @dataclass
-class LeadershipParams:
+class LeadershipParams(_Tracked):
     """Leadership churn and clinical leadership (King's Fund 2018; FMLM 2018).
 
     Senior post-holders (above team lead) leave with a constant weekly hazard
@@ -482,7 +508,7 @@ class LeadershipParams:
 
 
 @dataclass
-class ChangeParams:
+class ChangeParams(_Tracked):
     """The type of change: its attributes in the diffusion literature (Rogers 2003;
     Greenhalgh et al. 2004, Milbank Q 82:581). Defaults are neutral (the model without them).
 
@@ -519,7 +545,7 @@ class ChangeParams:
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(_Tracked):
     """One scenario: everything a run needs except the seed of a replicate."""
 
     org: OrgParams = field(default_factory=OrgParams)
@@ -573,11 +599,44 @@ def validated(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any])
     """``from_dict(d, **overrides)`` and, for a ``ModelConfig`` of plain values, a hashable
     key of its content (else None): equal keys, equal validated configurations.
     """
-    key = _fingerprint(d) if isinstance(d, ModelConfig) and not overrides else None
-    if key is not None:
-        hit = _VALIDATED.get(key)
-        if hit is not None:
-            return copy_config(hit), key
+    cfg, key = shared(d, overrides)
+    return (cfg, None) if key is None else (copy_config(cfg), key)
+
+
+def shared(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any]) -> tuple[ModelConfig, Any]:
+    """``validated``, without its copy: where the key is not None, the configuration
+    returned is the one kept in ``_VALIDATED`` for that content, the same object on every
+    call, and the caller must not change it (``sim.run`` gives its runners and results
+    copies of it). A ``ModelConfig`` passed again, unchanged since, is known by its
+    identity (``_SEEN``) without reading its values.
+    """
+    if overrides or type(d) is not ModelConfig:
+        return _validate(d, overrides, None)
+    seen = _SEEN.get(id(d))
+    if seen is not None and seen[0] is d and seen[1] == _EDITS and _list_items(seen[4]) == seen[5]:
+        return seen[2], seen[3]
+    key = _fingerprint(d)
+    if key is None:
+        return _validate(d, overrides, None)
+    cfg = _VALIDATED.get(key)
+    if cfg is None:
+        cfg, key = _validate(d, overrides, key)
+        if key is None:  # it warned: validated again next time, so that it warns again
+            return cfg, None
+    if len(_SEEN) >= _SEEN_MAX:
+        _SEEN.pop(next(iter(_SEEN)))
+    stamp = _EDITS  # read before the lists: a change while they are read is seen next time
+    lists = tuple(getattr(d.org, name) for name in _LISTS[OrgParams])
+    _SEEN[id(d)] = (d, stamp, cfg, key, lists, _list_items(lists))
+    return cfg, key
+
+
+def _validate(
+    d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any], key: Any
+) -> tuple[ModelConfig, Any]:
+    """Validate ``d`` with ``overrides``; with a content ``key`` (``d`` a ``ModelConfig``),
+    keep the result in ``_VALIDATED`` unless its validation warns (then the key is None).
+    """
     if key is not None:  # plain values only: what asdict gives, without its deep copies
         d = _plain(d)
     elif isinstance(d, ModelConfig):
@@ -598,17 +657,31 @@ def validated(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any])
         return _build(ModelConfig, data, "").validate(), None
     if len(_VALIDATED) >= _VALIDATED_MAX:
         _VALIDATED.pop(next(iter(_VALIDATED)))
-    _VALIDATED[key] = copy_config(cfg)
+    _VALIDATED[key] = cfg
     return cfg, key
 
 
+def _list_items(lists: tuple[list, ...]) -> tuple:
+    """The items of a configuration's lists and their types: a list changed in place
+    (``cfg.org.partner_shares[0] = 0.5``) sets no field, so ``_EDITS`` does not see it.
+    """
+    return tuple((tuple(v), tuple(map(type, v))) if type(v) is list else v for v in lists)
+
+
 _VALIDATED: dict[tuple, ModelConfig] = {}
-"""Validated copies of ``ModelConfig`` inputs by content (``_fingerprint``): validating
-costs more than a small run, and a caller in a loop passes the same configuration again.
-The copies are never handed out (``from_dict`` returns a fresh copy of one), so nothing
-a caller does to a result's configuration reaches them. Configurations whose validation
-warns are not kept."""
+"""Validated configurations by the content of the ``ModelConfig`` they came from
+(``_fingerprint``): validating costs more than a small run, and a caller in a loop passes
+the same configuration again. Never changed once kept: ``from_dict`` returns a fresh
+copy of one, ``shared`` returns one to callers that copy it before anyone may change it.
+Configurations whose validation warns are not kept."""
 _VALIDATED_MAX = 256
+
+_SEEN: dict[int, tuple] = {}
+"""``shared``'s memo by the identity of the caller's ``ModelConfig``: (the object, ``_EDITS``
+when it was read, its validated configuration, key, its lists, their items). An entry
+holds while no configuration field anywhere has been set since and its lists hold the
+same items; the object is kept, so its id is not reused while the entry exists."""
+_SEEN_MAX = 16
 
 
 def _fingerprint(cfg: ModelConfig) -> tuple | None:

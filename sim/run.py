@@ -31,11 +31,42 @@ from sim.memory import check_fits, estimate_batch, estimate_config
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
-from sim.params import ConfigError, ModelConfig, copy_config, from_dict, validated
+from sim.params import ConfigError, ModelConfig, copy_config, from_dict, shared
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 from sim.state import N_STATES
 from sim.validate import check_seeds
+
+
+class _Shared:
+    """A configuration that ``sim.params.shared`` keeps and hands to every run of its
+    content: a result holding one copies it when its ``config`` is first read.
+    """
+
+    __slots__ = ("cfg",)
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        self.cfg = cfg
+
+
+class _OwnConfig:
+    """``Result.config``, the result's own copy of the validated configuration. A single
+    run of a configuration ``sim.params`` keeps is given that shared object (``_Shared``)
+    and copies it here on first read: the copy costs about a tenth of a 100-staff run,
+    and a loop of runs rarely reads it. A data descriptor with no class-level value, so
+    ``config`` stays a required field of the dataclass.
+    """
+
+    def __get__(self, obj: Any, owner: type | None = None) -> ModelConfig:
+        if obj is None:
+            raise AttributeError("config")
+        cfg = obj.__dict__["_config"]
+        if type(cfg) is _Shared:
+            cfg = obj.__dict__["_config"] = copy_config(cfg.cfg)
+        return cfg
+
+    def __set__(self, obj: Any, value: ModelConfig) -> None:
+        obj.__dict__["_config"] = value
 
 
 @dataclass
@@ -56,7 +87,7 @@ class Result:
             (``total``, including building the organisation when it was not given).
     """
 
-    config: ModelConfig
+    config: ModelConfig = _OwnConfig()  # type: ignore[assignment]  # required: see _OwnConfig
     seeds: np.ndarray
     engine: str
     org: Organisation
@@ -131,26 +162,42 @@ _RUNNERS_MAX = 16
 _RUNNERS_STAFF = 20_000  # larger runs are not kept (their fixed costs are small beside them)
 
 
-def _runner(cfg: ModelConfig, org: Organisation, by_group: bool, thresholds, initial_adopters, key) -> Runner:
-    """The ``Runner`` of (configuration, organisation, grouping); reused by single runs of
-    a configuration whose content key is known, on up to ``_RUNNERS_STAFF`` staff, that
-    take no explicit arrays (a few kept, least recently used dropped: a loop of small
-    runs pays its fixed costs once, and no large organisation is held after its run).
+def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, by_group: bool) -> Result:
+    """One run of a configuration that ``sim.params.shared`` keeps (``cfg``, never changed:
+    the runner and the result take copies), on a given organisation of up to
+    ``_RUNNERS_STAFF`` staff. The ``Runner`` and the memory estimate of (organisation,
+    configuration, grouping) are kept from an earlier such run (a few kept, least recently
+    used dropped): a loop of small runs pays its fixed costs once, and no large
+    organisation is held after its run.
     """
-    if key is None or thresholds is not None or initial_adopters is not None or org.n_staff > _RUNNERS_STAFF:
-        return Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
-                      validated=True)  # fmt: skip
+    t_start = time.perf_counter()
     k = (id(org), key, by_group)
     hit = _RUNNERS.get(k)
-    if hit is not None and hit.org is org:
+    if hit is not None and hit[0].org is org:
         _RUNNERS.move_to_end(k)
-        return hit
-    # Its own copy of the configuration: the caller's (the result's) may be changed later.
-    runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
-    _RUNNERS[k] = runner
-    if len(_RUNNERS) > _RUNNERS_MAX:
-        _RUNNERS.popitem(last=False)
-    return runner
+        check_fits(hit[1], "this batch")
+        runner = hit[0]
+    else:
+        parts = estimate_batch(cfg, org, 1, 1 + org.n_levels + 7 + len(org.org_names))
+        check_fits(parts, "this batch")
+        runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
+        _RUNNERS[k] = (runner, parts)
+        if len(_RUNNERS) > _RUNNERS_MAX:
+            _RUNNERS.popitem(last=False)
+    runs = runner.run(seeds, check_memory=False)
+    return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
+
+
+def _result(cfg: ModelConfig | _Shared, seeds: np.ndarray, org: Organisation, runner: Runner, runs: Any,
+            t_start: float) -> Result:  # fmt: skip
+    """The ``Result`` of a ``Runner``'s runs."""
+    extra = {"mean_motivation": runs.extra["mean_motivation"], "mean_trust": runs.extra["mean_trust"]}
+    if "mean_belief" in runs.extra:
+        extra["mean_belief"] = runs.extra["mean_belief"]
+    return Result(config=cfg, seeds=seeds, engine="kernel", org=org, counts=runs.counts,  # type: ignore[arg-type]
+                  group_labels=list(runner.group_labels), final_state=runs.final_state,
+                  t_adopted=runs.t_adopted, extra=extra,
+                  timing=runs.timing | {"total": time.perf_counter() - t_start})  # fmt: skip
 
 
 def _seeds(cfg: ModelConfig, seeds: Any, n_replicates: int | None) -> np.ndarray:
@@ -185,12 +232,17 @@ def run(
         by_group: also record counts by level, profession and organisation.
         overrides: dotted-key overrides, e.g. ``{"dynamics.rule": "bass"}``.
     """
-    cfg, key = validated(config, overrides or {})
+    cfg, key = shared(config, overrides or {})
     s = cfg.seed if seed is None else int(seed)
     if s < 0:
         raise ConfigError("seeds must be non-negative integers")
     seeds = np.array([s], dtype=np.int64)
-    return _run_batch(cfg, org, seeds, engine, thresholds, initial_adopters, by_group, key)
+    if key is None:  # validated afresh: the result's own
+        return _run_batch(cfg, org, seeds, engine, thresholds, initial_adopters, by_group)
+    if (engine == "kernel" and org is not None and thresholds is None and initial_adopters is None
+            and org.n_staff <= _RUNNERS_STAFF):  # fmt: skip
+        return _run_kept(cfg, key, org, seeds, by_group)
+    return _run_batch(copy_config(cfg), org, seeds, engine, thresholds, initial_adopters, by_group)
 
 
 def run_batch(
@@ -227,13 +279,9 @@ def _run_batch(
     thresholds: np.ndarray | None,
     initial_adopters: np.ndarray | None,
     by_group: bool,
-    key: Any = None,
 ) -> Result:
-    """``run_batch`` on a validated configuration (validated once: it costs more than a small run).
-
-    ``key``: the configuration's content key (``sim.params.validated``); with it, a single
-    run reuses the ``Runner`` of an earlier run of the same configuration on the same
-    organisation (``_runner``).
+    """``run_batch`` on a validated configuration, the result's own (validated once: it
+    costs more than a small run).
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is not one of {list(ENGINES)}")
@@ -248,15 +296,9 @@ def _run_batch(
     n, t = org.n_staff, cfg.n_steps
     r = len(seed_arr)
     if engine == "kernel":
-        runner = _runner(cfg, org, by_group, thresholds, initial_adopters, key if r == 1 else None)
-        runs = runner.run(seed_arr, check_memory=False)
-        extra = {"mean_motivation": runs.extra["mean_motivation"], "mean_trust": runs.extra["mean_trust"]}
-        if "mean_belief" in runs.extra:
-            extra["mean_belief"] = runs.extra["mean_belief"]
-        return Result(config=cfg, seeds=seed_arr, engine=engine, org=org, counts=runs.counts,
-                      group_labels=list(runner.group_labels), final_state=runs.final_state,
-                      t_adopted=runs.t_adopted, extra=extra,
-                      timing=runs.timing | {"total": time.perf_counter() - t_start})  # fmt: skip
+        runner = Runner(cfg, org, by_group=by_group, thresholds=thresholds, initial_adopters=initial_adopters,
+                        validated=True)  # fmt: skip
+        return _result(cfg, seed_arr, org, runner, runner.run(seed_arr, check_memory=False), t_start)
     groups, labels = group_matrix(org, by_group)
     counts = np.zeros((r, t + 1, len(labels), N_STATES), dtype=np.int32)
     motivation = np.empty((r, t + 1))
