@@ -42,8 +42,11 @@ def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | Non
 def _validate_fields(obj: Any, prefix: str) -> None:
     for name, choices, rng in _field_checks(type(obj)):
         value = getattr(obj, name)
+        tv = type(value)
+        if rng is not None and (tv is float or tv is int) and rng[0] <= value <= rng[1] and choices is None:
+            continue  # a number in range (NaN and bools fail here and are told below)
         key = f"{prefix}.{name}" if prefix else name
-        if type(value) not in _PLAIN and is_dataclass(value):
+        if tv not in _PLAIN and is_dataclass(value):
             _validate_fields(value, key)
             if hasattr(value, "check"):
                 value.check(key)
@@ -793,7 +796,41 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
             kwargs[k] = _build(type(default), v, key)
         else:
             kwargs[k] = _coerce(key, v, default)
-    return cls(**kwargs)
+    return _construct(cls, kwargs)
+
+
+def _construct(cls: type, kwargs: dict[str, Any]) -> Any:
+    """``cls(**kwargs)`` for a configuration dataclass, its fields written into its
+    ``__dict__`` in declaration order: the dataclass ``__init__`` would call
+    ``_Tracked.__setattr__`` once per field, which made ``from_dict`` two thirds slower.
+    """
+    template, made = _init_plan(cls)
+    obj = object.__new__(cls)
+    d = obj.__dict__
+    d.update(template)
+    if kwargs:
+        d.update(kwargs)
+        for name, make in made:
+            if name not in kwargs:
+                d[name] = make()
+    else:
+        for name, make in made:
+            d[name] = make()
+    return obj
+
+
+@functools.cache
+def _init_plan(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Each field of a configuration dataclass with its default (None where a factory
+    makes it), and a maker of each default a factory makes (a group: ``_construct``).
+    """
+    template = {f.name: None if f.default is MISSING else f.default for f in fields(cls)}
+    made = tuple(
+        (f.name, functools.partial(_construct, f.default_factory, {}) if is_dataclass(f.default_factory)
+         else f.default_factory)
+        for f in fields(cls) if f.default_factory is not MISSING
+    )  # fmt: skip
+    return template, made
 
 
 def _coerce(key: str, v: Any, default: Any) -> Any:
