@@ -121,3 +121,71 @@ def test_a_configuration_object_validates_as_its_dict_does() -> None:
                 from_dict(cfg)
             assert str(got.value) == str(want.value), f"{group}.{key}: refused as its dict is"
             setattr(node, key, old)
+
+
+def test_a_configuration_run_again_is_read_again_after_any_change() -> None:
+    """``run`` knows a configuration object it has validated by its identity while no
+    configuration field anywhere has been set since: every way of changing it is seen."""
+    import copy
+    import dataclasses
+
+    cfg = from_dict(SMALL | {"org": {"kind": "ics", "n_staff": 120}})
+    org = organisation_for(cfg)
+
+    def check(p_spontaneous: float) -> None:
+        got = run(cfg, org=org, seed=1)
+        want = run(dataclasses.asdict(cfg), org=org, seed=1)  # a dict: validated afresh
+        assert got.config == want.config and got.config.dynamics.p_spontaneous == p_spontaneous
+        assert _same(got, want)
+
+    check(0.02)
+    cfg.dynamics.p_spontaneous = 0.2  # a field set
+    check(0.2)
+    alias = copy.copy(cfg)  # shares its groups with cfg
+    alias.dynamics.p_spontaneous = 0.05
+    check(0.05)
+    cfg.dynamics = dataclasses.replace(cfg.dynamics, p_spontaneous=0.1)  # a group replaced
+    check(0.1)
+    run(cfg, org=org, seed=1)
+    cfg.org.partner_shares[0] = 0.9  # a list changed in place: no field is set
+    assert run(cfg, org=org, seed=1).config.org.partner_shares == cfg.org.partner_shares
+    cfg.org.partner_shares[0] = -1.0
+    with pytest.raises(ConfigError) as want:
+        from_dict(dataclasses.asdict(cfg))
+    with pytest.raises(ConfigError) as got:
+        run(cfg, org=org, seed=1)
+    assert str(got.value) == str(want.value)
+    cfg.org.partner_shares[0] = 0.9
+    run(cfg, org=org, seed=1)
+    cfg.seeding.n_seeds = True  # equal to the 1 it was, but not an integer
+    with pytest.raises(ConfigError, match="seeding.n_seeds"):
+        run(cfg, org=org, seed=1)
+
+
+def test_results_of_one_configuration_own_their_configurations() -> None:
+    cfg = from_dict(SMALL)
+    org = organisation_for(cfg)
+    a, b = run(cfg, org=org, seed=1), run(cfg, org=org, seed=1)
+    assert a.config == cfg and a.config is not cfg and a.config is not b.config
+    assert (
+        a.config.dynamics is not b.config.dynamics and a.config.org.partner_kinds is not cfg.org.partner_kinds
+    )
+    b.config.org.partner_kinds.append("voluntary")
+    assert a.config.org.partner_kinds == cfg.org.partner_kinds == from_dict(SMALL).org.partner_kinds
+    assert run(cfg, org=org, seed=1).config == cfg
+
+
+def test_configurations_built_from_dicts_equal_those_built_by_their_classes() -> None:
+    """``from_dict`` writes fields straight into new objects (``sim.params._construct``)."""
+    import dataclasses
+
+    from sim.params import ModelConfig, _construct
+
+    assert from_dict({}) == ModelConfig() and list(vars(from_dict({}))) == list(vars(ModelConfig()))
+    for f in dataclasses.fields(ModelConfig):
+        group = getattr(ModelConfig(), f.name)
+        if dataclasses.is_dataclass(group):
+            made = _construct(type(group), {})
+            assert made == group and list(vars(made)) == list(vars(group)), f.name
+    one, two = from_dict({}), from_dict({})
+    assert one.org.partner_kinds is not two.org.partner_kinds, "each gets its own lists"
