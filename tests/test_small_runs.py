@@ -1,7 +1,9 @@
 """What keeps a small run free of fixed costs does not change what a run returns.
 
-``from_dict`` keeps validated copies of configurations by content, ``run`` reuses the
-``Runner`` of an earlier run of an equal configuration on the same organisation, a
+``from_dict`` keeps validated copies of configurations by content and knows a
+configuration object passed again, unchanged since, by its identity (``sim.params.shared``),
+``run`` reuses the ``Runner`` of an earlier run of an equal configuration on the same
+organisation and hands each result a copy of the kept configuration when it is read, a
 ``Runner`` keeps its buffers and initial-state inputs between calls, and an organisation
 keeps what is derived from it (``Organisation.derived``). These tests fail when a cached
 value outlives a change of what it was computed from, when a caller's change to a result
