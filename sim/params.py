@@ -618,6 +618,11 @@ def shared(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any]) ->
     seen = _SEEN.get(id(d))
     if seen is not None and seen[0] is d and seen[1] == _EDITS and _list_items(seen[4]) == seen[5]:
         return seen[2], seen[3]
+    # What the memo will compare, read before the values: a change made while they are
+    # read (another thread) leaves the memo stale, never wrong.
+    stamp = _EDITS
+    lists = tuple(getattr(d.__dict__.get("org"), name, None) for name in _LISTS[OrgParams])
+    items = _list_items(lists)
     key = _fingerprint(d)
     if key is None:
         return _validate(d, overrides, None)
@@ -627,10 +632,8 @@ def shared(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any]) ->
         if key is None:  # it warned: validated again next time, so that it warns again
             return cfg, None
     if len(_SEEN) >= _SEEN_MAX:
-        _SEEN.pop(next(iter(_SEEN)))
-    stamp = _EDITS  # read before the lists: a change while they are read is seen next time
-    lists = tuple(getattr(d.org, name) for name in _LISTS[OrgParams])
-    _SEEN[id(d)] = (d, stamp, cfg, key, lists, _list_items(lists))
+        _SEEN.pop(next(iter(_SEEN)), None)
+    _SEEN[id(d)] = (d, stamp, cfg, key, lists, items)
     return cfg, key
 
 
@@ -659,7 +662,7 @@ def _validate(
     if caught:  # not kept: validated again, so its warnings reach the caller as before
         return _build(ModelConfig, data, "").validate(), None
     if len(_VALIDATED) >= _VALIDATED_MAX:
-        _VALIDATED.pop(next(iter(_VALIDATED)))
+        _VALIDATED.pop(next(iter(_VALIDATED)), None)
     _VALIDATED[key] = cfg
     return cfg, key
 
