@@ -10,7 +10,8 @@ tables are generated from them.
 Why one module of more than 500 lines: it is the single declaration of every parameter,
 one dataclass per config group in the order of ``configs/config.yaml``, and each group's
 cross-field checks sit beside its fields. A reader looks up a key in one place; splitting
-the groups across files would only add imports between them.
+the groups across files would only add imports between them. The memo of validated
+configurations (``shared``) sits beside them because it relies on their ``_Tracked`` base.
 """
 
 from __future__ import annotations
