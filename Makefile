@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-all lint bench docs clean
+.PHONY: setup demo test test-all lint bench bench-speed docs clean
 
 ASSETS := $(VENV)/.app-assets
 
@@ -38,6 +38,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## speed benchmarks; figures go to results/benchmark/
 	$(BIN)/python experiments/e09_benchmark/bench.py
+
+bench-speed: $(STAMP)  ## issue 14's targets (full model, batches, small runs, calibration); rewrites the README table
+	$(BIN)/python experiments/e09_benchmark/bench_speed.py --out results/benchmark --readme README.md
 
 docs: $(STAMP)  ## regenerate the tables in docs/ODD.md from the code
 	$(BIN)/python -m sim.views.odd
