@@ -102,14 +102,25 @@ class Organisation:
         ``level_names`` is replaced; arrays are not to be modified in place once built.
         """
         cache = self.__dict__.setdefault("_derived", {})
-        ident = (self.manager, self.level, self.team, self.profession, self.organisation, self.indptr,
-                 self.indices, self.tie_kind, self.level_names, len(self.level_names))  # fmt: skip
+        ident = self.identity()
         hit = cache.get(key)
-        if hit is not None and hit[0][-1] == ident[-1] and all(map(operator.is_, hit[0][:-1], ident[:-1])):
+        if hit is not None and self.same_identity(hit[0]):
             return hit[1]
         value = build()
         cache[key] = (ident, value)
         return value
+
+    def identity(self) -> tuple:
+        """What a result built from this organisation depends on, by identity: its arrays
+        and ``level_names`` (the objects, not their contents) and the number of levels.
+        """
+        return (self.manager, self.level, self.team, self.profession, self.organisation, self.indptr,
+                self.indices, self.tie_kind, self.level_names, len(self.level_names))  # fmt: skip
+
+    def same_identity(self, ident: tuple) -> bool:
+        """True when no array or ``level_names`` was replaced since ``identity()`` gave ``ident``."""
+        now = self.identity()
+        return ident[-1] == now[-1] and all(map(operator.is_, ident[:-1], now[:-1]))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the ``derived`` cache (it is rebuilt on use)."""

@@ -173,15 +173,15 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     t_start = time.perf_counter()
     k = (id(org), key, by_group)
     hit = _RUNNERS.get(k)
-    if hit is not None and hit[0].org is org:
+    if hit is not None and hit[0].org is org and org.same_identity(hit[2]):
         _RUNNERS.move_to_end(k)
         check_fits(hit[1], "this batch")
         runner = hit[0]
-    else:
+    else:  # new, or an array of the organisation was replaced since (its runner is stale)
         parts = estimate_batch(cfg, org, 1, 1 + org.n_levels + 7 + len(org.org_names))
         check_fits(parts, "this batch")
         runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
-        _RUNNERS[k] = (runner, parts)
+        _RUNNERS[k] = (runner, parts, org.identity())
         if len(_RUNNERS) > _RUNNERS_MAX:
             _RUNNERS.popitem(last=False)
     runs = runner.run(seeds, check_memory=False)

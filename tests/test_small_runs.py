@@ -77,6 +77,24 @@ def test_repeated_runs_equal_a_fresh_runner_and_ignore_changes_to_results() -> N
     assert not _same(changed, again), "a changed configuration is not served the old runner"
 
 
+def test_an_organisation_whose_array_is_replaced_is_not_served_its_old_runner() -> None:
+    """Replacing an array of the organisation (here every tie made a peer tie, which sets
+    other starting trust) between two runs must reach the second run, as it does on a
+    new organisation object with that array."""
+    from dataclasses import replace
+
+    from sim.org import TIE_KINDS
+
+    cfg = from_dict(SMALL | {"people": {"trust_line": 0.9, "trust_team": 0.9, "trust_peer": 0.1}})
+    org = organisation_for(cfg)
+    before = run(cfg, org=org, seed=3)
+    org.tie_kind = np.full_like(org.tie_kind, TIE_KINDS.index("peer"))
+    after = run(cfg, org=org, seed=3)
+    fresh = run(cfg, org=replace(org), seed=3)
+    assert not _same(before, fresh), "the replaced array changes the run"
+    assert _same(after, fresh), "a runner built before the replacement was reused"
+
+
 def test_a_runner_called_again_and_in_chunks_gives_the_same_runs() -> None:
     cfg = from_dict(SMALL)
     runner = Runner(cfg)
