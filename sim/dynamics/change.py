@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from sim.dynamics import simd as V
 from sim.dynamics.adaptation import test_cycles
 from sim.dynamics.adoption import apply, decide
 from sim.dynamics.layout import KEY_PURPOSES, stream_keys
@@ -75,47 +76,42 @@ def change_step(t, par, keys, org, people, scratch):
     update_courage(par, people)
 
 
-LANES = 8  # partial sums of a mean (written out in lane_sum); fixed, so every engine rounds alike
+LANES = 32  # partial sums of a mean: four vectors of 8 (lane_sum); fixed, so every engine rounds alike
 
 
 @njit(cache=True, inline="always")
 def lane_sum(x):
-    """sum(x) in LANES interleaved partial sums (x[k] goes to lane k % LANES, lanes added
-    in a fixed tree): deterministic, and 6x faster than one running sum, whose every
-    addition waits for the previous one (a floating-point sum cannot be reordered freely).
+    """sum(x) in LANES = 32 interleaved partial sums: x[k] goes to partial sum k % 32
+    (the tail too: x[full + j] to partial sum j), each partial sum added in index order.
+    The partial sums are four 8-wide vectors (``sim.dynamics.simd``), added lane by lane
+    as (p0 + p1) + (p2 + p3), then the eight lanes as ((l0 + l1) + (l2 + l3)) + ((l4 + l5)
+    + (l6 + l7)). Deterministic (one fixed order on every machine), and four chains of
+    vector additions run side by side: 3.7x faster than eight scalar partial sums on
+    11,000 values (the trust of the speed benchmark's workload), which Numba leaves as
+    eight chains of scalar additions. x: C-contiguous 1-D float64.
     """
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     n = len(x)
     full = n - n % LANES
+    p0 = p1 = p2 = p3 = V.zero()
     for k in range(0, full, LANES):
-        # Constant indices into a slice: no negative-index check per element (x[k + 1]
-        # has one, and the checks made the sum 1.6x slower in the step).
-        c = x[k : k + LANES]
-        a0 += c[0]
-        a1 += c[1]
-        a2 += c[2]
-        a3 += c[3]
-        a4 += c[4]
-        a5 += c[5]
-        a6 += c[6]
-        a7 += c[7]
-    # The tail (n % LANES values) goes to lanes 0, 1, ... in order.
-    r = n - full
-    if r > 0:
-        a0 += x[full]
-    if r > 1:
-        a1 += x[full + 1]
-    if r > 2:
-        a2 += x[full + 2]
-    if r > 3:
-        a3 += x[full + 3]
-    if r > 4:
-        a4 += x[full + 4]
-    if r > 5:
-        a5 += x[full + 5]
-    if r > 6:
-        a6 += x[full + 6]
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        p0 = V.add(p0, V.load(x, k))
+        p1 = V.add(p1, V.load(x, k + 8))
+        p2 = V.add(p2, V.load(x, k + 16))
+        p3 = V.add(p3, V.load(x, k + 24))
+    for j in range(n - full):
+        v, w, block = x[full + j], j & 7, j >> 3
+        if block == 0:
+            p0 = V.add_to_lane(p0, w, v)
+        elif block == 1:
+            p1 = V.add_to_lane(p1, w, v)
+        elif block == 2:
+            p2 = V.add_to_lane(p2, w, v)
+        else:
+            p3 = V.add_to_lane(p3, w, v)
+    s = V.add(V.add(p0, p1), V.add(p2, p3))
+    return ((V.lane(s, 0) + V.lane(s, 1)) + (V.lane(s, 2) + V.lane(s, 3))) + (
+        (V.lane(s, 4) + V.lane(s, 5)) + (V.lane(s, 6) + V.lane(s, 7))
+    )
 
 
 @njit(cache=True, _nrt=False)
