@@ -20,8 +20,9 @@ Sections:
    initial-state kernel (``sim.initial``), both ``prange`` over replicates, so the share
    is the serial part that bounds scaling (Python, allocation, result assembly); the
    share outside the simulation kernel alone (which counts the initial states as outside)
-   and the share in drawing initial states are reported beside it. No machine with more
-   cores was available: 1 vs 2 only.
+   and the share in drawing initial states are reported beside it. Scaling from 1 to 16
+   threads is measured apart, on a machine with 16 cores (``scaling.py``, run there by
+   ``device_scaling.sh``); its targets join this table where ``OUT/scaling.csv`` exists.
 3. **small runs**: ``run()`` of a 100-staff organisation against its own kernel time
    (``Result.timing["kernel"]``: the simulation kernel call, nothing else).
 4. **calibration-shaped**: ``sim.batch.Runner`` on a 125-person organisation, 18 steps,
@@ -35,6 +36,7 @@ The README's table of these targets is generated from ``speed.md`` (``readme_blo
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -218,7 +220,7 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def bench_batch_overhead(r: int, repeats: int, rows: list[Row]) -> None:
+def bench_batch_overhead(r: int, repeats: int, rows: list[Row], scaling_csv: Path) -> None:
     """Section 2: share of batch wall time outside the parallel kernels; 1 vs 2 threads."""
     for case, cfg_d in (("full model", ALL_MECHANISMS), ("threshold rule", THRESHOLD_BATCH)):
         cfg = from_dict(cfg_d | {"org": {"n_staff": 1000}})
@@ -273,7 +275,34 @@ def bench_batch_overhead(r: int, repeats: int, rows: list[Row]) -> None:
                 f"  [batch] {case:14s} {threads} thr: {rate:8.0f} runs/s, {100 * share:.1f}% outside kernels"
             )
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    rows.append(
+    rows.extend(scaling_rows(scaling_csv))
+
+
+def scaling_rows(scaling_csv: Path) -> list[Row]:
+    """The 1-to-16-thread targets: the rows ``scaling.py`` wrote (on a machine with 16
+    cores: ``device_scaling.sh``) where its ``scaling.csv`` is there, else one row saying
+    they were not measured and how to measure them."""
+    if scaling_csv.exists():
+        with open(scaling_csv, newline="") as fh:
+            found = [r for r in csv.DictReader(fh) if r["target"]]
+        if found:
+            return [
+                Row(
+                    "batch_overhead",
+                    f"scaling, {r['case']}",
+                    int(r["n_staff"]),
+                    r["implementation"],
+                    r["metric"],
+                    float(r["value"]),
+                    r["unit"],
+                    int(r["repeats"]),
+                    target=r["target"],
+                    met=r["met"],
+                    note=f"from {scaling_csv.name} ({scaling_csv.stem}.md: its machine and date)",
+                )
+                for r in found
+            ]
+    return [
         Row(
             "batch_overhead",
             "scaling",
@@ -283,9 +312,10 @@ def bench_batch_overhead(r: int, repeats: int, rows: list[Row]) -> None:
             0,
             "",
             0,
-            note="no machine with more than 2 cores was available; 1 vs 2 threads above",
+            note="no machine with 16 cores was available here; on one, "
+            "bash experiments/e09_benchmark/device_scaling.sh measures it (scaling.py)",
         )
-    )
+    ]
 
 
 def bench_small_runs(repeats: int, rows: list[Row]) -> None:
@@ -475,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="changesim-speed-") as tmp:
         if not a.skip_reference:
             bench_full_model(50 if a.quick else 400, 1 if a.quick else 3, rows, Path(tmp))
-    bench_batch_overhead(200 if a.quick else 2000, 1 if a.quick else 3, rows)
+    bench_batch_overhead(200 if a.quick else 2000, 1 if a.quick else 3, rows, Path(a.out) / "scaling.csv")
     bench_small_runs(20 if a.quick else 200, rows)
     bench_calibration(2_000 if a.quick else 100_000, rows)
     info = machine()
