@@ -83,9 +83,11 @@ class StaffMember(mesa.Agent):
 
     # --- the rule ------------------------------------------------------------------
     def tie_weight(self, e: int, j: int) -> float:
-        """w_ij = trust_ij * influence_j: how much contact j's example counts for me."""
+        """w_ij = trust_ij * influence_j: how much contact j's example counts for me (trust
+        is one value per undirected tie: ``model.pair[e]``).
+        """
         st = self.model.state
-        return float(st.trust[e] * st.influence[j])
+        return float(st.trust[self.model.pair[e]] * st.influence[j])
 
     def exposure(self) -> float:
         """Share (or weighted count) of my contacts' say that comes from adopters."""
@@ -187,8 +189,7 @@ class ChangeStaffMember(StaffMember):
         )
         self.clinical_leader = 1 if appoint else 0
         for _, e in self.contacts():
-            model.state.trust[e] = self._par(L.TRUST_NEW)
-            model.state.trust[model.reverse[e]] = self._par(L.TRUST_NEW)
+            model.state.trust[model.pair[e]] = self._par(L.TRUST_NEW)
 
     # Phase 3 (adoption.decide, with power, motivation and relationships)
     def readiness(self) -> float:
@@ -234,7 +235,7 @@ class ChangeStaffMember(StaffMember):
         num = 0.0
         den = 0.0
         for j, e in self.contacts():
-            w = st.trust[e] * st.influence[j]
+            w = st.trust[self.model.pair[e]] * st.influence[j]
             if st.clinical_leader[j] == 1 and clinician:
                 w = w * self._par(L.CLINICAL_CREDIBILITY)
             den += w
@@ -339,7 +340,7 @@ class ChangeStaffMember(StaffMember):
             # My colleagues see the result and move towards it, as far as they trust me.
             st = model.state
             for j, e in self.contacts():
-                st.belief[j] = st.belief[j] + seen * st.trust[e] * (y - st.belief[j])
+                st.belief[j] = st.belief[j] + seen * st.trust[model.pair[e]] * (y - st.belief[j])
 
     # Phase 6 (motivation.update_motivation)
     def update_motivation(self) -> None:
@@ -357,19 +358,24 @@ class ChangeStaffMember(StaffMember):
 
     # Phase 7 (relationships.update_trust)
     def update_trust(self) -> None:
-        """My trust in each contact grows with joint work and erodes under directives."""
+        """Trust between me and each contact grows with joint work and erodes under
+        directives. Trust is one value per undirected tie, shared by both of us, so of the
+        two people on a tie the lower-numbered one updates it (once a step).
+        """
         grow, erode = self._par(L.TRUST_GROWTH), self._par(L.TRUST_EROSION)
         if grow == 0.0 and erode == 0.0:
             return
         st = self.model.state
-        kinds = self.model.org.tie_kind
+        kinds, pair = self.model.org.tie_kind, self.model.pair
         for j, e in self.contacts():
-            tau = st.trust[e]
+            if j < self.index:
+                continue
+            tau = st.trust[pair[e]]
             if st.state[self.index] == COMMITTED or st.state[j] == COMMITTED:
                 tau = tau + grow * (1.0 - tau)
             if kinds[e] == LINE:
                 tau = tau - erode * ((st.pressure[self.index] + st.pressure[j]) / 2.0) * tau
-            st.trust[e] = tau
+            st.trust[pair[e]] = tau
 
     # Phase 8 (power.update_courage)
     def update_courage(self) -> None:

@@ -42,7 +42,16 @@ from sim.memory import check_fits, chunk_size, estimate_batch
 from sim.metrics import group_matrix
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, State, org_arrays, replicate, scratch
+from sim.state import (
+    STAFF_ATTRIBUTES,
+    TIE_ATTRIBUTES,
+    State,
+    n_pairs,
+    org_arrays,
+    replicate,
+    scratch,
+    tie_pairs,
+)
 
 INIT_KEYS = (
     "people.",
@@ -314,14 +323,14 @@ class Runner:
             return prepared, None
         # sim.engine.weights: shared trust times each contact's influence (exact products)
         inputs = prepared[2]
-        return prepared, inputs.trust * inputs.influence[self.org.indices]
+        return prepared, inputs.trust[tie_pairs(self.org)[0]] * inputs.influence[self.org.indices]
 
     def _chunk(self, rows: int, state: np.ndarray | None, t_adopted: np.ndarray | None) -> _Chunk:
         """State, bundles, work space and means of ``rows`` runs: views of buffers kept
         between chunks and calls (allocated once, for the largest chunk yet); ``state`` and
         ``t_adopted`` are the output rows themselves where given (no copy afterwards).
         """
-        n, m = self.org.n_staff, len(self.org.indices)
+        n, m = self.org.n_staff, n_pairs(self.org)
         if self._buf is None or len(self._buf[2]) < rows:
             self._buf = (initial.empty_state(n, m, rows, tie_rows=self.full_model),
                          scratch(n, rows) if self.full_model else (), np.empty((rows, 3)))  # fmt: skip

@@ -35,7 +35,7 @@ from sim.dynamics.contagion import (
     is_adopted,
 )
 from sim.rng import uniform_nb
-from sim.state import Frontier, replicate
+from sim.state import Frontier, replicate, tie_pairs
 
 
 @njit(cache=True)
@@ -178,8 +178,10 @@ def simulate(indptr, indices, weight, people, rule, key, n_steps, groups, counts
 
 
 def weights(org, st) -> np.ndarray:
-    """(m,) float64 tie weights w_ij = trust_ij * influence_j (numpy, exact IEEE products)."""
-    return st.trust * st.influence[org.indices]
+    """(m,) float64 tie weights w_ij = trust_ij * influence_j (numpy, exact IEEE products),
+    trust_ij read from the tie's undirected pair (``sim.state.tie_pairs``).
+    """
+    return st.trust[tie_pairs(org)[0]] * st.influence[org.indices]
 
 
 @njit(parallel=True, cache=True)

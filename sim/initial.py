@@ -34,6 +34,7 @@ from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig
 from sim.rng import BELIEF, COURAGE, FIT, MOTIVATION, SEEDING, THRESHOLD, key_nb, normal_quantile, uniform_nb
 from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, State, clinician_mask, replicate, senior_mask
+from sim.state import tie_pairs as pairs_of
 
 CO_DESIGN_RULES = ("frontline", "volunteers", "board", "diagonal")
 SEEDING_STRATEGIES = ("random", "top", "frontline", "motivation", "hubs")
@@ -87,7 +88,7 @@ def _org_rows(org: Organisation) -> dict:
         "level": org.level.astype(np.float64),
         "degree": org.degree.astype(np.float64),
         "clinical_leader": clinician_mask(org) & senior_mask(org),
-        "tie_kind": np.ascontiguousarray(org.tie_kind, dtype=np.int64),
+        "pair_kind": np.ascontiguousarray(org.tie_kind[pairs_of(org)[1]], dtype=np.int64),
     }
 
 
@@ -117,7 +118,7 @@ def prepare(org: Organisation, cfg: ModelConfig, thresholds=None, initial_adopte
         lambda: _authority(org, pp.authority_top, pp.authority_frontline, dp.power_gradient),
     )
     trust_by_kind = np.array([pp.trust_line, pp.trust_team, pp.trust_peer, pp.trust_cross_org])
-    trust = trust_by_kind[rows["tie_kind"]]
+    trust = trust_by_kind[rows["pair_kind"]]
     if thresholds is not None:
         from sim.validate import check_thresholds
 
@@ -158,15 +159,13 @@ def prepare(org: Organisation, cfg: ModelConfig, thresholds=None, initial_adopte
     return par, codes, inputs
 
 
-def empty_state(n_staff: int, n_stored_ties: int, n_replicates: int, tie_rows: bool = True) -> State:
+def empty_state(n_staff: int, n_pairs: int, n_replicates: int, tie_rows: bool = True) -> State:
     """A batch ``State`` of uninitialised arrays (``draw_states`` writes every element)."""
     st = State.__new__(State)
     for a in STAFF_ATTRIBUTES:
         setattr(st, a.name, np.empty((n_replicates, n_staff), dtype=a.dtype))
     for a in TIE_ATTRIBUTES:
-        setattr(
-            st, a.name, np.empty((n_replicates, n_stored_ties) if tie_rows else (n_stored_ties,), a.dtype)
-        )
+        setattr(st, a.name, np.empty((n_replicates, n_pairs) if tie_rows else (n_pairs,), a.dtype))
     return st
 
 
@@ -198,7 +197,7 @@ def draw_states(
     """
     seeds = np.ascontiguousarray(seeds, dtype=np.int64)
     prepared = prepare(org, cfg, thresholds, initial_adopters, tie_rows, minimal, means is not None)
-    st = empty_state(org.n_staff, len(org.indices), len(seeds), tie_rows) if out is None else out
+    st = empty_state(org.n_staff, len(org.indices) // 2, len(seeds), tie_rows) if out is None else out
     fill(seeds, prepared, st, work, means)
     return st
 

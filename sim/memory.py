@@ -7,7 +7,8 @@ The estimate adds up the arrays the run allocates, from the declarations in
   of the builders' temporaries, measured (``tests/test_memory.py`` re-measures);
 - the kernel arrays of the organisation (``ORG_ARRAYS``) for the full model;
 - the state of the replicates alive at once (``chunk_size`` of them: a batch is run in
-  chunks), with one trust row per replicate for the full model, and the buffers their
+  chunks), with one trust row (a value per undirected tie) per replicate for the full
+  model, and the buffers their
   initial values are drawn into;
 - the recorded series of every replicate: counts (T+1, G, 4) int32, three means, the
   final state and adoption steps;
@@ -99,12 +100,22 @@ def _alive(n_replicates: int, per: int) -> int:
 
 def _replicate_bytes(cfg: ModelConfig, n: int, m: int) -> int:
     full = cfg.dynamics.rule == "change"
-    tie = _TIE_BYTES * m if full else 0
+    tie = _TIE_BYTES * (m // 2) if full else 0  # one value per undirected tie (sim.state.tie_pairs)
     work = _SCRATCH_BYTES if full else _FRONTIER_BYTES
     return (_STAFF_BYTES + work) * n + tie
 
 
 _STAFF_BYTES, _TIE_BYTES = _itemsizes(STAFF_ATTRIBUTES), _itemsizes(TIE_ATTRIBUTES)
+
+
+def _org_array_bytes(n: int, m: int) -> int:
+    """Bytes of the full model's ``ORG_ARRAYS`` from their declared shapes: m stored ties,
+    m / 2 undirected ties (p), n staff; line ties (l) and senior posts (s) at most n.
+    """
+    length = {"(m,)": m, "(p,)": m // 2, "(n,)": n, "(n+1,)": n + 1, "(l,)": n, "(s,)": n}
+    return sum(np.dtype(a.dtype).itemsize * length[a.shape] for a in ORG_ARRAYS)
+
+
 _SCRATCH_BYTES, _FRONTIER_BYTES = _itemsizes(SCRATCH_ARRAYS), _itemsizes(FRONTIER_ARRAYS)
 
 
@@ -122,7 +133,7 @@ def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_g
     alive = _alive(r, per)
     parts = {
         "organisation": ORG_BYTES_PER_STAFF * n + ORG_BYTES_PER_TIE * m,
-        "kernel arrays": (_itemsizes(ORG_ARRAYS) * m if cfg.dynamics.rule == "change" else 8 * m),
+        "kernel arrays": _org_array_bytes(n, m) if cfg.dynamics.rule == "change" else 8 * m,
         "replicate state": alive * per,
         # sim.state.initial_states (the reference engine's start) draws each attribute into
         # an (R, n) float64 buffer; the batch path (sim.initial) needs none: an overestimate there

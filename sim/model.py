@@ -82,8 +82,8 @@ class ChangeModel(mesa.Model):
         self._keys = layout.stream_keys(np.array([seed]))[0]
         self.keys = [int(k) for k in self._keys]
         self.arrays = org_arrays(self.org)
-        self.reverse, self.clinician, self.senior = (
-            self.arrays.reverse,
+        self.pair, self.clinician, self.senior = (
+            self.arrays.pair,
             self.arrays.clinician,
             self.arrays.senior,
         )

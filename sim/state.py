@@ -126,7 +126,8 @@ TIE_ATTRIBUTES: tuple[Attribute, ...] = (
         np.float64,
         1.0,
         (0.0, 1.0),
-        "trust of the person in this contact; weights the contact's influence",
+        "trust between the two people of a tie, one value per undirected tie (``tie_pairs``: "
+        "every rule moves it alike both ways); weights each one's influence on the other",
     ),
 )
 
@@ -145,9 +146,11 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("indptr", np.int64, "(n+1,)", "CSR row pointers: contacts of i are indices[indptr[i]:indptr[i+1]]"),
     Array("indices", np.uint32, "(m,)", "contact of each stored tie, sorted within a row"),
     Array("tie_kind", np.uint8, "(m,)", "tie kind code (sim.org.TIE_KINDS: line, team, peer, cross_org)"),
-    Array("reverse", np.int64, "(m,)", "index of the stored tie (j, i) for stored tie (i, j)"),
-    Array("source", np.uint32, "(m,)", "person whose row holds the stored tie (i of tie (i, j))"),
-    Array("line_ties", np.int64, "(l,)", "one stored tie e <= reverse[e] per undirected line tie"),
+    Array("pair", np.uint32, "(m,)", "undirected tie of each stored tie (both (i, j) and (j, i)): its trust"),
+    Array("pair_ptr", np.int64, "(n+1,)", "undirected ties {i, j} with i < j are pair_ptr[i]:pair_ptr[i+1]"),
+    Array("pair_lower", np.uint32, "(p,)", "the lower-numbered person i of each undirected tie {i, j}"),
+    Array("pair_upper", np.uint32, "(p,)", "the higher-numbered person j of each undirected tie {i, j}"),
+    Array("line_pairs", np.int64, "(l,)", "the undirected ties that are line ties"),
     Array("level", np.int16, "(n,)", "depth in the line hierarchy (0 = top)"),
     Array("manager", np.int64, "(n,)", "line manager's index, -1 at the top"),
     Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
@@ -201,6 +204,30 @@ def reverse_ties(org: Organisation) -> np.ndarray:
     return rev
 
 
+def tie_pairs(org: Organisation) -> tuple[np.ndarray, np.ndarray]:
+    """The undirected ties: ``(pair, first)``, where first (p,) int64 holds the stored tie
+    (i, j) with i < j of each undirected tie, in CSR order (so sorted by i, then j), and
+    pair (m,) uint32 the undirected tie of every stored tie: pair[first[k]] = k and
+    pair[reverse[first[k]]] = k. Rows are sorted and hold no self-ties, so (i, j) comes
+    before (j, i) exactly when i < j. Kept on the organisation (computed once).
+    """
+
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        rev = reverse_ties(org)
+        first = np.flatnonzero(np.arange(len(rev)) < rev)
+        pair = np.empty(len(rev), np.uint32)
+        pair[first] = np.arange(len(first), dtype=np.uint32)
+        pair[rev[first]] = np.arange(len(first), dtype=np.uint32)
+        return pair, first
+
+    return org.derived("tie_pairs", build)
+
+
+def n_pairs(org: Organisation) -> int:
+    """Undirected ties of ``org`` (each stored twice in its CSR)."""
+    return len(org.indices) // 2
+
+
 def clinician_mask(org: Organisation) -> np.ndarray:
     """(n,) uint8: 1 for doctors, nurses and allied health professionals."""
     codes = [PROFESSIONS.index(p) for p in CLINICAL]
@@ -214,11 +241,14 @@ def senior_mask(org: Organisation) -> np.ndarray:
 
 def org_arrays(org: Organisation) -> OrgArrays:
     """The kernel bundle of ``org``, each array in its declared dtype (no copy where it already is)."""
-    rev = reverse_ties(org)
+    pair, first = tie_pairs(org)
+    src = org.tie_sources()
     derived = {
-        "reverse": rev,
-        "source": org.tie_sources(),
-        "line_ties": np.flatnonzero((np.arange(len(rev)) <= rev) & (org.tie_kind == LINE)),
+        "pair": pair,
+        "pair_ptr": np.searchsorted(src[first], np.arange(org.n_staff + 1)),
+        "pair_lower": src[first],
+        "pair_upper": org.indices[first],
+        "line_pairs": np.flatnonzero(org.tie_kind[first] == LINE),
         "clinician": clinician_mask(org),
         "senior": senior_mask(org),
         "seniors": np.flatnonzero(senior_mask(org)),
@@ -261,20 +291,21 @@ def _replicate_nb(bundle, r):
 class State:
     """One array per declared attribute: ``state.motivation``, ``state.trust``, ...
 
-    Staff arrays have shape (n_staff,), tie arrays (n_ties_stored,) aligned with the
-    organisation's CSR ``indices``. A batch state (``initial_states``) has a leading
-    replicate axis on every array: (R, n) and (R, m); ``row(r)`` views one replicate.
+    Staff arrays have shape (n_staff,), tie arrays (n_pairs,), one value per undirected
+    tie (``tie_pairs``: stored tie e reads ``trust[org_arrays.pair[e]]``). A batch state
+    (``initial_states``) has a leading replicate axis on every array: (R, n) and (R, p);
+    ``row(r)`` views one replicate.
     """
 
     def __init__(
-        self, n_staff: int, n_stored_ties: int, n_replicates: int | None = None, tie_rows: bool = True
+        self, n_staff: int, n_pairs: int, n_replicates: int | None = None, tie_rows: bool = True
     ) -> None:
         lead = () if n_replicates is None else (n_replicates,)
         for a in STAFF_ATTRIBUTES:
             setattr(self, a.name, np.full(lead + (n_staff,), a.default, dtype=a.dtype))
         tie_lead = lead if tie_rows else ()
         for a in TIE_ATTRIBUTES:
-            setattr(self, a.name, np.full(tie_lead + (n_stored_ties,), a.default, dtype=a.dtype))
+            setattr(self, a.name, np.full(tie_lead + (n_pairs,), a.default, dtype=a.dtype))
 
     def copy(self) -> State:
         """Return a deep copy."""
@@ -322,9 +353,9 @@ def initial_states(
     initial_adopters: np.ndarray | None = None,
     tie_rows: bool = True,
 ) -> State:
-    """Draw the starting state of R replicates at once (arrays (R, n) and (R, m)).
+    """Draw the starting state of R replicates at once (arrays (R, n) and (R, p)).
 
-    With ``tie_rows=False`` tie arrays are shared, shape (m,): for rules that never
+    With ``tie_rows=False`` tie arrays are shared, shape (p,): for rules that never
     change trust, R copies would only cost memory.
 
     Each attribute comes from its own counter-based stream of the replicate's seed
@@ -344,7 +375,7 @@ def initial_states(
 
     seeds = check_seeds(seeds)
     n, r = org.n_staff, len(seeds)
-    st = State(n, len(org.indices), r, tie_rows)
+    st = State(n, n_pairs(org), r, tie_rows)
     pp, dp = cfg.people, cfg.dynamics
     idx = np.arange(n, dtype=np.uint64)
 
@@ -379,7 +410,7 @@ def initial_states(
     trust_by_kind = np.array(
         [pp.trust_line, pp.trust_team, pp.trust_peer, pp.trust_cross_org], dtype=np.float64
     )
-    st.trust[:] = trust_by_kind[org.tie_kind]
+    st.trust[:] = trust_by_kind[org.tie_kind[tie_pairs(org)[1]]]
 
     from sim.dynamics import co_design
     from sim.seeding import choose_seeds

@@ -43,19 +43,27 @@ def test_people_fields_are_the_declared_attributes_in_their_dtypes() -> None:
     for a in STAFF_ATTRIBUTES:
         arr = getattr(people, a.name)
         assert arr.dtype == a.dtype and arr.shape == (3, 40), f"{a.name}: {arr.dtype} {arr.shape}"
-    assert people.trust.shape == (3, len(org.indices)), "trust has one row per replicate"
+    assert people.trust.shape == (3, len(org.indices) // 2), "trust: a row per replicate, a value per pair"
 
 
-def test_org_arrays_have_the_declared_dtypes_and_reverse_ties_invert() -> None:
+def test_org_arrays_have_the_declared_dtypes_and_pairs_join_both_directions() -> None:
     org = organisation_for(from_dict({"org": {"n_staff": 60}}))
     arrays = org_arrays(org)
     assert OrgArrays._fields == tuple(a.name for a in ORG_ARRAYS), "OrgArrays drifted"
     for a in ORG_ARRAYS:
         assert getattr(arrays, a.name).dtype == a.dtype, f"{a.name} is not {a.dtype}"
-    rev = arrays.reverse
-    assert np.array_equal(rev[rev], np.arange(len(rev))), "reverse of the reverse tie is the tie"
-    src = org.tie_sources()
-    assert np.array_equal(src[rev], arrays.indices.astype(np.int64)), "reverse tie starts at the contact"
+    src, dst = org.tie_sources().astype(np.int64), arrays.indices.astype(np.int64)
+    pair, lo, hi = arrays.pair.astype(np.int64), arrays.pair_lower, arrays.pair_upper
+    assert len(lo) * 2 == len(src), "every undirected tie is stored twice"
+    # Both stored ties (i, j) and (j, i) name the pair {min, max}, and each pair twice.
+    assert np.array_equal(lo[pair], np.minimum(src, dst)) and np.array_equal(hi[pair], np.maximum(src, dst))
+    assert np.array_equal(np.bincount(pair), np.full(len(lo), 2))
+    for i in range(org.n_staff):  # pairs with lower end i are pair_ptr[i]:pair_ptr[i+1]
+        block = slice(arrays.pair_ptr[i], arrays.pair_ptr[i + 1])
+        assert (lo[block] == i).all() and np.array_equal(np.sort(hi[block]), hi[block])
+    line = np.zeros(len(lo), bool)
+    line[pair[org.tie_kind == 0]] = True
+    assert np.array_equal(np.flatnonzero(line), arrays.line_pairs), "line_pairs are the line ties"
 
 
 @njit(cache=False)
@@ -95,30 +103,6 @@ def test_no_kernel_takes_more_than_twelve_arguments() -> None:
             if n > MAX_KERNEL_ARGS:
                 long.append(f"{name}.{fname} ({n})")
     assert not long, f"kernels with more than {MAX_KERNEL_ARGS} arguments: {long}"
-
-
-def test_trust_stays_symmetric_so_one_update_per_undirected_tie_is_exact() -> None:
-    """``update_trust`` erodes each undirected line tie once (``org.line_ties``) and writes
-    both stored ties; that is exact only while trust[e] == trust[reverse[e]], which every
-    rule keeps (kind-based start, symmetric growth and erosion, churn resets both directions).
-    """
-    from sim import ChangeModel
-
-    cfg = {
-        "org": {"kind": "ics", "n_staff": 120},
-        "dynamics": {"rule": "change", "p_spontaneous": 0.02},
-        "mandate": {"on": True, "strength": 0.5},
-        "relationships": {"trust_growth": 0.05, "trust_erosion": 0.05},
-        "leadership": {"tenure_years": 0.1, "trust_new": 0.2},
-        "n_steps": 30,
-    }
-    model = ChangeModel(cfg, seed=4)
-    rev = model.arrays.reverse
-    start = model.state.trust.copy()
-    for _ in range(30):
-        model.step()
-        assert np.array_equal(model.state.trust, model.state.trust[rev]), "trust became asymmetric"
-    assert not np.array_equal(model.state.trust, start), "trust should have moved in 30 steps"
 
 
 @pytest.mark.parametrize("mode", ["none", "centralised", "distributed"])

@@ -92,7 +92,7 @@ def test_explicit_inputs_shared_ties_and_a_large_batch_match_the_reference() -> 
     for adopters in ([3, 9, 9, 40], np.arange(org.n_staff) % 11 == 0, []):
         ref = initial_states(org, cfg, SEEDS, thresholds, adopters, tie_rows=False)
         fast = draw_states(org, cfg, SEEDS, thresholds, adopters, tie_rows=False)
-        assert fast.trust.shape == (len(org.indices),), "shared ties have one row"
+        assert fast.trust.shape == (len(org.indices) // 2,), "shared ties: one row, a value per pair"
         _same_bits(fast, ref)
     seeds = np.arange(300)  # past the size where the parallel kernel takes over
     _same_bits(draw_states(org, cfg, seeds), initial_states(org, cfg, seeds))
@@ -102,7 +102,7 @@ def test_minimal_means_buffers_and_work_space() -> None:
     cfg = from_dict(_merge(BASE, {"dynamics": {"rule": "threshold"}, "seeding": {"strategy": "motivation"}}))
     org = organisation_for(cfg)
     ref = initial_states(org, cfg, SEEDS, tie_rows=False)
-    n, m, r = org.n_staff, len(org.indices), len(SEEDS)
+    n, m, r = org.n_staff, len(org.indices) // 2, len(SEEDS)
     out = empty_state(n, m, r, tie_rows=False)
     for a in STAFF_ATTRIBUTES:  # garbage in reused buffers must not survive
         getattr(out, a.name)[:] = 99
@@ -201,7 +201,7 @@ def test_serial_fill_draws_what_fill_draws() -> None:
         prepared = initial.prepare(
             org, cfg, None, None, tie_rows=tie_rows, minimal=not tie_rows, means=not tie_rows
         )
-        n, m = org.n_staff, len(org.indices)
+        n, m = org.n_staff, len(org.indices) // 2
         a, b = empty_state(n, m, 1, tie_rows=tie_rows), empty_state(n, m, 1, tie_rows=tie_rows)
         wa, wb = (scratch(n, 1), scratch(n, 1)) if tie_rows else (None, None)
         ma, mb = np.empty((1, 3)), np.empty((1, 3))

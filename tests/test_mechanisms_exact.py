@@ -48,10 +48,10 @@ def tiny(engine: str, **changes) -> ChangeModel:
 
 
 def tie(m: ChangeModel, i: int, j: int) -> int:
-    """Index of the stored tie (i, j)."""
+    """Index in ``state.trust`` of the tie (i, j): the undirected tie of stored tie (i, j)."""
     org = m.org
     row = org.indices[org.indptr[i] : org.indptr[i + 1]]
-    return int(org.indptr[i] + np.flatnonzero(row == j)[0])
+    return int(m.pair[org.indptr[i] + np.flatnonzero(row == j)[0]])
 
 
 # --- motivation: recognition ---------------------------------------------------------------
@@ -89,7 +89,8 @@ def test_directives_erode_trust_on_line_ties_only(engine: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_joint_work_builds_trust_on_ties_of_committed_people(engine: str) -> None:
     # tau <- tau + growth (1 - tau) where either end is committed: 0.7 + 0.1 * 0.3 = 0.73
-    # on team ties of person 1; ties among 2-4 unchanged.
+    # on team ties of person 1 (once: a tie moved from both its ends would reach 0.757);
+    # ties among 2-4 unchanged.
     m = tiny(engine, **{"relationships.trust_growth": 0.1})
     m.state.state[1] = COMMITTED
     m.step()

@@ -49,14 +49,15 @@ def respond_to_failure(courage_i, response, blame, gain):
 
 
 @njit(cache=True, _nrt=False)
-def persuade(i, y, weight, indptr, indices, trust, belief):
+def persuade(i, y, weight, indptr, indices, pair, trust, belief):
     """Colleagues see tester i's result y and move towards it:
     b_j <- b_j + weight trust_ij (y - b_j) for every contact j, in CSR order, where weight =
-    learning_rate * observability * evidence (Rogers 2003: observability).
+    learning_rate * observability * evidence (Rogers 2003: observability) and trust_ij =
+    trust[pair[e]] (one value per undirected tie).
     """
     for e in range(indptr[i], indptr[i + 1]):
         j = indices[e]
-        belief[j] = belief[j] + weight * trust[e] * (y - belief[j])
+        belief[j] = belief[j] + weight * trust[pair[e]] * (y - belief[j])
 
 
 @njit(cache=True, _nrt=False)
@@ -110,7 +111,7 @@ def test_cycles(t, par, keys, org, people, scratch):
     key_test, key_outcome = keys[L.K_TEST], keys[L.K_OUTCOME]
     state, allowed, courage = people.state, scratch.allowed, people.courage
     belief, motivation, fit = people.belief, people.motivation, people.fit
-    indptr, indices, trust = org.indptr, org.indices, people.trust
+    indptr, indices, pair, trust = org.indptr, org.indices, org.pair, people.trust
     # Who tests depends on states, decision rights and the test draw only, none of which
     # this phase changes. Without persuasion each test touches only the tester, so every
     # person's outcome is computed and kept where they test (selects, no branch on chance:
@@ -153,4 +154,4 @@ def test_cycles(t, par, keys, org, people, scratch):
         fit[i] = f + rate * max(target - f, 0.0) if rework else f
         if respond:
             courage[i] = c if success else respond_to_failure(c, response, blame, gain)
-        persuade(i, y, seen, indptr, indices, trust, belief)
+        persuade(i, y, seen, indptr, indices, pair, trust, belief)

@@ -68,7 +68,8 @@ def decide(t, par, keys, org, people, scratch):
     state, threshold, pressure = people.state, people.threshold, people.pressure
     motivation, belief, fit = people.motivation, people.belief, people.fit
     authority, courage, co_designer = people.authority, people.courage, people.co_designer
-    indptr, indices, trust, influence = org.indptr, org.indices, people.trust, people.influence
+    indptr, indices, pair = org.indptr, org.indices, org.pair
+    trust, influence = people.trust, people.influence
     clinician, clinical_leader = org.clinician, people.clinical_leader
     next_state, allowed = scratch.next_state, scratch.allowed
     x, exposed, candidates = scratch.shown, scratch.exposure, scratch.candidates
@@ -91,13 +92,13 @@ def decide(t, par, keys, org, people, scratch):
     if credibility == 1.0:  # w_ij has no credibility factor: four people at a time
         while done + 4 <= n_cand:
             c = candidates[done : done + 4]
-            exposure4(c[0], c[1], c[2], c[3], indptr, indices, trust, influence, x, count_kind, exposed)
+            exposure4(c[0], c[1], c[2], c[3], indptr, indices, pair, trust, influence, x, count_kind, exposed)
             done += 4
     for k in range(done, n_cand):
         i = candidates[k]
         cred_i = credibility if clinician[i] == 1 else 1.0
-        exposed[i] = exposure(indptr[i], indptr[i + 1], indices, trust, influence, x, cred_i, clinical_leader,
-                              count_kind)  # fmt: skip
+        exposed[i] = exposure(indptr[i], indptr[i + 1], indices, pair, trust, influence, x, cred_i,
+                              clinical_leader, count_kind)  # fmt: skip
     # Committed people abandon or stay: no branch and no list, so LLVM vectorises it
     # (nearly everyone, once the change has spread); everyone else is then visited alone.
     for i in range(n):

@@ -37,20 +37,20 @@ from sim.dynamics.leadership import churn, schedule
 from sim.dynamics.motivation import update_motivation
 from sim.dynamics.power import update_courage
 from sim.dynamics.relationships import update_trust
-from sim.state import clinician_mask, replicate, reverse_ties, senior_mask
+from sim.state import clinician_mask, replicate, senior_mask, tie_pairs
 
 __all__ = [
     "KEY_PURPOSES",
     "change_step",
     "clinician_mask",
     "record",
-    "reverse_ties",
     "senior_mask",
     "simulate_change",
     "simulate_change_batch",
     "state_means",
     "state_means_rows",
     "stream_keys",
+    "tie_pairs",
 ]
 
 

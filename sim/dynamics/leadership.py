@@ -49,8 +49,8 @@ def churn(t, par, keys, org, people):
     """Phase 2, leadership churn: a senior post-holder leaves with weekly hazard p_churn.
 
     The successor starts unconvinced (not adopted, belief = the population mean,
-    motivation at the post's baseline), every tie of the post restarts at trust_new (in
-    both directions), and the successor is a clinician with chance
+    motivation at the post's baseline), every tie of the post restarts at trust_new (one
+    value per undirected tie, so both directions), and the successor is a clinician with chance
     p_clinical_appointment (FMLM 2018: enablers raise it).
     """
     p = par[L.P_CHURN]
@@ -58,7 +58,7 @@ def churn(t, par, keys, org, people):
         return
     trust_new = par[L.TRUST_NEW]
     key_churn, key_pipeline = keys[L.K_CHURN], keys[L.K_PIPELINE]
-    indptr, reverse, seniors = org.indptr, org.reverse, org.seniors
+    indptr, pair, seniors = org.indptr, org.pair, org.seniors
     trust = people.trust
     for k in range(len(seniors)):  # in index order, as a loop over everyone would visit them
         i = seniors[k]
@@ -70,5 +70,4 @@ def churn(t, par, keys, org, people):
         people.motivation[i] = people.motivation0[i]
         people.clinical_leader[i] = 1 if uniform_nb(key_pipeline, t, i) < par[L.P_CLINICAL_APPOINTMENT] else 0
         for e in range(indptr[i], indptr[i + 1]):
-            trust[e] = trust_new
-            trust[reverse[e]] = trust_new
+            trust[pair[e]] = trust_new

@@ -26,11 +26,12 @@ def shown(s, visibility):
 
 
 @njit(cache=True, inline="always")
-def exposure(lo, hi, indices, trust, influence, x, credibility, clinical_leader, count_kind):
+def exposure(lo, hi, indices, pair, trust, influence, x, credibility, clinical_leader, count_kind):
     """e_i = sum_j w_ij x_j / sum_j w_ij (fraction; 0 with no weight) or sum_j w_ij x_j
     (count), summed in CSR order over i's stored ties lo..hi-1, where w_ij = trust_ij *
     influence_j * (clinical_credibility when j is a clinical leader and i a clinician: FMLM
-    2018) and x_j = ``shown(state_j)``, read from x.
+    2018), trust_ij = trust[pair[e]] (one value per undirected tie), and x_j =
+    ``shown(state_j)``, read from x.
 
     ``credibility`` is that factor for i (1.0 when i is not a clinician): w * 1.0 = w and
     num + w * 0.0 = num exactly, so factors equal the rule's branches bit for bit, and a
@@ -43,13 +44,13 @@ def exposure(lo, hi, indices, trust, influence, x, credibility, clinical_leader,
     if credibility == 1.0:
         for e in range(lo, hi):
             j = indices[e]
-            w = trust[e] * influence[j]
+            w = trust[pair[e]] * influence[j]
             den += w
             num += w * x[j]
     else:
         for e in range(lo, hi):
             j = indices[e]
-            w = trust[e] * influence[j]
+            w = trust[pair[e]] * influence[j]
             w = w * (credibility if clinical_leader[j] == 1 else 1.0)
             den += w
             num += w * x[j]
@@ -61,7 +62,7 @@ def exposure(lo, hi, indices, trust, influence, x, credibility, clinical_leader,
 
 
 @njit(cache=True, inline="always")
-def exposure4(i0, i1, i2, i3, indptr, indices, trust, influence, x, count_kind, out):
+def exposure4(i0, i1, i2, i3, indptr, indices, pair, trust, influence, x, count_kind, out):
     """``exposure`` of four people at once (clinical credibility 1), into out[i0..i3]: the
     four sums in lock step, a person with fewer ties adding w = 0 after their last (num +
     0 = num, den + 0 = den exactly, as w >= 0), so every sum is in CSR order as before.
@@ -81,10 +82,10 @@ def exposure4(i0, i1, i2, i3, indptr, indices, trust, influence, x, count_kind, 
         e2 = lo2 + min(q, d2 - 1)
         e3 = lo3 + min(q, d3 - 1)
         j0, j1, j2, j3 = indices[e0], indices[e1], indices[e2], indices[e3]
-        w0 = trust[e0] * influence[j0] if q < d0 else 0.0
-        w1 = trust[e1] * influence[j1] if q < d1 else 0.0
-        w2 = trust[e2] * influence[j2] if q < d2 else 0.0
-        w3 = trust[e3] * influence[j3] if q < d3 else 0.0
+        w0 = trust[pair[e0]] * influence[j0] if q < d0 else 0.0
+        w1 = trust[pair[e1]] * influence[j1] if q < d1 else 0.0
+        w2 = trust[pair[e2]] * influence[j2] if q < d2 else 0.0
+        w3 = trust[pair[e3]] * influence[j3] if q < d3 else 0.0
         s0 += w0
         s1 += w1
         s2 += w2
@@ -103,23 +104,25 @@ def exposure4(i0, i1, i2, i3, indptr, indices, trust, influence, x, count_kind, 
 
 
 @njit(cache=True, _nrt=False)
-def grow_trust(grow, committed, n_runs, source, indptr, indices, trust):
-    """Growth, tau <- tau + grow (1 - tau), on every stored tie with a committed end
-    (committed[i] is 1.0 or 0.0; tau + 0 * g = tau exactly, so a 0/1 factor equals the
+def grow_trust(grow, committed, n_runs, pair_ptr, pair_lower, pair_upper, trust):
+    """Growth, tau <- tau + grow (1 - tau), on every undirected tie {i, j} with a committed
+    end (committed[i] is 1.0 or 0.0; tau + 0 * g = tau exactly, so a 0/1 factor equals the
     branching rule).
 
     Two exact ways, chosen by speed: while committed people come in long runs of
     consecutive indices (n_runs, the number of runs of equal ``committed``, at most n / 4),
-    a run owns one contiguous block of stored ties: a committed run's ties all grow (one
-    branch-free loop over a slice, indexed from 0 so Numba drops its negative-index check
-    and LLVM vectorises it), another run's ties grow where the contact is committed.
-    Otherwise one flat loop over every stored tie, max(c_i, c_j) as the factor (a branch
-    per tie would mispredict while adoption spreads).
+    a run owns one contiguous block of ties (those whose lower-numbered end is in the run,
+    ``pair_ptr``): a committed run's ties all grow (one branch-free loop over a slice,
+    indexed from 0 so Numba drops its negative-index check and LLVM vectorises it), another
+    run's ties grow where the higher-numbered end is committed. Otherwise one flat loop over
+    every tie, max(c_i, c_j) as the factor (a branch per tie would mispredict while adoption
+    spreads).
     """
     n = len(committed)
     if n_runs * 4 > n:
         for q in range(len(trust)):
-            trust[q] = trust[q] + max(committed[source[q]], committed[indices[q]]) * (grow * (1.0 - trust[q]))
+            c = max(committed[pair_lower[q]], committed[pair_upper[q]])
+            trust[q] = trust[q] + c * (grow * (1.0 - trust[q]))
         return
     i = 0
     while i < n:
@@ -127,12 +130,12 @@ def grow_trust(grow, committed, n_runs, source, indptr, indices, trust):
         k = i + 1
         while k < n and committed[k] == c:
             k += 1
-        block = trust[indptr[i] : indptr[k]]
+        block = trust[pair_ptr[i] : pair_ptr[k]]
         if c == 1.0:
             for q in range(len(block)):
                 block[q] = block[q] + grow * (1.0 - block[q])
         else:
-            contacts = indices[indptr[i] : indptr[k]]
+            contacts = pair_upper[pair_ptr[i] : pair_ptr[k]]
             for q in range(len(block)):
                 block[q] = block[q] + committed[contacts[q]] * (grow * (1.0 - block[q]))
         i = k
@@ -140,26 +143,24 @@ def grow_trust(grow, committed, n_runs, source, indptr, indices, trust):
 
 @njit(cache=True, _nrt=False)
 def update_trust(par, org, people, scratch):
-    """Phase 7, trust on every tie (i, j):
+    """Phase 7, trust on every undirected tie {i, j}:
     tau <- tau + growth (1 - tau)          if either is committed (working with someone
                                            who owns the change builds trust both ways)
-    tau <- tau - erosion xbar tau          on line ties, xbar = (x_i + x_j) / 2
-    Both directions follow the same formula, so trust stays symmetric:
-    trust[e] == trust[reverse[e]] always (initial trust is set by tie kind, churn resets
-    both directions). The reference agents update each direction on its own, so the
-    equivalence tests would catch a rule that broke the symmetry.
+    tau <- tau - erosion xbar tau          on line ties, xbar = (x_i + x_j) / 2, i < j
+    Trust is one value per undirected tie (``org.pair``), read by both people: the rule is
+    the same in both directions (initial trust is set by tie kind, churn resets the tie),
+    so one value holds what two symmetric copies would, and each step updates it once.
 
     Computed in two passes that give the same numbers as the rule tie by tie (each tie's
     new value depends only on its own old value and on its ends, which this phase does
-    not change): growth on every stored tie with a committed end (``grow_trust``), then
-    erosion on the line ties only (``org.line_ties``, one per undirected line tie, written
-    to both stored ties; any other tie keeps tau exactly, as tau - 0 * d would). 1.8x
-    faster than one pass over every undirected tie with 0/1 factors on the speed
-    benchmark's workload (3x once nearly everyone is committed).
+    not change): growth on every tie with a committed end (``grow_trust``), then erosion
+    on the line ties only (``org.line_pairs``; any other tie keeps tau exactly, as
+    tau - 0 * d would).
     """
     grow = par[L.TRUST_GROWTH]
     erode = par[L.TRUST_EROSION]
     state, pressure, trust = people.state, people.pressure, people.trust
+    lower, upper = org.pair_lower, org.pair_upper
     if grow != 0.0:
         committed = scratch.committed
         n = len(state)
@@ -169,12 +170,10 @@ def update_trust(par, org, people, scratch):
         n_runs = 1 if n > 0 else 0
         for i in range(1, n):
             n_runs += 1 if committed[i] != committed[i - 1] else 0
-        grow_trust(grow, committed, n_runs, org.source, org.indptr, org.indices, trust)
+        grow_trust(grow, committed, n_runs, org.pair_ptr, lower, upper, trust)
     if erode != 0.0:
-        line_ties, reverse, source, indices = org.line_ties, org.reverse, org.source, org.indices
-        for k in range(len(line_ties)):
-            e = line_ties[k]
-            tau = trust[e]
-            tau = tau - erode * ((pressure[source[e]] + pressure[indices[e]]) / 2.0) * tau
-            trust[e] = tau
-            trust[reverse[e]] = tau
+        line_pairs = org.line_pairs
+        for k in range(len(line_pairs)):
+            q = line_pairs[k]
+            tau = trust[q]
+            trust[q] = tau - erode * ((pressure[lower[q]] + pressure[upper[q]]) / 2.0) * tau

@@ -54,7 +54,7 @@ DERIVED_ARRAYS: tuple[tuple[str, str, Callable[..., Any]], ...] = (
     ("Staff", "clinician", change.clinician_mask),
     ("Staff", "senior", change.senior_mask),
     ("Staff", "boundary_spanner", org.boundary_spanners),
-    ("Tie", "reverse", change.reverse_ties),
+    ("Tie", "pair", change.tie_pairs),
 )
 """Static arrays derived once from the organisation: (entity, name, function that makes it)."""
 
@@ -242,8 +242,8 @@ def state_table() -> str:
     """
     writers = _writers()
     lines = [
-        "**Dynamic state** (`sim.state`; one array per variable, shape (n,) for staff and (m,) "
-        "for stored ties, with a leading replicate axis in batches):",
+        "**Dynamic state** (`sim.state`; one array per variable, shape (n,) for staff and (p,) "
+        "for undirected ties, with a leading replicate axis in batches):",
         "",
         "| Entity | Variable | dtype | Default | Range | Meaning | Changed during a run by |",
         "|---|---|---|---|---|---|---|",
