@@ -33,7 +33,7 @@ from sim.dynamics.co_design import role_cells as cells
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig
 from sim.rng import BELIEF, COURAGE, FIT, MOTIVATION, SEEDING, THRESHOLD, key_nb, normal_quantile, uniform_nb
-from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, State, clinician_mask, replicate, senior_mask
+from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, State, clinician_mask, n_pairs, replicate, senior_mask
 from sim.state import tie_pairs as pairs_of
 
 CO_DESIGN_RULES = ("frontline", "volunteers", "board", "diagonal")
@@ -197,7 +197,7 @@ def draw_states(
     """
     seeds = np.ascontiguousarray(seeds, dtype=np.int64)
     prepared = prepare(org, cfg, thresholds, initial_adopters, tie_rows, minimal, means is not None)
-    st = empty_state(org.n_staff, len(org.indices) // 2, len(seeds), tie_rows) if out is None else out
+    st = empty_state(org.n_staff, n_pairs(org), len(seeds), tie_rows) if out is None else out
     fill(seeds, prepared, st, work, means)
     return st
 
