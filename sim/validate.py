@@ -77,6 +77,8 @@ def _default(cls: type) -> Any:
 
 def _changed(group: Any, default: Any, prefix: str) -> list[str]:
     """``key=value`` of each field of ``group`` that differs from the class default."""
+    if group.__dict__ == default.__dict__:  # the usual case, in one comparison of every field
+        return []
     out = []
     for f in fields(group):
         value = getattr(group, f.name)

@@ -209,3 +209,62 @@ def test_configurations_built_from_dicts_equal_those_built_by_their_classes() ->
             assert made == group and list(vars(made)) == list(vars(group)), f.name
     one, two = from_dict({}), from_dict({})
     assert one.org.partner_kinds is not two.org.partner_kinds, "each gets its own lists"
+
+
+def test_a_configuration_changed_in_one_group_checks_that_group_only_and_validates_as_its_dict_does(
+    monkeypatch,
+) -> None:
+    """A sampler's loop changes a value or two per call: ``sim.params._validate_keyed``
+    takes the groups equal to those of a configuration validated before from
+    ``_GROUP_MEMO`` and builds and checks only the rest, with the same result and the same
+    refusals and warnings as validating the whole dict."""
+    import dataclasses
+
+    import sim.params as P
+
+    built = []
+    real_build = P._build
+    monkeypatch.setattr(
+        P, "_build", lambda cls, data, prefix: built.append(prefix) or real_build(cls, data, prefix)
+    )
+    cfg = from_dict(SMALL | {"org": {"kind": "ics", "n_staff": 120}})
+    from_dict(cfg)
+    for k, p in enumerate((0.011, 0.012, 0.013)):
+        cfg.dynamics.p_spontaneous = p
+        built.clear()
+        got = from_dict(cfg)
+        assert built == ["dynamics"], f"call {k}: only the changed group is built, not {built}"
+        assert got == from_dict(dataclasses.asdict(cfg)) and got.dynamics.p_spontaneous == p
+    # The kept groups are never handed out: changing a copy's unchanged group reaches no
+    # later configuration that takes that group from the memo.
+    got.people.trust_line = 0.123
+    got.org.partner_shares[0] = 0.5
+    cfg.dynamics.p_spontaneous = 0.014
+    again = from_dict(cfg)
+    assert (
+        again.people.trust_line == cfg.people.trust_line
+        and again.org.partner_shares == cfg.org.partner_shares
+    )
+
+    # Two bad values in two groups: refused with the dict's message (every coercion first,
+    # then every range), whichever groups the memo holds.
+    cfg.dynamics.p_spontaneous = 2.0  # out of range, group 'dynamics'
+    cfg.seeding.n_seeds = "ten"  # not an integer, a later group
+    with pytest.raises(ConfigError) as want:
+        from_dict(dataclasses.asdict(cfg))
+    with pytest.raises(ConfigError) as got_error:
+        from_dict(cfg)
+    assert str(got_error.value) == str(want.value) and "seeding.n_seeds" in str(want.value)
+    cfg.seeding.n_seeds = 5
+    with pytest.raises(ConfigError, match="dynamics.p_spontaneous"):
+        from_dict(cfg)
+    cfg.dynamics.p_spontaneous = 0.01
+
+    # A check across groups runs on every call, kept groups or not: a mandate kept from a
+    # configuration where it came into force warns where it no longer can.
+    cfg.mandate.on, cfg.mandate.start = True, 10
+    from_dict(cfg)
+    cfg.n_steps = 5
+    for _ in range(2):
+        with pytest.warns(ConfigWarning, match="mandate.start=10"):
+            assert from_dict(cfg).n_steps == 5
