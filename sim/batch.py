@@ -169,7 +169,7 @@ class Runner:
         """The varied keys, their distinct value rows (D, K) and each run's row index (R,)."""
         per_run = {}
         for key, v in values.items():
-            if any(key.startswith(f) if f.endswith(".") else key == f for f in FIXED_KEYS):
+            if _is_fixed_key(key):
                 raise ConfigError(f"values key {key!r} is fixed for a Runner; build another Runner")
             arr = np.asarray(v, dtype=np.float64)
             if arr.ndim == 0:
@@ -291,9 +291,30 @@ class Runner:
                   "total": time.perf_counter() - t_start}  # fmt: skip
         return Runs(counts, final, t_adopted, extra, timing)
 
-    def _run_one(self, seeds: np.ndarray, t_start: float) -> Runs:
-        """One run of the runner's own configuration (its inputs kept from an earlier call):
-        the loop of ``run`` for a single run, without its bookkeeping (a loop of small runs).
+    @property
+    def ready(self) -> bool:
+        """Whether the runner keeps its own initial-state inputs (it has run once without
+        varying a key, and with neither explicit thresholds nor initial adopters).
+        """
+        return self._prepared0 is not None
+
+    def run_with(self, config: ModelConfig, seeds: np.ndarray) -> Runs:
+        """One run (one seed) of ``config``, a validated configuration that differs from the
+        runner's own in keys that neither fix a runner nor shape its initial states
+        (``shapes_runner``) only: the runner's initial-state inputs and buffers, the kernel
+        parameters of ``config``. The run a new ``Runner(config)`` gives, without building
+        one (``sim.run.run`` in a loop over parameter values); the runner must have run
+        once, and its own configuration is unchanged.
+        """
+        if len(seeds) != 1 or not self.ready:
+            raise ValueError("Runner.run_with: one seed, on a runner that has run its own configuration once")
+        params = layout.pack(config)[None, :] if self.full_model else np.array([rule_of(config.dynamics)[2:]])
+        return self._run_one(seeds, time.perf_counter(), params)
+
+    def _run_one(self, seeds: np.ndarray, t_start: float, params: np.ndarray | None = None) -> Runs:
+        """One run of the runner's own configuration (its inputs kept from an earlier call),
+        or of the kernel parameters ``params`` (``run_with``): the loop of ``run`` for a
+        single run, without its bookkeeping (a loop of small runs).
         """
         t = self.cfg.n_steps
         counts = np.zeros((1, t + 1, len(self.group_labels), N_STATES), dtype=np.int32)
@@ -306,7 +327,8 @@ class Runner:
         self._fill1[2](seeds)
         init_s = time.perf_counter() - t0
         step = self._change if self.full_model else self._classic
-        kernel_s = step(ch, self._prepared0, seeds, self._params0, counts, extra3, _FIRST)
+        par = self._params0 if params is None else params
+        kernel_s = step(ch, self._prepared0, seeds, par, counts, extra3, _FIRST)
         extra = {"mean_motivation": extra3[:, :, 0], "mean_trust": extra3[:, :, 2]}
         if self.full_model:
             extra["mean_belief"] = extra3[:, :, 1]
@@ -408,6 +430,19 @@ _ADOPT = np.array([rng.ADOPT], dtype=np.int64)
 
 def _is_init_key(key: str) -> bool:
     return any(key.startswith(p) for p in INIT_KEYS)
+
+
+def _is_fixed_key(key: str) -> bool:
+    return any(key.startswith(f) if f.endswith(".") else key == f for f in FIXED_KEYS)
+
+
+def shapes_runner(key: str) -> bool:
+    """Whether a configuration key is fixed for a runner or shapes its initial states
+    (``FIXED_KEYS``, ``INIT_KEYS``); every other key reaches the kernels only through
+    their parameters (``layout.pack``, or a classic rule's chances), so two configurations
+    that differ only in such keys can share a runner (``Runner.run_with``).
+    """
+    return _is_fixed_key(key) or _is_init_key(key)
 
 
 def _init_groups(keys: list[str], rows: np.ndarray, which: np.ndarray) -> list[np.ndarray]:

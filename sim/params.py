@@ -742,6 +742,13 @@ same items; the object is kept, so its id is not reused while the entry exists."
 _SEEN_MAX = 16
 
 
+def content_key(cfg: ModelConfig) -> Any:
+    """A hashable key of a validated configuration's content (every value with its type),
+    or None where a value is not plain data: equal keys, equal configurations.
+    """
+    return _fingerprint(cfg)
+
+
 def _fingerprint(cfg: ModelConfig) -> tuple | None:
     """Every field value of ``cfg`` with its type (1, 1.0 and True validate differently),
     or None when a group is not its declared dataclass or a value is not plain data (then
@@ -831,6 +838,13 @@ _SCALARS = operator.attrgetter(*_SCALAR_NAMES)
 _FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in _GROUP_TYPES}
 _FIELDS_OF = {cls: operator.attrgetter(*names) for cls, names in _FIELD_NAMES.items()}
 _FIELDS = tuple(_FIELDS_OF[cls] for cls in _GROUP_TYPES)
+FINGERPRINT_KEYS = (
+    tuple(
+        f"{name}.{k}" for name, cls in zip(_GROUP_NAMES, _GROUP_TYPES, strict=True) for k in _FIELD_NAMES[cls]
+    )
+    + _SCALAR_NAMES
+)
+"""The dotted key of each value of a configuration's content key (``_fingerprint``), in order."""
 _ENDS = tuple(accumulate(len(_FIELD_NAMES[cls]) for cls in _GROUP_TYPES))
 _GROUP_SPANS = tuple(zip((0,) + _ENDS[:-1], _ENDS, strict=True))
 """Where each group's values lie in a ``_fingerprint`` (the groups', then the scalars')."""

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,13 @@ import numpy as np
 import pandas as pd
 
 from sim import rng
-from sim.batch import Runner
+from sim.batch import Runner, shapes_runner
 from sim.constants import COMMITTED, COMPLYING
 from sim.memory import check_fits, estimate_batch, estimate_config
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
-from sim.params import ConfigError, ModelConfig, copy_config, from_dict, shared
+from sim.params import FINGERPRINT_KEYS, ConfigError, ModelConfig, content_key, copy_config, from_dict, shared
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 from sim.state import N_STATES
@@ -160,6 +161,19 @@ _CHUNK = 256
 _RUNNERS: OrderedDict = OrderedDict()
 _RUNNERS_MAX = 16
 _RUNNERS_STAFF = 20_000  # larger runs are not kept (their fixed costs are small beside them)
+_FAMILIES: OrderedDict = OrderedDict()
+"""A kept runner for each family of configurations: equal in every key that fixes a
+runner or shapes its initial states (``sim.batch.shapes_runner``), whatever their kernel
+parameters. Entries as ``_RUNNERS``'s: (runner, memory estimate, organisation identity)."""
+_FAMILY_OF = itemgetter(*(k for k, key in enumerate(FINGERPRINT_KEYS) if shapes_runner(key)))
+
+
+def _family(key: Any) -> tuple:
+    """The part of a configuration's content key (values and their types) that a runner's
+    family shares.
+    """
+    vals, types = key
+    return _FAMILY_OF(vals), _FAMILY_OF(types)
 
 
 def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, by_group: bool) -> Result:
@@ -176,14 +190,23 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     if hit is not None and hit[0].org is org and org.same_identity(hit[2]):
         _RUNNERS.move_to_end(k)
         check_fits(hit[1], "this batch")
-        runner = hit[0]
-    else:  # new, or an array of the organisation was replaced since (its runner is stale)
-        parts = estimate_batch(cfg, org, 1, 1 + org.n_levels + 7 + len(org.org_names))
-        check_fits(parts, "this batch")
-        runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
-        _RUNNERS[k] = (runner, parts, org.identity())
-        if len(_RUNNERS) > _RUNNERS_MAX:
-            _RUNNERS.popitem(last=False)
+        return _result(_Shared(cfg), seeds, org, hit[0], hit[0].run(seeds, check_memory=False), t_start)
+    fam = (id(org), _family(key), by_group)
+    kin = _FAMILIES.get(fam)
+    if kin is not None and kin[0].org is org and org.same_identity(kin[2]) and kin[0].ready:
+        # Only kernel parameters differ from a kept runner's configuration: its inputs serve.
+        _FAMILIES.move_to_end(fam)
+        check_fits(kin[1], "this batch")
+        return _result(_Shared(cfg), seeds, org, kin[0], kin[0].run_with(cfg, seeds), t_start)
+    # New, or an array of the organisation was replaced since (its runners are stale).
+    parts = estimate_batch(cfg, org, 1, 1 + org.n_levels + 7 + len(org.org_names))
+    check_fits(parts, "this batch")
+    runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
+    for kept, entry, most in ((_RUNNERS, k, _RUNNERS_MAX), (_FAMILIES, fam, _RUNNERS_MAX)):
+        kept[entry] = (runner, parts, org.identity())
+        kept.move_to_end(entry)
+        if len(kept) > most:
+            kept.popitem(last=False)
     runs = runner.run(seeds, check_memory=False)
     return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
 
@@ -222,6 +245,13 @@ def run(
 ) -> Result:
     """Run one replicate.
 
+    Called in a loop on one organisation (``org`` given, up to 20,000 staff), ``run`` keeps
+    what the calls can share: the runner of each configuration, and for a configuration
+    that differs from a kept one only in kernel parameters (keys outside
+    ``sim.batch.INIT_KEYS`` and ``FIXED_KEYS``), that runner's initial-state inputs and
+    buffers (``Runner.run_with``); each run equals a fresh one. Many runs at once:
+    ``sim.batch.Runner.run`` with ``values``.
+
     Args:
         config: ``ModelConfig`` or nested dict with the configs' keys.
         org: organisation to use (else built from ``config.org``).
@@ -237,12 +267,15 @@ def run(
     if s < 0:
         raise ConfigError("seeds must be non-negative integers")
     seeds = np.array([s], dtype=np.int64)
-    if key is None:  # validated afresh: the result's own
-        return _run_batch(cfg, org, seeds, engine, thresholds, initial_adopters, by_group)
+    fresh = key is None  # validated afresh (a dict, overrides, or a warning): the result's own
     if (engine == "kernel" and org is not None and thresholds is None and initial_adopters is None
             and org.n_staff <= _RUNNERS_STAFF):  # fmt: skip
-        return _run_kept(cfg, key, org, seeds, by_group)
-    return _run_batch(copy_config(cfg), org, seeds, engine, thresholds, initial_adopters, by_group)
+        if fresh:  # its runner may still be kept: known by its content from here on
+            key = content_key(cfg)
+        if key is not None:
+            return _run_kept(cfg, key, org, seeds, by_group)
+    return _run_batch(cfg if fresh else copy_config(cfg), org, seeds, engine, thresholds, initial_adopters,
+                      by_group)  # fmt: skip
 
 
 def run_batch(

@@ -268,3 +268,66 @@ def test_a_configuration_changed_in_one_group_checks_that_group_only_and_validat
     for _ in range(2):
         with pytest.warns(ConfigWarning, match="mandate.start=10"):
             assert from_dict(cfg).n_steps == 5
+
+
+def _other_value(f, value):
+    """A valid value of field ``f`` other than ``value`` (None where there is none to try)."""
+    choices, rng = f.metadata.get("choices"), f.metadata.get("range")
+    if type(value) is bool:
+        return not value
+    if choices:
+        others = [c for c in choices if c != value]
+        return others[0] if others else None
+    if rng is not None and type(value) in (int, float):
+        lo, hi = max(rng[0], -10.0), min(rng[1], 10.0 if type(value) is float else 60)
+        new = lo + 0.37 * (hi - lo) if type(value) is float else int(lo + (hi - lo) // 3)
+        return None if new == value else new
+    return None
+
+
+@pytest.mark.parametrize("rule", ["change", "threshold"])
+def test_a_configuration_changed_in_kernel_parameters_only_runs_as_on_a_new_runner(rule) -> None:
+    """``run`` serves a configuration that differs from a kept runner's only in keys that
+    neither fix a runner nor shape the initial state (``sim.batch.shapes_runner``) from
+    that runner (``Runner.run_with``). For every such key, changed alone, the run must be
+    the one a new ``Runner`` of the changed configuration gives: a key that shapes the
+    initial state (or a runner) but is not declared so would start from the kept runner's
+    state instead, and fail here."""
+    import dataclasses
+    import importlib
+
+    from sim.batch import shapes_runner
+    from sim.params import FINGERPRINT_KEYS
+
+    sim_run = importlib.import_module("sim.run")  # the module (``sim.run`` is the function)
+    base = {"org": {"n_staff": 80}, "n_steps": 15, "dynamics": {"rule": rule, "p_spontaneous": 0.02},
+            "mandate": {"on": True, "start": 2}}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        cfg = from_dict(base)
+        org = organisation_for(cfg)
+        run(cfg, org=org, seed=5)  # the family's runner
+        kept = set(sim_run._RUNNERS)
+        tried = 0
+        for key in FINGERPRINT_KEYS:
+            if shapes_runner(key) or "." not in key:
+                continue
+            group, name = key.split(".")
+            node = getattr(cfg, group)
+            f = next(f for f in dataclasses.fields(node) if f.name == name)
+            new = _other_value(f, getattr(node, name))
+            if new is None:
+                continue
+            changed = from_dict(cfg)
+            setattr(getattr(changed, group), name, new)
+            try:
+                changed = from_dict(changed)
+            except ConfigError:
+                continue  # not a valid configuration with this value alone
+            got = run(changed, org=org, seed=5)
+            want = Runner(changed, org, by_group=True).run(np.array([5]))
+            assert _same(got, want), f"{key}={new!r}: the kept runner's run differs from a new runner's"
+            assert got.config == changed, key
+            tried += 1
+    assert tried > (40 if rule == "change" else 30), f"only {tried} keys tried"
+    assert set(sim_run._RUNNERS) == kept, "every changed configuration was served the kept runner"

@@ -366,8 +366,9 @@ def bench_small_runs(repeats: int, rows: list[Row]) -> None:
                 ),
             )
         )
-        # A new configuration each call (a sampler's loop through run()): nothing is reused
-        # but the organisation's derived arrays.
+        # A new configuration each call (a sampler's loop through run()), changed in one
+        # kernel parameter: validated anew (its changed group only) and run on the kept
+        # runner of its family (Runner.run_with).
         fresh, fresh_kernel = [], []
         for s in range(repeats):
             c = from_dict(cfg)
@@ -386,7 +387,8 @@ def bench_small_runs(repeats: int, rows: list[Row]) -> None:
                 float(np.median(fresh) / np.median(fresh_kernel)),
                 "x",
                 repeats,
-                note=f"run() {1e6 * np.median(fresh):.0f} µs: validation and a new Runner each call",
+                note=f"run() {1e6 * np.median(fresh):.0f} µs: p_spontaneous changed each call (its group "
+                "validated anew, the family's kept runner)",
             )
         )
         print(
