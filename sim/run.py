@@ -14,6 +14,7 @@ replicate's seed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -164,7 +165,9 @@ _RUNNERS_STAFF = 20_000  # larger runs are not kept (their fixed costs are small
 _FAMILIES: OrderedDict = OrderedDict()
 """A kept runner for each family of configurations: equal in every key that fixes a
 runner or shapes its initial states (``sim.batch.shapes_runner``), whatever their kernel
-parameters. Entries as ``_RUNNERS``'s: (runner, memory estimate, organisation identity)."""
+parameters. Entries as ``_RUNNERS``'s: (runner, memory estimate, organisation identity,
+the lock a call holds while it runs on the runner's buffers)."""
+_KEPT_LOCK = threading.Lock()  # guards the two tables (a lookup and its move_to_end)
 _FAMILY_OF = itemgetter(*(k for k, key in enumerate(FINGERPRINT_KEYS) if shapes_runner(key)))
 
 
@@ -182,32 +185,48 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     ``_RUNNERS_STAFF`` staff. The ``Runner`` and the memory estimate of (organisation,
     configuration, grouping) are kept from an earlier such run (a few kept, least recently
     used dropped): a loop of small runs pays its fixed costs once, and no large
-    organisation is held after its run.
+    organisation is held after its run. A configuration new to ``_RUNNERS`` runs on the
+    kept runner of its family (``_FAMILIES``) where one has run. A call holds a kept
+    runner's lock while it uses the runner's buffers; a call from another thread that
+    finds it held builds a runner of its own.
     """
     t_start = time.perf_counter()
     k = (id(org), key, by_group)
-    hit = _RUNNERS.get(k)
-    if hit is not None and hit[0].org is org and org.same_identity(hit[2]):
-        _RUNNERS.move_to_end(k)
-        check_fits(hit[1], "this batch")
-        return _result(_Shared(cfg), seeds, org, hit[0], hit[0].run(seeds, check_memory=False), t_start)
     fam = (id(org), _family(key), by_group)
-    kin = _FAMILIES.get(fam)
-    if kin is not None and kin[0].org is org and org.same_identity(kin[2]) and kin[0].ready:
-        # Only kernel parameters differ from a kept runner's configuration: its inputs serve.
-        _FAMILIES.move_to_end(fam)
-        check_fits(kin[1], "this batch")
-        return _result(_Shared(cfg), seeds, org, kin[0], kin[0].run_with(cfg, seeds), t_start)
+    for kept, entry in ((_RUNNERS, k), (_FAMILIES, fam)):
+        with _KEPT_LOCK:
+            hit = kept.get(entry)
+            if hit is not None:
+                kept.move_to_end(entry)
+        runner, parts, identity, busy = hit if hit is not None else (None, None, None, None)
+        if runner is None or runner.org is not org or not org.same_identity(identity):
+            continue
+        if not busy.acquire(blocking=False):  # another thread runs on it: this call builds its own
+            break
+        try:
+            if kept is _FAMILIES and not runner.ready:
+                continue
+            check_fits(parts, "this batch")
+            if kept is _RUNNERS:
+                runs = runner.run(seeds, check_memory=False)
+            else:  # only kernel parameters differ from the runner's configuration
+                runs = runner.run_with(cfg, seeds)
+        finally:
+            busy.release()
+        return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
     # New, or an array of the organisation was replaced since (its runners are stale).
     parts = estimate_batch(cfg, org, 1, 1 + org.n_levels + 7 + len(org.org_names))
     check_fits(parts, "this batch")
     runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
-    for kept, entry, most in ((_RUNNERS, k, _RUNNERS_MAX), (_FAMILIES, fam, _RUNNERS_MAX)):
-        kept[entry] = (runner, parts, org.identity())
-        kept.move_to_end(entry)
-        if len(kept) > most:
-            kept.popitem(last=False)
-    runs = runner.run(seeds, check_memory=False)
+    busy = threading.Lock()
+    with busy:
+        with _KEPT_LOCK:
+            for kept, entry in ((_RUNNERS, k), (_FAMILIES, fam)):
+                kept[entry] = (runner, parts, org.identity(), busy)
+                kept.move_to_end(entry)
+                if len(kept) > _RUNNERS_MAX:
+                    kept.popitem(last=False)
+        runs = runner.run(seeds, check_memory=False)
     return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
 
 

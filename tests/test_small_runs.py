@@ -331,3 +331,49 @@ def test_a_configuration_changed_in_kernel_parameters_only_runs_as_on_a_new_runn
             tried += 1
     assert tried > (40 if rule == "change" else 30), f"only {tried} keys tried"
     assert set(sim_run._RUNNERS) == kept, "every changed configuration was served the kept runner"
+
+
+def test_runs_from_several_threads_on_one_family_equal_the_runs_made_one_at_a_time() -> None:
+    """Calls of ``run`` from several threads that find the same kept runner must not share
+    its buffers (each holds the runner's lock, or builds its own): every run equals the
+    one made alone. Thread switches are forced every microsecond so that one call's
+    initial state would be overwritten by another's between drawing it and running it."""
+    import sys
+    import threading
+
+    cfg = from_dict(SMALL)
+    org = organisation_for(cfg)
+    values = [0.005 * (k + 1) for k in range(12)]
+
+    def config(p: float):
+        c = from_dict(cfg)
+        c.dynamics.p_spontaneous = p
+        return c
+
+    alone = {(p, s): run(config(p), org=org, seed=s) for p in values for s in range(3)}
+    got: dict = {}
+    errors: list = []
+
+    def worker(ps: list[float]) -> None:
+        try:
+            for _ in range(3):
+                for p in ps:
+                    for s in range(3):
+                        got.setdefault((p, s), []).append(run(config(p), org=org, seed=s))
+        except Exception as e:  # reported below, not lost in the thread
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(values[k::3],)) for k in range(3)]
+        threads += [threading.Thread(target=worker, args=(values[::-1],))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors
+    for key, results in got.items():
+        assert all(_same(r, alone[key]) for r in results), f"p_spontaneous, seed {key}: a run differs"
