@@ -7,6 +7,8 @@ import cycle; ``sim.params`` re-exports both.
 
 from __future__ import annotations
 
+import warnings
+
 
 class ConfigError(ValueError):
     """A configuration value is not allowed; the message names the key and what is."""
@@ -14,3 +16,20 @@ class ConfigError(ValueError):
 
 class ConfigWarning(UserWarning):
     """A configuration value has no effect, or less than it seems; the message names the key."""
+
+
+_WARNED = [0]  # ConfigWarnings issued in this process so far (filtered ones included)
+
+
+def warn_config(message: str, stacklevel: int) -> None:
+    """Issue a ``ConfigWarning``, ``stacklevel`` frames above the caller, and count it: a
+    validation that issued none may keep what it checked (``sim.params._GROUP_MEMO``)
+    without catching warnings, so the filters in force treat each one as they would.
+    """
+    _WARNED[0] += 1
+    warnings.warn(message, ConfigWarning, stacklevel=stacklevel + 1)
+
+
+def config_warnings() -> int:
+    """How many ``ConfigWarning``s ``warn_config`` has issued in this process."""
+    return _WARNED[0]

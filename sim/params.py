@@ -20,13 +20,12 @@ import copy
 import functools
 import math
 import operator
-import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from itertools import accumulate, chain
 from typing import Any
 
 from sim.constants import ORG_KINDS, PROFESSIONS
-from sim.errors import ConfigError, ConfigWarning  # noqa: F401  re-exported: sim.params.ConfigError
+from sim.errors import ConfigError, ConfigWarning, config_warnings  # noqa: F401  re-exported: sim.params.ConfigError
 
 
 def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None):
@@ -653,7 +652,9 @@ def _validate(
     """
     if key is not None:  # plain values only (``_fingerprint``), no overrides (``shared``)
         return _validate_keyed(d, key)
-    if isinstance(d, ModelConfig):
+    if type(d) is ModelConfig and tuple(map(type, _GROUPS(d))) == _GROUP_TYPES:
+        d = _plain(d)  # asdict's values at a third of its cost (nested mappings copied below)
+    elif isinstance(d, ModelConfig):
         d = d.to_dict()
     data: dict[str, Any] = {} if d is None else _deepcopy(d)
     for dotted, value in overrides.items():
@@ -662,7 +663,13 @@ def _validate(
         for p in parts[:-1]:
             node = node.setdefault(p, {})
         node[parts[-1]] = value
-    return _build(ModelConfig, data, "").validate(), None
+    memo = _DictMemo()
+    warned = config_warnings()
+    cfg = _build(ModelConfig, data, "", memo).validate(frozenset(memo.checked))
+    if config_warnings() == warned:  # a validation that warned keeps nothing
+        _keep_groups(memo.new)
+    # The caller's own: groups taken from or kept in the memo are never handed out.
+    return (copy_config(cfg) if memo.checked or memo.new else cfg), None
 
 
 def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
@@ -676,37 +683,33 @@ def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
     checks across groups, which always run), so a bad value is refused with the same
     message. A sampler that changes one group's values per call builds and checks that
     group alone (125 to 46 µs for the speed benchmark's full model, 100 staff). Kept in
-    ``_VALIDATED`` (and its new groups in ``_GROUP_MEMO``) unless a warning was raised;
-    then validated again from scratch so the warning reaches the caller as before, and
-    nothing is kept.
+    ``_VALIDATED`` (and its new groups in ``_GROUP_MEMO``) unless a ``ConfigWarning`` was
+    issued (``sim.errors.config_warnings``); warnings are not caught, so the filters in
+    force show them as they would any other.
     """
     vals, types = key
     kwargs: dict[str, Any] = {}
     new: list[tuple[tuple, Any]] = []
     checked: set[str] = set()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for name, group, (lo, hi) in zip(_GROUP_NAMES, _GROUPS(d), _GROUP_SPANS, strict=True):
-            gk = (name, vals[lo:hi], types[lo:hi])
-            g = _GROUP_MEMO.get(gk)
-            if g is None:
-                cls = type(group)
-                values = zip(_FIELD_NAMES[cls], _FIELDS_OF[cls](group), strict=True)
-                g = _build(cls, {k: list(v) if type(v) is list else v for k, v in values}, name)
-                new.append((gk, g))
-            else:
-                checked.add(name)
-            kwargs[name] = g
-        _, defaults = _field_defaults(ModelConfig)
-        for name, v in zip(_SCALAR_NAMES, vals[len(vals) - len(_SCALAR_NAMES) :], strict=True):
-            kwargs[name] = _coerce(name, v, defaults[name])
-        cfg = _construct(ModelConfig, kwargs).validate(frozenset(checked))
-    if caught:  # not kept: validated again, so its warnings reach the caller as before
-        return _build(ModelConfig, _plain(d), "").validate(), None
-    for gk, g in new:
-        if len(_GROUP_MEMO) >= _GROUP_MEMO_MAX:
-            _GROUP_MEMO.pop(next(iter(_GROUP_MEMO)), None)
-        _GROUP_MEMO[gk] = g
+    warned = config_warnings()
+    for name, group, (lo, hi) in zip(_GROUP_NAMES, _GROUPS(d), _GROUP_SPANS, strict=True):
+        gk = (name, vals[lo:hi], types[lo:hi])
+        g = _GROUP_MEMO.get(gk)
+        if g is None:
+            cls = type(group)
+            values = zip(_FIELD_NAMES[cls], _FIELDS_OF[cls](group), strict=True)
+            g = _build(cls, {k: list(v) if type(v) is list else v for k, v in values}, name)
+            new.append((gk, g))
+        else:
+            checked.add(name)
+        kwargs[name] = g
+    _, defaults = _field_defaults(ModelConfig)
+    for name, v in zip(_SCALAR_NAMES, vals[len(vals) - len(_SCALAR_NAMES) :], strict=True):
+        kwargs[name] = _coerce(name, v, defaults[name])
+    cfg = _construct(ModelConfig, kwargs).validate(frozenset(checked))
+    if config_warnings() != warned:  # not kept: validated again next time, and warns again
+        return cfg, None
+    _keep_groups(new)
     if len(_VALIDATED) >= _VALIDATED_MAX:
         _VALIDATED.pop(next(iter(_VALIDATED)), None)
     _VALIDATED[key] = cfg
@@ -729,9 +732,11 @@ Configurations whose validation warns are not kept."""
 _VALIDATED_MAX = 256
 
 _GROUP_MEMO: dict[tuple, Any] = {}
-"""Validated groups by (group name, its values, their types), from configurations whose
-validation raised no warning (``_validate_keyed``). Kept configurations share these
-objects, so like them they are never changed: callers get copies (``copy_config``)."""
+"""Validated groups, from configurations whose validation raised no warning: by (group
+name, its values, their types) for a configuration object (``_validate_keyed``), by the
+group's mapping for a configuration given as one (``_DictMemo``). Kept configurations
+share these objects, so like them they are never changed: callers get copies
+(``copy_config``)."""
 _GROUP_MEMO_MAX = 1024
 
 _SEEN: dict[int, tuple] = {}
@@ -854,7 +859,11 @@ def _deepcopy(d: dict[str, Any]) -> dict[str, Any]:
     return {k: _deepcopy(v) if isinstance(v, dict) else v for k, v in d.items()}
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+def _build(cls: type, data: dict[str, Any], prefix: str, memo: _DictMemo | None = None) -> Any:
+    """``cls`` from the mapping ``data``, every value coerced to its field's type; unknown
+    keys and wrong types refused in the mapping's order. With ``memo`` (a whole
+    configuration), each group given as a mapping is taken from ``memo`` where it can be.
+    """
     known, defaults = _field_defaults(cls)
     kwargs = {}
     for k, v in data.items():
@@ -865,10 +874,65 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         if type(default) not in _PLAIN and is_dataclass(default):
             if not isinstance(v, dict):
                 raise ConfigError(f"{key} must be a mapping of {type(default).__name__} fields")
-            kwargs[k] = _build(type(default), v, key)
+            kwargs[k] = _build(type(default), v, key) if memo is None else memo.group(type(default), v, key)
         else:
             kwargs[k] = _coerce(key, v, default)
+    if memo is not None:  # the groups not given: their defaults, from the memo too
+        for name, group_cls in zip(_GROUP_NAMES, _GROUP_TYPES, strict=True):
+            if name not in kwargs:
+                kwargs[name] = memo.group(group_cls, {}, name)
     return _construct(cls, kwargs)
+
+
+class _DictMemo:
+    """``_GROUP_MEMO`` for a configuration given as a mapping: a group given as a mapping
+    equal (keys, values and their types, in order) to one a configuration validated before
+    without a warning is taken from the memo and not checked again (``checked``); the
+    others are built here and kept once the whole configuration has validated (``keep``).
+    """
+
+    def __init__(self) -> None:
+        self.checked: set[str] = set()
+        self.new: list[tuple[tuple, Any]] = []
+
+    def group(self, cls: type, data: dict[str, Any], name: str) -> Any:
+        key = _mapping_key(name, data)
+        g = None if key is None else _GROUP_MEMO.get(key)
+        if g is not None:
+            self.checked.add(name)
+            return g
+        g = _build(cls, data, name)
+        if key is not None:
+            self.new.append((key, g))
+        return g
+
+
+def _mapping_key(name: str, data: dict[str, Any]) -> tuple | None:
+    """A hashable key of a group's mapping (each key, value and value type, lists by their
+    items and the items' types), or None where a value is not plain data.
+    """
+    items = []
+    for k, v in data.items():
+        t = type(v)
+        if t is list:
+            v = (tuple(v), tuple(map(type, v)))
+        elif t not in _PLAIN:
+            return None
+        items.append((k, v, t))
+    key = ("mapping", name, tuple(items))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _keep_groups(new: list[tuple[tuple, Any]]) -> None:
+    """Keep validated groups in ``_GROUP_MEMO`` (oldest dropped past ``_GROUP_MEMO_MAX``)."""
+    for key, g in new:
+        if len(_GROUP_MEMO) >= _GROUP_MEMO_MAX:
+            _GROUP_MEMO.pop(next(iter(_GROUP_MEMO)), None)
+        _GROUP_MEMO[key] = g
 
 
 def _construct(cls: type, kwargs: dict[str, Any]) -> Any:

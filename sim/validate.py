@@ -15,13 +15,12 @@ from __future__ import annotations
 import functools
 import math
 import os
-import warnings
 from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-from sim.errors import ConfigError, ConfigWarning
+from sim.errors import ConfigError, warn_config
 
 SEED_LIMIT = 2**63
 """Seeds are signed 64-bit integers: every seed must be in [0, 2**63)."""
@@ -111,7 +110,7 @@ def check_org(p: Any, key: str = "org") -> None:
         if p.kind not in kinds and getattr(p, name) != getattr(default, name)
     ]
     if ignored:
-        warnings.warn(f"{key}.kind={p.kind} ignores {', '.join(ignored)}", ConfigWarning, stacklevel=4)
+        warn_config(f"{key}.kind={p.kind} ignores {', '.join(ignored)}", stacklevel=4)
     if p.profession_mix is not None and p.kind in ORG_KEYS["profession_mix"]:
         if not p.profession_mix or sum(p.profession_mix.values()) <= 0:
             raise ConfigError(
@@ -163,10 +162,9 @@ def check_model(cfg: Any, strict: bool = False) -> None:
             "starts (or mandate.end=-1: never withdrawn)"
         )
     if m.on and m.start >= cfg.n_steps > 0:
-        warnings.warn(
+        warn_config(
             f"mandate.start={m.start} is not before the last step (n_steps={cfg.n_steps}): "
             "the mandate never comes into force",
-            ConfigWarning,
             stacklevel=4,
         )
     rule = cfg.dynamics.rule
@@ -182,14 +180,14 @@ def check_model(cfg: Any, strict: bool = False) -> None:
             )
             if strict:
                 raise ConfigError(msg)
-            warnings.warn(msg, ConfigWarning, stacklevel=4)
+            warn_config(msg, stacklevel=4)
     unused = [
         f"dynamics.{k}={getattr(cfg.dynamics, k)!r}"
         for k, rules in RULE_KEYS.items()
         if rule not in rules and getattr(cfg.dynamics, k) != getattr(_default(type(cfg.dynamics)), k)
     ]
     if unused:
-        warnings.warn(f"dynamics.rule={rule} ignores {', '.join(unused)}", ConfigWarning, stacklevel=4)
+        warn_config(f"dynamics.rule={rule} ignores {', '.join(unused)}", stacklevel=4)
 
 
 def _whole(name: str, values: Any, what: str) -> np.ndarray:

@@ -224,9 +224,8 @@ def test_a_configuration_changed_in_one_group_checks_that_group_only_and_validat
 
     built = []
     real_build = P._build
-    monkeypatch.setattr(
-        P, "_build", lambda cls, data, prefix: built.append(prefix) or real_build(cls, data, prefix)
-    )
+    monkeypatch.setattr(P, "_build", lambda cls, data, prefix, memo=None: built.append(prefix)
+                        or real_build(cls, data, prefix, memo))  # fmt: skip
     cfg = from_dict(SMALL | {"org": {"kind": "ics", "n_staff": 120}})
     from_dict(cfg)
     for k, p in enumerate((0.011, 0.012, 0.013)):
@@ -377,3 +376,35 @@ def test_runs_from_several_threads_on_one_family_equal_the_runs_made_one_at_a_ti
     assert not errors, errors
     for key, results in got.items():
         assert all(_same(r, alone[key]) for r in results), f"p_spontaneous, seed {key}: a run differs"
+
+
+def test_a_mapping_validates_its_changed_groups_only_and_hands_out_no_kept_group(monkeypatch) -> None:
+    """A configuration given as a mapping (``from_dict(d, **overrides)``, ``run(d)``) takes
+    each group equal to one validated before from ``sim.params._GROUP_MEMO`` and builds the
+    rest; what it returns is the caller's own, and refusals and warnings are as before."""
+    import sim.params as P
+
+    built = []
+    real_build = P._build
+    monkeypatch.setattr(P, "_build", lambda cls, data, prefix, memo=None: built.append(prefix)
+                        or real_build(cls, data, prefix, memo))  # fmt: skip
+    d = SMALL | {"people": {"trust_line": 0.7}}
+    first = from_dict(d)
+    built.clear()
+    second = from_dict(d, **{"dynamics.p_spontaneous": 0.03})
+    assert built == ["", "dynamics"], f"only the changed group is built, not {built}"
+    assert second.dynamics.p_spontaneous == 0.03 and second.people == first.people
+    second.people.trust_line = 0.1  # the caller's own: no later configuration sees this
+    second.org.partner_shares[0] = 0.9
+    third = from_dict(d)
+    assert third.people.trust_line == 0.7 and third.org.partner_shares == first.org.partner_shares
+    assert third.people is not first.people, "each call gets its own groups"
+    with pytest.raises(ConfigError, match="people.trust_line"):
+        from_dict(d, **{"people.trust_line": 1.5})
+    with pytest.raises(ConfigError, match="unknown key 'people.trust'"):
+        from_dict(d, **{"people.trust": 0.5})
+    for _ in range(2):  # a group's own warning, and one across groups, every time
+        with pytest.warns(ConfigWarning, match="org.kind=synthetic ignores org.mean_degree"):
+            from_dict(d, **{"org.mean_degree": 4.0})
+        with pytest.warns(ConfigWarning, match="mandate.on"):
+            from_dict({"dynamics": {"rule": "bass"}, "mandate": {"on": True}})
