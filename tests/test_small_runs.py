@@ -408,3 +408,22 @@ def test_a_mapping_validates_its_changed_groups_only_and_hands_out_no_kept_group
             from_dict(d, **{"org.mean_degree": 4.0})
         with pytest.warns(ConfigWarning, match="mandate.on"):
             from_dict({"dynamics": {"rule": "bass"}, "mandate": {"on": True}})
+
+
+def test_warnings_of_kept_and_new_configurations_meet_the_filters_in_force() -> None:
+    """Validation counts the ``ConfigWarning``s it issues instead of catching them: under
+    "always" every call warns (a warning is never lost to the memo), under "default" a
+    loop warns once per place, as any Python warning does."""
+    d = {"dynamics": {"rule": "bass"}, "mandate": {"on": True}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = from_dict(d)
+    for action, most in (("always", 6), ("default", 2)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter(action)
+            for k in range(3):
+                cfg.dynamics.p_spontaneous = 0.01 * (k + 1)
+                from_dict(cfg)  # a configuration object
+                from_dict(d, **{"dynamics.p_spontaneous": 0.01 * (k + 1)})  # a mapping
+        hits = [w for w in seen if issubclass(w.category, ConfigWarning) and "mandate.on" in str(w.message)]
+        assert (len(hits) == most) if action == "always" else (1 <= len(hits) <= most), (action, len(hits))
