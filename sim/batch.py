@@ -219,6 +219,12 @@ class Runner:
 
     def run(self, seeds: Any, values: dict[str, Any] | None = None, *, check_memory: bool = True) -> Runs:
         """Run once per seed; ``values`` sets keys for every run (scalar) or per run ((R,) array)."""
+        return self._run(seeds, values, check_memory, None)
+
+    def _run(self, seeds: Any, values: dict[str, Any] | None, check_memory: bool, params: Any) -> Runs:
+        """``run``; ``params`` (with no ``values``): the kernel parameters to run with
+        instead of the runner's own (``run_with``).
+        """
         t_start = time.perf_counter()
         seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
         r, n, t = len(seeds), self.org.n_staff, self.cfg.n_steps
@@ -227,14 +233,14 @@ class Runner:
         if check_memory:
             check_fits(estimate_batch(self.cfg, self.org, r, len(self.group_labels)), "this batch")
         if r == 1 and not values and self._prepared0 is not None:
-            return self._run_one(seeds, t_start)
+            return self._run_one(seeds, t_start, params)
         keys, rows, which = self._plan(values or {}, r)
         if keys:
             self._configured(keys, rows[0])  # fails early on an unknown key
         # Kernel parameters of each distinct value row (the full model's slot vector, or
         # the classic rule's chances).
         if not keys:
-            params = self._params0
+            params = self._params0 if params is None else params
         elif self.full_model and all(self._slot_of(key) is not None for key in keys):
             # Every varied key is one slot of the parameter vector: fill columns, no pack per row.
             params = np.tile(layout.pack(self._configured(keys, rows[0])), (len(rows), 1))
@@ -299,17 +305,17 @@ class Runner:
         return self._prepared0 is not None
 
     def run_with(self, config: ModelConfig, seeds: np.ndarray) -> Runs:
-        """One run (one seed) of ``config``, a validated configuration that differs from the
-        runner's own in keys that neither fix a runner nor shape its initial states
+        """The runs (one per seed) of ``config``, a validated configuration that differs from
+        the runner's own in keys that neither fix a runner nor shape its initial states
         (``shapes_runner``) only: the runner's initial-state inputs and buffers, the kernel
-        parameters of ``config``. The run a new ``Runner(config)`` gives, without building
-        one (``sim.run.run`` in a loop over parameter values); the runner must have run
-        once, and its own configuration is unchanged.
+        parameters of ``config``. The runs a new ``Runner(config)`` gives, without building
+        one (``sim.run.run`` and ``run_batch`` in a loop over parameter values); the runner
+        must have run once, and its own configuration is unchanged.
         """
-        if len(seeds) != 1 or not self.ready:
-            raise ValueError("Runner.run_with: one seed, on a runner that has run its own configuration once")
+        if not self.ready:
+            raise ValueError("Runner.run_with: the runner has not yet run its own configuration")
         params = layout.pack(config)[None, :] if self.full_model else np.array([rule_of(config.dynamics)[2:]])
-        return self._run_one(seeds, time.perf_counter(), params)
+        return self._run(seeds, None, False, params)
 
     def _run_one(self, seeds: np.ndarray, t_start: float, params: np.ndarray | None = None) -> Runs:
         """One run of the runner's own configuration (its inputs kept from an earlier call),

@@ -33,7 +33,7 @@ from sim.memory import check_fits, estimate_batch, estimate_config
 from sim.metrics import group_matrix, summary, timeseries
 from sim.model import ENGINES, ChangeModel, organisation_for
 from sim.org import Organisation
-from sim.params import FINGERPRINT_KEYS, ConfigError, ModelConfig, content_key, copy_config, from_dict, shared
+from sim.params import FINGERPRINT_KEYS, ConfigError, ModelConfig, content_key, copy_config, shared
 from sim.provenance import provenance
 from sim.provenance import write as write_provenance
 from sim.state import N_STATES
@@ -161,7 +161,7 @@ class Result:
 _CHUNK = 256
 _RUNNERS: OrderedDict = OrderedDict()
 _RUNNERS_MAX = 16
-_RUNNERS_STAFF = 20_000  # larger runs are not kept (their fixed costs are small beside them)
+_RUNNERS_STAFF = 20_000  # staff x runs: larger calls keep no runner (their fixed costs are small beside them)
 _FAMILIES: OrderedDict = OrderedDict()
 """A kept runner for each family of configurations: equal in every key that fixes a
 runner or shapes its initial states (``sim.batch.shapes_runner``), whatever their kernel
@@ -179,10 +179,15 @@ def _family(key: Any) -> tuple:
     return _FAMILY_OF(vals), _FAMILY_OF(types)
 
 
+def _estimate(cfg: ModelConfig, org: Organisation, runs: int) -> dict[str, int]:
+    """The memory estimate of ``runs`` runs of ``cfg`` on ``org``, counts by every group."""
+    return estimate_batch(cfg, org, runs, 1 + org.n_levels + 7 + len(org.org_names))
+
+
 def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, by_group: bool) -> Result:
-    """One run of a configuration that ``sim.params.shared`` keeps (``cfg``, never changed:
-    the runner and the result take copies), on a given organisation of up to
-    ``_RUNNERS_STAFF`` staff. The ``Runner`` and the memory estimate of (organisation,
+    """The runs (one per seed) of a configuration that ``sim.params.shared`` keeps (``cfg``,
+    never changed: the runner and the result take copies), on a given organisation, up to
+    ``_RUNNERS_STAFF`` staff x runs. The ``Runner`` and the memory estimate of (organisation,
     configuration, grouping) are kept from an earlier such run (a few kept, least recently
     used dropped): a loop of small runs pays its fixed costs once, and no large
     organisation is held after its run. A configuration new to ``_RUNNERS`` runs on the
@@ -206,7 +211,7 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
         try:
             if kept is _FAMILIES and not runner.ready:
                 continue
-            check_fits(parts, "this batch")
+            check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
             if kept is _RUNNERS:
                 runs = runner.run(seeds, check_memory=False)
             else:  # only kernel parameters differ from the runner's configuration
@@ -215,8 +220,8 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
             busy.release()
         return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
     # New, or an array of the organisation was replaced since (its runners are stale).
-    parts = estimate_batch(cfg, org, 1, 1 + org.n_levels + 7 + len(org.org_names))
-    check_fits(parts, "this batch")
+    parts = _estimate(cfg, org, 1)
+    check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
     runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
     busy = threading.Lock()
     with busy:
@@ -264,12 +269,12 @@ def run(
 ) -> Result:
     """Run one replicate.
 
-    Called in a loop on one organisation (``org`` given, up to 20,000 staff), ``run`` keeps
-    what the calls can share: the runner of each configuration, and for a configuration
-    that differs from a kept one only in kernel parameters (keys outside
-    ``sim.batch.INIT_KEYS`` and ``FIXED_KEYS``), that runner's initial-state inputs and
-    buffers (``Runner.run_with``); each run equals a fresh one. Many runs at once:
-    ``sim.batch.Runner.run`` with ``values``.
+    Called in a loop on one organisation (``org`` given, up to 20,000 staff), ``run`` (and
+    ``run_batch``, up to 20,000 staff x runs) keeps what the calls can share: the runner
+    of each configuration, and for a configuration that differs from a kept one only in
+    kernel parameters (keys outside ``sim.batch.INIT_KEYS`` and ``FIXED_KEYS``), that
+    runner's initial-state inputs and buffers (``Runner.run_with``); each run equals a
+    fresh one. Many runs at once: ``sim.batch.Runner.run`` with ``values``.
 
     Args:
         config: ``ModelConfig`` or nested dict with the configs' keys.
@@ -286,9 +291,26 @@ def run(
     if s < 0:
         raise ConfigError("seeds must be non-negative integers")
     seeds = np.array([s], dtype=np.int64)
+    return _dispatch(cfg, key, org, seeds, engine, thresholds, initial_adopters, by_group)
+
+
+def _dispatch(
+    cfg: ModelConfig,
+    key: Any,
+    org: Organisation | None,
+    seeds: np.ndarray,
+    engine: str,
+    thresholds: np.ndarray | None,
+    initial_adopters: np.ndarray | None,
+    by_group: bool,
+) -> Result:
+    """``run`` and ``run_batch`` after validation (``cfg``, ``key`` from ``shared``): small
+    runs of the fast engine on a given organisation go through the kept runners
+    (``_run_kept``), the rest through ``_run_batch``.
+    """
     fresh = key is None  # validated afresh (a dict, overrides, or a warning): the result's own
     if (engine == "kernel" and org is not None and thresholds is None and initial_adopters is None
-            and org.n_staff <= _RUNNERS_STAFF):  # fmt: skip
+            and len(seeds) * org.n_staff <= _RUNNERS_STAFF):  # fmt: skip
         if fresh:  # its runner may still be kept: known by its content from here on
             key = content_key(cfg)
         if key is not None:
@@ -318,9 +340,9 @@ def run_batch(
         Other arguments as ``run``; ``thresholds`` and ``initial_adopters`` apply to
         every replicate.
     """
-    cfg = from_dict(config, **(overrides or {}))
+    cfg, key = shared(config, overrides or {})
     seed_arr = _seeds(cfg, seeds, n_replicates)
-    return _run_batch(cfg, org, seed_arr, engine, thresholds, initial_adopters, by_group)
+    return _dispatch(cfg, key, org, seed_arr, engine, thresholds, initial_adopters, by_group)
 
 
 def _run_batch(

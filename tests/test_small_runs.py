@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 
-from sim import from_dict, run
+from sim import from_dict, run, run_batch
 from sim.batch import Runner
 from sim.model import organisation_for
 from sim.params import ConfigError, ConfigWarning
@@ -305,7 +305,8 @@ def test_a_configuration_changed_in_kernel_parameters_only_runs_as_on_a_new_runn
         warnings.simplefilter("ignore", ConfigWarning)
         cfg = from_dict(base)
         org = organisation_for(cfg)
-        run(cfg, org=org, seed=5)  # the family's runner
+        run(cfg, org=org, seed=5)  # the families' runners: one run, and a batch
+        run_batch(cfg, org=org, seeds=[5, 6, 7], by_group=False)
         kept = set(sim_run._RUNNERS)
         tried = 0
         for key in FINGERPRINT_KEYS:
@@ -327,6 +328,9 @@ def test_a_configuration_changed_in_kernel_parameters_only_runs_as_on_a_new_runn
             want = Runner(changed, org, by_group=True).run(np.array([5]))
             assert _same(got, want), f"{key}={new!r}: the kept runner's run differs from a new runner's"
             assert got.config == changed, key
+            many = run_batch(changed, org=org, seeds=[5, 6, 7], by_group=False)
+            want = Runner(changed, org).run(np.array([5, 6, 7]))
+            assert _same(many, want) and np.array_equal(many.final_state, want.final_state), f"{key}: a batch"
             tried += 1
     assert tried > (40 if rule == "change" else 30), f"only {tried} keys tried"
     assert set(sim_run._RUNNERS) == kept, "every changed configuration was served the kept runner"
