@@ -197,28 +197,12 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     """
     t_start = time.perf_counter()
     k = (id(org), key, by_group)
-    fam = (id(org), _family(key), by_group)
-    for kept, entry in ((_RUNNERS, k), (_FAMILIES, fam)):
-        with _KEPT_LOCK:
-            hit = kept.get(entry)
-            if hit is not None:
-                kept.move_to_end(entry)
-        runner, parts, identity, busy = hit if hit is not None else (None, None, None, None)
-        if runner is None or runner.org is not org or not org.same_identity(identity):
-            continue
-        if not busy.acquire(blocking=False):  # another thread runs on it: this call builds its own
-            break
-        try:
-            if kept is _FAMILIES and not runner.ready:
-                continue
-            check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
-            if kept is _RUNNERS:
-                runs = runner.run(seeds, check_memory=False)
-            else:  # only kernel parameters differ from the runner's configuration
-                runs = runner.run_with(cfg, seeds)
-        finally:
-            busy.release()
-        return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
+    got = _kept_runs(_RUNNERS, k, org, cfg, seeds)
+    if got is None:  # a family's key only where the configuration's own runner is not kept
+        fam = (id(org), _family(key), by_group)
+        got = _kept_runs(_FAMILIES, fam, org, cfg, seeds)
+    if got is not None:
+        return _result(_Shared(cfg), seeds, org, got[0], got[1], t_start)
     # New, or an array of the organisation was replaced since (its runners are stale).
     parts = _estimate(cfg, org, 1)
     check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
@@ -233,6 +217,32 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
                     kept.popitem(last=False)
         runs = runner.run(seeds, check_memory=False)
     return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
+
+
+def _kept_runs(table: OrderedDict, entry: tuple, org: Organisation, cfg: ModelConfig,
+               seeds: np.ndarray) -> tuple[Runner, Any] | None:  # fmt: skip
+    """(runner, runs) of ``cfg`` on the runner kept in ``table`` (``_RUNNERS``: its own
+    configuration; ``_FAMILIES``: ``Runner.run_with``), or None where there is none to use:
+    none kept, an array of the organisation replaced since, a family's runner that has
+    not run, or a runner another thread is running on.
+    """
+    with _KEPT_LOCK:
+        hit = table.get(entry)
+        if hit is not None:
+            table.move_to_end(entry)
+    if hit is None:
+        return None
+    runner, parts, identity, busy = hit
+    own = table is _RUNNERS
+    if runner.org is not org or not org.same_identity(identity) or not (own or runner.ready):
+        return None
+    if not busy.acquire(blocking=False):
+        return None
+    try:
+        check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
+        return runner, (runner.run(seeds, check_memory=False) if own else runner.run_with(cfg, seeds))
+    finally:
+        busy.release()
 
 
 def _result(cfg: ModelConfig | _Shared, seeds: np.ndarray, org: Organisation, runner: Runner, runs: Any,

@@ -168,7 +168,6 @@ SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("shown", np.float64, "(n,)", "how far each person's example shows this step (decide)"),
     Array("exposure", np.float64, "(n,)", "exposure of each person who may adopt on it this step (decide)"),
     Array("candidates", np.int64, "(n,)", "people a phase visits (decide: exposure, tests: testers)"),
-    Array("others", np.int64, "(n,)", "people not committed at the start of the step (decide)"),
     Array("draws", np.float64, "(n,)", "a draw of everyone, made once and read again (decide: LAPSE)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""

@@ -49,14 +49,15 @@ def decide(t, par, keys, org, people, scratch):
 
     In passes: (1) decision rights, how far each example shows (``shown``), and the
     candidates: the people who may commit on exposure (not adopted or lapsed, with a
-    decision right), and everyone not committed (``scratch.others``); (2) the candidates'
-    exposure, four at a time (``exposure4``); (3) the committed's transitions, in one
-    branch-free loop that LLVM vectorises (3x faster once nearly everyone is committed),
-    which also keeps everyone's LAPSE draw (``scratch.draws``), then the transitions of
-    those not committed, from that list, reading the kept draw instead of hashing it
-    again (2% of the step on the speed benchmark's workload). A person's transition reads
-    only their own state, their exposure and draws that are pure functions of (stream,
-    step, person), so splitting the work into passes changes no number.
+    decision right); (2) the candidates' exposure, four at a time (``exposure4``); (3) the
+    committed's transitions, in one branch-free loop that LLVM vectorises (3x faster once
+    nearly everyone is committed), which also keeps everyone's LAPSE draw
+    (``scratch.draws``), then everyone else's, reading the kept draw instead of hashing it
+    again (2% of the step on the speed benchmark's workload, none on the default scenario;
+    a list of those not committed, for that last loop, cost the default scenario 6%). A
+    person's transition reads only their own state, their exposure and draws that are pure
+    functions of (stream, step, person), so splitting the work into passes changes no
+    number.
     """
     # Parameters are read once, not per person or tie (reading the vector in the loops
     # was 30x slower: it defeats LLVM's loop optimisations).
@@ -85,16 +86,12 @@ def decide(t, par, keys, org, people, scratch):
         allowed[i] = 1 if own else 0
         x[i] = shown(state[i], visibility)
     n_cand = 0
-    n_other = 0
-    others = scratch.others
     for i in range(n):
         if allowed[i] == 0:
             allowed[i] = 1 if manager_adopted(manager[i], state) else 0
         s = state[i]
         candidates[n_cand] = i
         n_cand += 1 if (allowed[i] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
-        others[n_other] = i
-        n_other += 1 if s != COMMITTED else 0
     done = 0
     if credibility == 1.0:  # w_ij has no credibility factor: four people at a time
         while done + 4 <= n_cand:
@@ -116,9 +113,10 @@ def decide(t, par, keys, org, people, scratch):
         u_lapse[i] = u
         leave = (p_abandon > 0.0) & (u < p_abandon * (1.0 - r))
         next_state[i] = LAPSED if (s == COMMITTED) & leave else s
-    for k in range(n_other):
-        i = others[k]
+    for i in range(n):
         s = state[i]
+        if s == COMMITTED:
+            continue
         ok = allowed[i] == 1
         nxt = s
         r = readiness(motivation[i], belief[i], fit[i])
