@@ -20,6 +20,7 @@ import copy
 import functools
 import math
 import operator
+import threading
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from itertools import accumulate, chain
 from typing import Any
@@ -638,9 +639,7 @@ def shared(d: dict[str, Any] | ModelConfig | None, overrides: dict[str, Any]) ->
         cfg, key = _validate(d, overrides, key)
         if key is None:  # it warned: validated again next time, so that it warns again
             return cfg, None
-    if len(_SEEN) >= _SEEN_MAX:
-        _SEEN.pop(next(iter(_SEEN)), None)
-    _SEEN[id(d)] = (d, stamp, cfg, key, lists, items)
+    _keep(_SEEN, id(d), (d, stamp, cfg, key, lists, items), _SEEN_MAX)
     return cfg, key
 
 
@@ -710,9 +709,7 @@ def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
     if config_warnings() != warned:  # not kept: validated again next time, and warns again
         return cfg, None
     _keep_groups(new)
-    if len(_VALIDATED) >= _VALIDATED_MAX:
-        _VALIDATED.pop(next(iter(_VALIDATED)), None)
-    _VALIDATED[key] = cfg
+    _keep(_VALIDATED, key, cfg, _VALIDATED_MAX)
     return cfg, key
 
 
@@ -930,9 +927,22 @@ def _mapping_key(name: str, data: dict[str, Any]) -> tuple | None:
 def _keep_groups(new: list[tuple[tuple, Any]]) -> None:
     """Keep validated groups in ``_GROUP_MEMO`` (oldest dropped past ``_GROUP_MEMO_MAX``)."""
     for key, g in new:
-        if len(_GROUP_MEMO) >= _GROUP_MEMO_MAX:
-            _GROUP_MEMO.pop(next(iter(_GROUP_MEMO)), None)
-        _GROUP_MEMO[key] = g
+        _keep(_GROUP_MEMO, key, g, _GROUP_MEMO_MAX)
+
+
+_MEMO_LOCK = threading.Lock()
+
+
+def _keep(table: dict, key: Any, value: Any, most: int) -> None:
+    """``table[key] = value``, the oldest entries dropped to keep at most ``most``. Under a
+    lock: dropping the oldest reads the table's order, which another thread adding an
+    entry at that moment made fail ("dictionary changed size during iteration"). Reading
+    an entry (``get``) needs no lock.
+    """
+    with _MEMO_LOCK:
+        while len(table) >= most:
+            table.pop(next(iter(table)))
+        table[key] = value
 
 
 def _construct(cls: type, kwargs: dict[str, Any]) -> Any:

@@ -431,3 +431,42 @@ def test_warnings_of_kept_and_new_configurations_meet_the_filters_in_force() -> 
                 from_dict(d, **{"dynamics.p_spontaneous": 0.01 * (k + 1)})  # a mapping
         hits = [w for w in seen if issubclass(w.category, ConfigWarning) and "mandate.on" in str(w.message)]
         assert (len(hits) == most) if action == "always" else (1 <= len(hits) <= most), (action, len(hits))
+
+
+def test_validations_from_several_threads_keep_and_drop_memo_entries_safely(monkeypatch) -> None:
+    """The memos of validated configurations and groups drop their oldest entries when
+    full; threads validating at once (forced to switch every microsecond, memos kept
+    small so that every call drops one) must neither fail nor get another's values."""
+    import sys
+    import threading
+
+    import sim.params as P
+
+    for name in ("_VALIDATED_MAX", "_GROUP_MEMO_MAX", "_SEEN_MAX"):
+        monkeypatch.setattr(P, name, 4)
+    base = from_dict(SMALL)
+    errors: list = []
+
+    def worker(offset: float) -> None:
+        try:
+            for k in range(150):
+                p = 1e-4 * (k + 1) + offset
+                c = from_dict(base)
+                c.dynamics.p_spontaneous = p
+                assert from_dict(c).dynamics.p_spontaneous == p
+                assert from_dict({"dynamics": {"p_spontaneous": p}}).dynamics.p_spontaneous == p
+        except Exception as e:  # reported below, not lost in the thread
+            errors.append(repr(e))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(k * 1e-7,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors[:3]
+    assert len(P._VALIDATED) <= 4 and len(P._GROUP_MEMO) <= 4
