@@ -123,6 +123,9 @@ def _set(cfg: ModelConfig, key: str, value: Any) -> None:
 class Runner:
     """One scenario family on one organisation, run many times (see the module docstring).
 
+    A runner keeps its buffers between calls, so one runner is not for calls from several
+    threads at once (``sim.run.run`` and ``run_batch`` lock the runners they keep).
+
     Args:
         config: ``ModelConfig`` or nested dict (validated once, here).
         org: the organisation (else built from ``config.org``).
