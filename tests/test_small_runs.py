@@ -336,14 +336,29 @@ def test_a_configuration_changed_in_kernel_parameters_only_runs_as_on_a_new_runn
     assert set(sim_run._RUNNERS) == kept, "every changed configuration was served the kept runner"
 
 
+def _in_threads(worker, args: list) -> None:
+    """worker(a) for each a in ``args``, each in its own thread, with Python switching
+    threads every microsecond (so that any step of one call may interleave with another's)."""
+    import sys
+    import threading
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(a,)) for a in args]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+
+
 def test_runs_from_several_threads_on_one_family_equal_the_runs_made_one_at_a_time() -> None:
     """Calls of ``run`` from several threads that find the same kept runner must not share
     its buffers (each holds the runner's lock, or builds its own): every run equals the
     one made alone. Thread switches are forced every microsecond so that one call's
     initial state would be overwritten by another's between drawing it and running it."""
-    import sys
-    import threading
-
     cfg = from_dict(SMALL)
     org = organisation_for(cfg)
     values = [0.005 * (k + 1) for k in range(12)]
@@ -366,17 +381,7 @@ def test_runs_from_several_threads_on_one_family_equal_the_runs_made_one_at_a_ti
         except Exception as e:  # reported below, not lost in the thread
             errors.append(e)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=worker, args=(values[k::3],)) for k in range(3)]
-        threads += [threading.Thread(target=worker, args=(values[::-1],))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    _in_threads(worker, [values[0::3], values[1::3], values[2::3], values[::-1]])
     assert not errors, errors
     for key, results in got.items():
         assert all(_same(r, alone[key]) for r in results), f"p_spontaneous, seed {key}: a run differs"
@@ -437,9 +442,6 @@ def test_validations_from_several_threads_keep_and_drop_memo_entries_safely(monk
     """The memos of validated configurations and groups drop their oldest entries when
     full; threads validating at once (forced to switch every microsecond, memos kept
     small so that every call drops one) must neither fail nor get another's values."""
-    import sys
-    import threading
-
     import sim.params as P
 
     for name in ("_VALIDATED_MAX", "_GROUP_MEMO_MAX", "_SEEN_MAX"):
@@ -458,15 +460,6 @@ def test_validations_from_several_threads_keep_and_drop_memo_entries_safely(monk
         except Exception as e:  # reported below, not lost in the thread
             errors.append(repr(e))
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=worker, args=(k * 1e-7,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    _in_threads(worker, [k * 1e-7 for k in range(4)])
     assert not errors, errors[:3]
     assert len(P._VALIDATED) <= 4 and len(P._GROUP_MEMO) <= 4
