@@ -195,6 +195,16 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     runner's lock while it uses the runner's buffers; a call from another thread that
     finds it held builds a runner of its own.
     """
+    with _RUN_LOCK:  # one call at a time: the kernels hold the GIL, so threads gain nothing by overlapping
+        return _run_kept_locked(cfg, key, org, seeds, by_group)
+
+
+_RUN_LOCK = threading.RLock()
+
+
+def _run_kept_locked(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray,
+                     by_group: bool) -> Result:  # fmt: skip
+    """``_run_kept`` under ``_RUN_LOCK``."""
     t_start = time.perf_counter()
     k = (id(org), key, by_group)
     got = _kept_runs(_RUNNERS, k, org, cfg, seeds)
