@@ -192,8 +192,8 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     used dropped): a loop of small runs pays its fixed costs once, and no large
     organisation is held after its run. A configuration new to ``_RUNNERS`` runs on the
     kept runner of its family (``_FAMILIES``) where one has run. A call holds a kept
-    runner's lock while it uses the runner's buffers; a call from another thread that
-    finds it held builds a runner of its own.
+    runner's lock while it uses the runner's buffers; calls from several threads also run
+    one at a time (``_RUN_LOCK``), so a kept runner's lock is never found held today.
     """
     with _RUN_LOCK:  # one call at a time: the kernels hold the GIL, so threads gain nothing by overlapping
         return _run_kept_locked(cfg, key, org, seeds, by_group)
