@@ -383,8 +383,25 @@ def test_runs_from_several_threads_on_one_family_equal_the_runs_made_one_at_a_ti
 
     _in_threads(worker, [values[0::3], values[1::3], values[2::3], values[::-1]])
     assert not errors, errors
-    for key, results in got.items():
-        assert all(_same(r, alone[key]) for r in results), f"p_spontaneous, seed {key}: a run differs"
+    bad = {key: results for key, results in got.items() if not all(_same(r, alone[key]) for r in results)}
+    assert not bad, _thread_diagnosis(bad, alone, config, org)
+
+
+def _thread_diagnosis(bad: dict, alone: dict, config, org) -> str:
+    """What a failure of the threads test found: for each (p_spontaneous, seed) whose runs
+    differ, how many of its threaded runs differ, the p_spontaneous each result's own
+    configuration holds, and which side a new ``Runner`` agrees with (so that a failure
+    in CI says whether the run made alone or the runs made in threads went wrong)."""
+    lines = [f"{len(bad)} (p_spontaneous, seed) pairs differ:"]
+    for (p, s), results in list(bad.items())[:6]:
+        fresh = Runner(config(p), org, by_group=True).run(np.array([s]))
+        wrong = [r for r in results if not _same(r, alone[(p, s)])]
+        lines.append(
+            f"  ({p}, {s}): {len(wrong)} of {len(results)} threaded runs differ; their configs' p_spontaneous "
+            f"{sorted({r.config.dynamics.p_spontaneous for r in wrong})}; alone equals a new Runner: "
+            f"{_same(alone[(p, s)], fresh)}; differing runs equal a new Runner: {[_same(r, fresh) for r in wrong]}"
+        )
+    return "\n".join(lines)
 
 
 def test_a_mapping_validates_its_changed_groups_only_and_hands_out_no_kept_group(monkeypatch) -> None:
