@@ -396,10 +396,11 @@ def _thread_diagnosis(bad: dict, alone: dict, config, org) -> str:
     for (p, s), results in list(bad.items())[:6]:
         fresh = Runner(config(p), org, by_group=True).run(np.array([s]))
         wrong = [r for r in results if not _same(r, alone[(p, s)])]
+        held = sorted({r.config.dynamics.p_spontaneous for r in wrong})
         lines.append(
-            f"  ({p}, {s}): {len(wrong)} of {len(results)} threaded runs differ; their configs' p_spontaneous "
-            f"{sorted({r.config.dynamics.p_spontaneous for r in wrong})}; alone equals a new Runner: "
-            f"{_same(alone[(p, s)], fresh)}; differing runs equal a new Runner: {[_same(r, fresh) for r in wrong]}"
+            f"  ({p}, {s}): {len(wrong)} of {len(results)} threaded runs differ; their configs' "
+            f"p_spontaneous {held}; alone equals a new Runner: {_same(alone[(p, s)], fresh)}; "
+            f"differing runs equal a new Runner: {[_same(r, fresh) for r in wrong]}"
         )
     return "\n".join(lines)
 
