@@ -311,6 +311,68 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux: /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an exited child its parent has not reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_the_app_server_stops_with_its_launcher(how):
+    """``changesim app`` serves from a child process; stopping the launcher (``kill``, a closed
+    terminal, a scheduler's cancel; SIGKILL, which it cannot catch, through the kernel's
+    parent-death signal) must stop the server too, or it keeps the port and a later
+    ``changesim app`` cannot start. A leftover server is what this test once found."""
+    import signal
+
+    app = pytest.importorskip("sim.views.app")
+    if app.missing_assets():
+        pytest.skip("front-end assets missing: changesim app --fetch-assets (or make setup)")
+    sig = getattr(signal, how)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    launcher = subprocess.Popen([sys.executable, "-m", "sim.views.app", "--port", str(port)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert launcher.poll() is None, f"the launcher exited ({launcher.returncode})"
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the app server did not answer within 90 s"
+                time.sleep(0.25)
+        children = _children(launcher.pid)
+        assert len(children) == 1 and _running(children[0]), f"one server child, not {children}"
+        launcher.send_signal(sig)
+        rc = launcher.wait(30)
+        assert rc == (128 + sig if sig != signal.SIGKILL else -sig), f"launcher exit status {rc}"
+        deadline = time.monotonic() + 20
+        while _running(children[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(children[0]), f"the server outlived its launcher ({how})"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=2)
+    finally:
+        launcher.kill()
+        launcher.wait()
+        for c in children:
+            if _running(c):
+                os.kill(c, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def server():
     if not Path(CHROMIUM).exists():

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -114,15 +115,60 @@ CHATTER = re.compile(
 """Lines of the server's start-up that say nothing a teacher needs (the address is printed once)."""
 
 
+class _Stopped(Exception):
+    """The launcher was asked to stop by a signal other than Ctrl-C (its number in ``args[0]``)."""
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def _die_with_parent() -> None:
+    """In the server child, before it starts (Linux): ask the kernel to send it SIGTERM when
+    its launcher dies, even by SIGKILL, which the launcher cannot catch. Elsewhere a no-op.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop the server child as Ctrl-C would (SIGINT), killing it after 10 s; reap it."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals on which the launcher stops its server and exits 128 + the signal's number:
+``kill``, a job scheduler's cancel, a closed terminal."""
+
+
 def serve(host: str = HOST, port: int = PORT) -> int:
-    """Run the server as a child, pass on only what is not start-up chatter; Ctrl-C stops it."""
+    """Run the server as a child, pass on only what is not start-up chatter.
+
+    The server never outlives its launcher, which would leave it holding the port: Ctrl-C
+    (exit 0), SIGTERM or SIGHUP (exit 128 + the signal), an error in the launcher, and on
+    Linux even a SIGKILL of the launcher (``_die_with_parent``) all stop it.
+    """
     proc = subprocess.Popen(
         server_command(host, port),
         env=server_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_die_with_parent,  # safe: the launcher starts no threads
     )
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+        handlers = {s: signal.signal(s, _raise_stopped) for s in STOP_SIGNALS}
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -131,12 +177,13 @@ def serve(host: str = HOST, port: int = PORT) -> int:
                 sys.stdout.flush()
         return proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         return 0
+    except _Stopped as stop:
+        return 128 + int(stop.args[0])
+    finally:
+        stop_server(proc)
+        for s, h in handlers.items():
+            signal.signal(s, h)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
