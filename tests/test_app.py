@@ -326,6 +326,23 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def test_a_port_in_use_is_refused_in_one_line_before_the_server_starts(capsys):
+    """A second ``changesim app`` on a port already served says so and exits 2, instead of
+    printing the address of someone else's server and then the server's own error."""
+    from sim.views import app
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert app.main(["--port", str(port)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "", "no address is printed for a server that will not start"
+    assert out.err.count("\n") == 1 and f"port {port} on 127.0.0.1 is in use" in out.err, out.err
+    assert f"--port {port + 1}" in out.err, "it says how to pick another port"
+    assert app.port_problem("127.0.0.1", port) is None, "a free port is no problem"
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_the_app_server_stops_with_its_launcher(how):

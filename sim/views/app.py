@@ -13,6 +13,7 @@ is wrong.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import shutil
@@ -186,6 +187,25 @@ def serve(host: str = HOST, port: int = PORT) -> int:
             signal.signal(s, h)
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on (host, port), or None where it can: checked before
+    the server starts, so that a port in use (often another ``changesim app``) is one clear
+    line instead of the server's own error after the launcher has printed the address.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            s.bind((host, port))
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            return (f"port {port} on {host} is in use (another changesim app?); stop that one, "
+                    f"or pick another port: changesim app --port {port + 1}")  # fmt: skip
+        return f"cannot listen on {host}:{port}: {e.strerror or e}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``changesim app``: serve the teaching app on 127.0.0.1 (``--port``), or ``--fetch-assets``.
 
@@ -212,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         got = fetch_assets()
         print(f"assets in {asset_cache()}: fetched {', '.join(got) if got else 'nothing (all present)'}")
         return 0
+    busy = port_problem(args.host, args.port)
+    if busy:
+        print(f"error: {busy}", file=sys.stderr)
+        return 2
     missing = missing_assets()
     if missing:
         print(
