@@ -155,6 +155,7 @@ def figure(leaders: pd.DataFrame, path: Path) -> None:
 
 def headline(leaders: pd.DataFrame, cells: pd.DataFrame, source: str) -> str:
     """Plain-language findings, including whether the expected contingency appears."""
+
     def lead(key: str, c: float, u: float) -> pd.Series:
         return leaders[(leaders.outcome == key) & (leaders.complexity == c) & (leaders.urgency == u)].iloc[0]
 
@@ -181,6 +182,7 @@ def headline(leaders: pd.DataFrame, cells: pd.DataFrame, source: str) -> str:
     complex_sust = leaders[(leaders.outcome == "sustained") & (leaders.complexity >= 0.8)]
     distributed_ahead = complex_sust.leader.isin(DISTRIBUTED).mean()
     mixed_ahead = (complex_sust.leader == "hybrid").mean()
+
     def drop(m: str) -> float:
         return mean("sustained", m, lo_c, lo_u) - mean("sustained", m, hi_c, lo_u)
 
