@@ -311,6 +311,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_until_served(launcher: subprocess.Popen, url: str, see: str) -> None:
+    """Wait (up to 90 s) until ``url`` answers, failing if the launcher exits first."""
+    deadline = time.monotonic() + 90
+    while True:
+        assert launcher.poll() is None, f"the app server exited ({launcher.returncode}){see}"
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the app server did not answer within 90 s"
+            time.sleep(0.25)
+
+
 def _children(pid: int) -> list[int]:
     """The child processes of ``pid`` (Linux: /proc)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -362,15 +375,7 @@ def test_the_app_server_stops_with_its_launcher(how):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
     children: list[int] = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert launcher.poll() is None, f"the launcher exited ({launcher.returncode})"
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the app server did not answer within 90 s"
-                time.sleep(0.25)
+        _wait_until_served(launcher, url, "")
         children = _children(launcher.pid)
         assert len(children) == 1 and _running(children[0]), f"one server child, not {children}"
         launcher.send_signal(sig)
@@ -409,15 +414,7 @@ def server():
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert proc.poll() is None, f"the app server exited ({proc.returncode}); see {log.name}"
-                try:
-                    urllib.request.urlopen(url, timeout=2).read()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "the app server did not answer within 90 s"
-                    time.sleep(0.25)
+            _wait_until_served(proc, url, f"; see {log.name}")
             yield url
         finally:
             proc.terminate()
