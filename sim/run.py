@@ -165,9 +165,13 @@ _RUNNERS_STAFF = 20_000  # staff x runs: larger calls keep no runner (their fixe
 _FAMILIES: OrderedDict = OrderedDict()
 """A kept runner for each family of configurations: equal in every key that fixes a
 runner or shapes its initial states (``sim.batch.shapes_runner``), whatever their kernel
-parameters. Entries as ``_RUNNERS``'s: (runner, memory estimate, organisation identity,
-the lock a call holds while it runs on the runner's buffers)."""
-_KEPT_LOCK = threading.Lock()  # guards the two tables (a lookup and its move_to_end)
+parameters. Entries as ``_RUNNERS``'s: (runner, memory estimate, organisation identity)."""
+_RUN_LOCK = threading.Lock()
+"""Held by a call of ``_run_kept`` while it reads the two tables and runs on a kept runner's
+buffers: calls from several threads run one at a time (the kernels hold the GIL, so they
+would gain nothing by overlapping). A lock per runner was not enough: with one, the full
+suite under load gave a threaded run different numbers from the same run made alone (about
+1 run in 6 of the suite; ``tests/test_small_runs.py``), for a reason not found."""
 _FAMILY_OF = itemgetter(*(k for k, key in enumerate(FINGERPRINT_KEYS) if shapes_runner(key)))
 
 
@@ -191,68 +195,46 @@ def _run_kept(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray, 
     configuration, grouping) are kept from an earlier such run (a few kept, least recently
     used dropped): a loop of small runs pays its fixed costs once, and no large
     organisation is held after its run. A configuration new to ``_RUNNERS`` runs on the
-    kept runner of its family (``_FAMILIES``) where one has run. A call holds a kept
-    runner's lock while it uses the runner's buffers; calls from several threads also run
-    one at a time (``_RUN_LOCK``), so a kept runner's lock is never found held today.
+    kept runner of its family (``_FAMILIES``) where one has run. Calls run one at a time
+    (``_RUN_LOCK``).
     """
-    with _RUN_LOCK:  # one call at a time: the kernels hold the GIL, so threads gain nothing by overlapping
-        return _run_kept_locked(cfg, key, org, seeds, by_group)
-
-
-_RUN_LOCK = threading.RLock()
-
-
-def _run_kept_locked(cfg: ModelConfig, key: Any, org: Organisation, seeds: np.ndarray,
-                     by_group: bool) -> Result:  # fmt: skip
-    """``_run_kept`` under ``_RUN_LOCK``."""
     t_start = time.perf_counter()
     k = (id(org), key, by_group)
-    got = _kept_runs(_RUNNERS, k, org, cfg, seeds)
-    if got is None:  # a family's key only where the configuration's own runner is not kept
-        fam = (id(org), _family(key), by_group)
-        got = _kept_runs(_FAMILIES, fam, org, cfg, seeds)
-    if got is not None:
-        return _result(_Shared(cfg), seeds, org, got[0], got[1], t_start)
-    # New, or an array of the organisation was replaced since (its runners are stale).
-    parts = _estimate(cfg, org, 1)
-    check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
-    runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
-    busy = threading.Lock()
-    with busy:
-        with _KEPT_LOCK:
+    with _RUN_LOCK:
+        got = _kept_runs(_RUNNERS, k, org, cfg, seeds)
+        if got is None:  # a family's key only where the configuration's own runner is not kept
+            fam = (id(org), _family(key), by_group)
+            got = _kept_runs(_FAMILIES, fam, org, cfg, seeds)
+        if got is None:  # new, or an array of the organisation was replaced since (its runners are stale)
+            parts = _estimate(cfg, org, 1)
+            check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
+            runner = Runner(copy_config(cfg), org, by_group=by_group, validated=True)
             for kept, entry in ((_RUNNERS, k), (_FAMILIES, fam)):
-                kept[entry] = (runner, parts, org.identity(), busy)
+                kept[entry] = (runner, parts, org.identity())
                 kept.move_to_end(entry)
                 if len(kept) > _RUNNERS_MAX:
                     kept.popitem(last=False)
-        runs = runner.run(seeds, check_memory=False)
-    return _result(_Shared(cfg), seeds, org, runner, runs, t_start)
+            got = runner, runner.run(seeds, check_memory=False)
+    return _result(_Shared(cfg), seeds, org, got[0], got[1], t_start)
 
 
 def _kept_runs(table: OrderedDict, entry: tuple, org: Organisation, cfg: ModelConfig,
                seeds: np.ndarray) -> tuple[Runner, Any] | None:  # fmt: skip
     """(runner, runs) of ``cfg`` on the runner kept in ``table`` (``_RUNNERS``: its own
     configuration; ``_FAMILIES``: ``Runner.run_with``), or None where there is none to use:
-    none kept, an array of the organisation replaced since, a family's runner that has
-    not run, or a runner another thread is running on.
+    none kept, an array of the organisation replaced since, or a family's runner that has
+    not run. Called under ``_RUN_LOCK``.
     """
-    with _KEPT_LOCK:
-        hit = table.get(entry)
-        if hit is not None:
-            table.move_to_end(entry)
+    hit = table.get(entry)
     if hit is None:
         return None
-    runner, parts, identity, busy = hit
+    table.move_to_end(entry)
+    runner, parts, identity = hit
     own = table is _RUNNERS
     if runner.org is not org or not org.same_identity(identity) or not (own or runner.ready):
         return None
-    if not busy.acquire(blocking=False):
-        return None
-    try:
-        check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
-        return runner, (runner.run(seeds, check_memory=False) if own else runner.run_with(cfg, seeds))
-    finally:
-        busy.release()
+    check_fits(parts if len(seeds) == 1 else _estimate(cfg, org, len(seeds)), "this batch")
+    return runner, (runner.run(seeds, check_memory=False) if own else runner.run_with(cfg, seeds))
 
 
 def _result(cfg: ModelConfig | _Shared, seeds: np.ndarray, org: Organisation, runner: Runner, runs: Any,

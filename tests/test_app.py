@@ -9,6 +9,7 @@ front-end assets in its cache (``python -m sim.views.app --fetch-assets``) and n
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -363,8 +364,6 @@ def test_the_app_server_stops_with_its_launcher(how):
     terminal, a scheduler's cancel; SIGKILL, which it cannot catch, through the kernel's
     parent-death signal) must stop the server too, or it keeps the port and a later
     ``changesim app`` cannot start. A leftover server is what this test once found."""
-    import signal
-
     app = pytest.importorskip("sim.views.app")
     if app.missing_assets():
         pytest.skip("front-end assets missing: changesim app --fetch-assets (or make setup)")

@@ -356,9 +356,9 @@ def _in_threads(worker, args: list) -> None:
 
 def test_runs_from_several_threads_on_one_family_equal_the_runs_made_one_at_a_time() -> None:
     """Calls of ``run`` from several threads that find the same kept runner must not share
-    its buffers (each holds the runner's lock, or builds its own): every run equals the
-    one made alone. Thread switches are forced every microsecond so that one call's
-    initial state would be overwritten by another's between drawing it and running it."""
+    its buffers (``sim.run._RUN_LOCK``): every run equals the one made alone. Thread
+    switches are forced every microsecond so that one call's initial state would be
+    overwritten by another's between drawing it and running it."""
     cfg = from_dict(SMALL)
     org = organisation_for(cfg)
     values = [0.005 * (k + 1) for k in range(12)]
