@@ -229,9 +229,10 @@ class Runner:
         instead of the runner's own (``run_with``).
         """
         t_start = time.perf_counter()
-        seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+        if type(seeds) is not np.ndarray or seeds.dtype != np.int64 or seeds.ndim != 1:
+            seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
         r, n, t = len(seeds), self.org.n_staff, self.cfg.n_steps
-        if (seeds < 0).any():
+        if seeds[0] < 0 if r == 1 else (seeds < 0).any():  # one seed: no array reduction (a small run's loop)
             raise ConfigError("seeds must be non-negative integers")
         if check_memory:
             check_fits(estimate_batch(self.cfg, self.org, r, len(self.group_labels)), "this batch")

@@ -84,3 +84,13 @@ def test_bad_values_are_refused_with_the_key_named() -> None:
         runner.run(np.arange(3), {"org.n_staff": 10})
     with pytest.raises(ConfigError, match="no key"):
         runner.run(np.arange(3), {"dynamics.p_spontanous": 0.1})
+
+
+@pytest.mark.parametrize("seeds", [[-1], np.array([-1]), np.array([-1], np.int32), -1, [3, -1]])
+def test_a_negative_seed_is_refused_before_any_run(seeds: object) -> None:
+    """One seed or several, as a list, an int64 or another integer array: each way into
+    ``Runner.run`` checks its seeds (the single-seed check takes a shortcut of its own)."""
+    runner = Runner(FULL)
+    runner.run([0])  # the runner keeps its inputs: a later single seed takes the small-run path
+    with pytest.raises(ConfigError, match="non-negative"):
+        runner.run(seeds)
