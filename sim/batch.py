@@ -364,8 +364,8 @@ class Runner:
         """
         n, m = self.org.n_staff, n_pairs(self.org)
         if self._buf is None or len(self._buf[2]) < rows:
-            self._buf = (initial.empty_state(n, m, rows, tie_rows=self.full_model),
-                         scratch(n, rows) if self.full_model else (), np.empty((rows, 3)))  # fmt: skip
+            work = scratch(n, rows, n_pairs=m) if self.full_model else ()
+            self._buf = (initial.empty_state(n, m, rows, tie_rows=self.full_model), work, np.empty((rows, 3)))
             self._chunks = {}
         if state is None and rows in self._chunks:
             return self._chunks[rows]

@@ -100,7 +100,9 @@ def _alive(n_replicates: int, per: int) -> int:
 
 def _replicate_bytes(cfg: ModelConfig, n: int, m: int) -> int:
     full = cfg.dynamics.rule == "change"
-    tie = _TIE_BYTES * (m // 2) if full else 0  # one value per undirected tie (sim.state.tie_pairs)
+    # One value per undirected tie (sim.state.tie_pairs): trust, and the full model's
+    # per-tie work space.
+    tie = (_TIE_BYTES + _SCRATCH_TIE_BYTES) * (m // 2) if full else 0
     work = _SCRATCH_BYTES if full else _FRONTIER_BYTES
     return (_STAFF_BYTES + work) * n + tie
 
@@ -116,7 +118,11 @@ def _org_array_bytes(n: int, m: int) -> int:
     return sum(np.dtype(a.dtype).itemsize * length[a.shape] for a in ORG_ARRAYS)
 
 
-_SCRATCH_BYTES, _FRONTIER_BYTES = _itemsizes(SCRATCH_ARRAYS), _itemsizes(FRONTIER_ARRAYS)
+_SCRATCH_BYTES = _itemsizes(tuple(a for a in SCRATCH_ARRAYS if a.shape == "(n,)"))
+_SCRATCH_TIE_BYTES = _itemsizes(tuple(a for a in SCRATCH_ARRAYS if a.shape == "(p,)"))
+_FRONTIER_BYTES = _itemsizes(FRONTIER_ARRAYS)
+if _SCRATCH_BYTES + _SCRATCH_TIE_BYTES != _itemsizes(SCRATCH_ARRAYS):
+    raise RuntimeError("sim.state.SCRATCH_ARRAYS declares a shape other than (n,) or (p,): count it here")
 
 
 def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_groups: int = 1,

@@ -24,7 +24,7 @@ from sim.io import build
 from sim.metrics import group_matrix
 from sim.org import Organisation
 from sim.params import ConfigError, ModelConfig, from_dict
-from sim.state import N_STATES, frontier, initial_state, org_arrays, scratch
+from sim.state import N_STATES, frontier, initial_state, n_pairs, org_arrays, scratch
 
 ENGINES = ("kernel", "agents")
 
@@ -87,7 +87,7 @@ class ChangeModel(mesa.Model):
             self.arrays.clinician,
             self.arrays.senior,
         )
-        self._scratch = scratch(self.org.n_staff)
+        self._scratch = scratch(self.org.n_staff, n_pairs=n_pairs(self.org))
         self.threshold_kind = THRESHOLD_KINDS[cfg.dynamics.threshold_kind]
         self._rule = rule_of(cfg.dynamics) if not self.full_model else None
         self.groups, self.group_labels = group_matrix(self.org, by_group)

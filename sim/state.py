@@ -147,7 +147,6 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("indices", np.uint32, "(m,)", "contact of each stored tie, sorted within a row"),
     Array("tie_kind", np.uint8, "(m,)", "tie kind code (sim.org.TIE_KINDS: line, team, peer, cross_org)"),
     Array("pair", np.uint32, "(m,)", "undirected tie of each stored tie (both (i, j) and (j, i)): its trust"),
-    Array("pair_ptr", np.int64, "(n+1,)", "undirected ties {i, j} with i < j are pair_ptr[i]:pair_ptr[i+1]"),
     Array("pair_lower", np.uint32, "(p,)", "the lower-numbered person i of each undirected tie {i, j}"),
     Array("pair_upper", np.uint32, "(p,)", "the higher-numbered person j of each undirected tie {i, j}"),
     Array("line_pairs", np.int64, "(l,)", "the undirected ties that are line ties"),
@@ -163,7 +162,8 @@ ORG_ARRAYS: tuple[Array, ...] = (
 SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("next_state", np.uint8, "(n,)", "each person's decided state, applied together at the step's end"),
     Array("allowed", np.uint8, "(n,)", "1 where the person had a decision right this step"),
-    Array("committed", np.float64, "(n,)", "1.0 where the person is committed (trust phase), else 0.0"),
+    Array("committed", np.float64, "(n,)", "1.0 where committed at the last trust phase, else 0.0"),
+    Array("grows", np.uint8, "(p,)", "1 where the tie had a committed end at the last trust phase"),
     Array("recorded", np.uint8, "(n,)", "state at the last record (counts move by the difference)"),
     Array("shown", np.float64, "(n,)", "how far each person's example shows this step (decide)"),
     Array("exposure", np.float64, "(n,)", "exposure of each person who may adopt on it this step (decide)"),
@@ -246,7 +246,6 @@ def org_arrays(org: Organisation) -> OrgArrays:
     src = org.tie_sources()
     derived = {
         "pair": pair,
-        "pair_ptr": np.searchsorted(src[first], np.arange(org.n_staff + 1)),
         "pair_lower": src[first],
         "pair_upper": org.indices[first],
         "line_pairs": np.flatnonzero(org.tie_kind[first] == LINE),
@@ -260,10 +259,13 @@ def org_arrays(org: Organisation) -> OrgArrays:
     )  # fmt: skip
 
 
-def scratch(n_staff: int, n_replicates: int | None = None) -> Scratch:
-    """Zeroed work space for one replicate, or (R, n) arrays for a batch."""
+def scratch(n_staff: int, n_replicates: int | None = None, *, n_pairs: int) -> Scratch:
+    """Zeroed work space for one replicate, or (R, ...) arrays for a batch: (n,) per person
+    and (p,) per undirected tie (``n_pairs``, ``n_pairs(org)``).
+    """
     lead = () if n_replicates is None else (n_replicates,)
-    return Scratch(*(np.zeros(lead + (n_staff,), dtype=a.dtype) for a in SCRATCH_ARRAYS))
+    length = {"(n,)": n_staff, "(p,)": n_pairs}
+    return Scratch(*(np.zeros(lead + (length[a.shape],), dtype=a.dtype) for a in SCRATCH_ARRAYS))
 
 
 def frontier(n_staff: int) -> Frontier:

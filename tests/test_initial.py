@@ -106,7 +106,7 @@ def test_minimal_means_buffers_and_work_space() -> None:
     out = empty_state(n, m, r, tie_rows=False)
     for a in STAFF_ATTRIBUTES:  # garbage in reused buffers must not survive
         getattr(out, a.name)[:] = 99
-    work = scratch(n, r)
+    work = scratch(n, r, n_pairs=m)
     for arr in work:
         arr[:] = 1
     means = np.full((r, 3), -1.0)
@@ -203,7 +203,7 @@ def test_serial_fill_draws_what_fill_draws() -> None:
         )
         n, m = org.n_staff, len(org.indices) // 2
         a, b = empty_state(n, m, 1, tie_rows=tie_rows), empty_state(n, m, 1, tie_rows=tie_rows)
-        wa, wb = (scratch(n, 1), scratch(n, 1)) if tie_rows else (None, None)
+        wa, wb = (scratch(n, 1, n_pairs=m), scratch(n, 1, n_pairs=m)) if tie_rows else (None, None)
         ma, mb = np.empty((1, 3)), np.empty((1, 3))
         one = initial.serial_fill(prepared, b, wb, mb, b.people())
         for seeds in (np.array([3]), np.array([7]), np.array([[11]]), np.array([3])):

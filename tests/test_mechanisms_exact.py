@@ -25,7 +25,7 @@ from sim.dynamics import co_design, layout
 from sim.dynamics.change import senior_mask, stream_keys
 from sim.model import organisation_for
 from sim.params import ConfigError
-from sim.state import COMMITTED, COMPLYING, NOT_ADOPTED
+from sim.state import COMMITTED, COMPLYING, LAPSED, NOT_ADOPTED
 
 ENGINES = ("kernel", "agents")
 
@@ -99,6 +99,26 @@ def test_joint_work_builds_trust_on_ties_of_committed_people(engine: str) -> Non
     assert tr[tie(m, 2, 1)] == pytest.approx(0.73, abs=1e-12)
     assert tr[tie(m, 0, 1)] == pytest.approx(0.6 + 0.1 * 0.4, abs=1e-12)
     assert tr[tie(m, 2, 3)] == pytest.approx(0.7, abs=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_trust_grows_only_while_an_end_is_committed_as_states_change(engine: str) -> None:
+    # Growth 0.1, states set by hand between steps (as churn or a lapse would set them):
+    # step 1 with 1 and 2 committed, step 2 with 2 and 3, step 3 with nobody (2 and 3
+    # stop together). g(tau) = tau + 0.1 (1 - tau): g(0.7) = 0.73, g(0.73) = 0.757,
+    # g(0.6) = 0.64. A tie left growing after its ends stopped (tie 1-4 at step 2, tie
+    # 2-3 at step 3) would reach 0.757 and 0.7813.
+    m = tiny(engine, **{"relationships.trust_growth": 0.1, "adaptation.p_abandon": 0.0})
+    for step, committed, grown in (
+        (1, (1, 2), {(1, 2): 0.73, (1, 3): 0.73, (2, 3): 0.73, (1, 4): 0.73, (3, 4): 0.7, (0, 1): 0.64}),
+        (2, (2, 3), {(1, 2): 0.757, (1, 3): 0.757, (2, 3): 0.757, (1, 4): 0.73, (3, 4): 0.73, (0, 1): 0.64}),
+        (3, (), {(1, 2): 0.757, (1, 3): 0.757, (2, 3): 0.757, (1, 4): 0.73, (3, 4): 0.73, (0, 1): 0.64}),
+    ):
+        m.state.state[:] = [NOT_ADOPTED] + [COMMITTED if k in committed else LAPSED for k in (1, 2, 3, 4)]
+        m.step()
+        assert list(m.state.state[1:]) == [COMMITTED if k in committed else LAPSED for k in (1, 2, 3, 4)]
+        got = {pair: m.state.trust[tie(m, *pair)] for pair in grown}
+        assert got == pytest.approx(grown, abs=1e-12), f"trust after step {step}"
 
 
 # --- mandate: compliance, co-designers commit, pressure fades -------------------------------

@@ -61,7 +61,7 @@ from sim.engine import simulate, weights
 from sim.model import ChangeModel
 from sim.org import Organisation, random_graph, synthetic
 from sim.params import ModelConfig, from_dict
-from sim.state import initial_state, org_arrays, scratch
+from sim.state import initial_state, n_pairs, org_arrays, scratch
 
 import bench  # the chassis benchmark beside this file (its runners, clock and C loop)
 from bench import Case, Timed, _clock
@@ -447,7 +447,7 @@ def _change_kernel(org: Organisation, cfg: ModelConfig, n_steps: int) -> Timed:
         t0 = time.perf_counter()
         st = initial_state(org, cfg, 0)
         build = time.perf_counter() - t0
-        people, work = st.people(), scratch(org.n_staff)
+        people, work = st.people(), scratch(org.n_staff, n_pairs=n_pairs(org))
         counts = np.zeros((n_steps + 1, 1, 4), np.int32)
         extra = np.empty((n_steps + 1, 3))
         w, c, _ = _clock(

@@ -35,7 +35,7 @@ from sim.dynamics.relationships import update_trust  # noqa: E402
 from sim.metrics import group_matrix  # noqa: E402
 from sim.model import organisation_for  # noqa: E402
 from sim.params import from_dict  # noqa: E402
-from sim.state import initial_states, org_arrays, replicate, scratch  # noqa: E402
+from sim.state import initial_states, n_pairs, org_arrays, replicate, scratch  # noqa: E402
 
 EARLY = 26  # steps 1-26 (adoption spreading) are reported apart from 27-104 (nearly all committed)
 PHASES = ("schedule", "churn", "decide", "apply", "test_cycles", "motivation", "trust", "courage", "record")
@@ -106,7 +106,7 @@ def main() -> None:
 
     def fresh():
         st = initial_states(org, cfg, seeds, tie_rows=True)
-        return st.people(), scratch(org.n_staff, len(seeds))
+        return st.people(), scratch(org.n_staff, len(seeds), n_pairs=n_pairs(org))
 
     counts = np.zeros((len(seeds), t + 1, int(groups.max()) + 1, 4), np.int32)
     extra = np.empty((len(seeds), t + 1, 3))
