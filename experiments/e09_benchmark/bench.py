@@ -689,9 +689,21 @@ def machine() -> dict[str, str]:
             "numba threads available": str(numba.config.NUMBA_NUM_THREADS),
             "numba threading layer": _threading_layer(),
             "date (UTC)": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "code measured": _code_measured(),
         }
     )
     return info
+
+
+def _code_measured() -> str:
+    """The commit of the tree measured (``sim.provenance.git_state``), and whether its
+    tracked files differed from it when the benchmark started."""
+    from sim.provenance import git_state
+
+    g = git_state()
+    if g["git_commit"] is None:
+        return "not a git checkout"
+    return g["git_commit"][:12] + (" with uncommitted changes" if g["git_modified"] else "")
 
 
 def _fmt(v: float, unit: str) -> str:
