@@ -15,7 +15,7 @@ import pytest
 
 from sim import from_dict
 from sim.dynamics.change import state_means_rows
-from sim.initial import FULL_ONLY, draw_states, empty_state, first_k
+from sim.initial import FULL_ONLY, _diagonal_ranks, draw_states, empty_state, first_k
 from sim.model import organisation_for
 from sim.params import ConfigError
 from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, initial_states, scratch
@@ -136,6 +136,34 @@ def test_first_k_is_the_order_of_key_draw_and_index() -> None:
         flat = np.zeros(n, np.uint8)
         first_k(np.empty(0), tie, k, flat)
         assert set(np.flatnonzero(flat)) == set(np.lexsort((np.arange(n), tie))[:k]), "by (draw, index)"
+
+
+def test_diagonal_picks_the_first_k_by_rank_in_cell_then_draw_and_index() -> None:
+    """The diagonal rule's ranks, exact only up to the k-th pick's rank, pick the k people
+    first by (rank within cell by (draw, index), draw, index), worked out here by sorting
+    everyone; cells of every size, many equal draws, k from 1 to everyone."""
+    g = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(g.integers(1, 60))
+        cell = g.integers(0, int(g.integers(1, 8)), n)
+        k = int(g.integers(1, n + 1))
+        tie = g.integers(0, 6, n) / 6.0
+        by = np.lexsort((np.arange(n), tie, cell))  # cell, then draw, then index
+        rank = np.empty(n)
+        for c in np.unique(cell):
+            rank[by[cell[by] == c]] = np.arange((cell == c).sum())
+        want = set(np.lexsort((np.arange(n), tie, rank))[:k])
+        members = np.argsort(cell, kind="stable").astype(np.int64)
+        ptr = np.zeros(cell.max() + 2, np.int64)
+        np.cumsum(np.bincount(cell, minlength=cell.max() + 1), out=ptr[1:])
+        primary = np.full(n, -1.0)
+        _diagonal_ranks(ptr, members, tie, k, primary)
+        out = np.zeros(n, np.uint8)
+        first_k(primary, tie, k, out)
+        assert set(np.flatnonzero(out)) == want, f"n={n}, k={k}"
+        sizes = np.bincount(cell)
+        cap = next(r for r in range(n + 1) if np.minimum(sizes, r + 1).sum() >= k or r + 1 >= sizes.max())
+        assert np.array_equal(primary, np.minimum(rank, cap + 1)), "exact ranks up to the cap"
 
 
 def test_bad_inputs_are_refused_like_the_reference() -> None:
