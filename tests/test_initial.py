@@ -15,9 +15,10 @@ import pytest
 
 from sim import from_dict
 from sim.dynamics.change import state_means_rows
-from sim.initial import FULL_ONLY, _diagonal_ranks, draw_states, empty_state, first_k
+from sim.initial import FULL_ONLY, draw_states, empty_state
 from sim.model import organisation_for
 from sim.params import ConfigError
+from sim.selection import diagonal_ranks, first_k
 from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, initial_states, scratch
 
 SEEDS = np.array([0, 1, 7, 123456789, 2**62 + 5])
@@ -157,7 +158,7 @@ def test_diagonal_picks_the_first_k_by_rank_in_cell_then_draw_and_index() -> Non
         ptr = np.zeros(cell.max() + 2, np.int64)
         np.cumsum(np.bincount(cell, minlength=cell.max() + 1), out=ptr[1:])
         primary = np.full(n, -1.0)
-        _diagonal_ranks(ptr, members, tie, k, primary)
+        diagonal_ranks(ptr, members, tie, k, primary)
         out = np.zeros(n, np.uint8)
         first_k(primary, tie, k, out)
         assert set(np.flatnonzero(out)) == want, f"n={n}, k={k}"
