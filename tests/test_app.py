@@ -358,12 +358,12 @@ def test_a_port_in_use_is_refused_in_one_line_before_the_server_starts(capsys):
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc (Linux)")
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGKILL"])
 def test_the_app_server_stops_with_its_launcher(how):
-    """``changesim app`` serves from a child process; stopping the launcher (``kill``, a closed
-    terminal, a scheduler's cancel; SIGKILL, which it cannot catch, through the kernel's
-    parent-death signal) must stop the server too, or it keeps the port and a later
-    ``changesim app`` cannot start. A leftover server is what this test once found."""
+    """``changesim app`` serves from a child process; stopping the launcher (``kill`` or a
+    scheduler's cancel: SIGTERM; a closed terminal: SIGHUP; SIGKILL, which it cannot catch,
+    through the kernel's parent-death signal) must stop the server too, or it keeps the
+    port and a later ``changesim app`` cannot start. A leftover server is what this test once found."""
     app = pytest.importorskip("sim.views.app")
     if app.missing_assets():
         pytest.skip("front-end assets missing: changesim app --fetch-assets (or make setup)")
