@@ -99,15 +99,19 @@ def _alive(n_replicates: int, per: int) -> int:
 
 
 def _replicate_bytes(cfg: ModelConfig, n: int, m: int) -> int:
-    full = cfg.dynamics.rule == "change"
-    # One value per undirected tie (sim.state.tie_pairs): trust, and the full model's
-    # per-tie work space.
-    tie = (_TIE_BYTES + _SCRATCH_TIE_BYTES) * (m // 2) if full else 0
-    work = _SCRATCH_BYTES if full else _FRONTIER_BYTES
-    return (_STAFF_BYTES + work) * n + tie
+    if cfg.dynamics.rule != "change":
+        return (_STAFF_BYTES + _FRONTIER_BYTES) * n
+    # Trust is one value per undirected tie (sim.state.tie_pairs); work space by its declared shapes.
+    p = m // 2
+    return _STAFF_BYTES * n + _TIE_BYTES * p + _declared_bytes(SCRATCH_ARRAYS, {"(n,)": n, "(p,)": p})
 
 
 _STAFF_BYTES, _TIE_BYTES = _itemsizes(STAFF_ATTRIBUTES), _itemsizes(TIE_ATTRIBUTES)
+
+
+def _declared_bytes(decls: tuple, length: dict[str, int]) -> int:
+    """Bytes of the arrays ``decls`` declares (``sim.state.Array``), each of ``length[shape]`` items."""
+    return sum(np.dtype(a.dtype).itemsize * length[a.shape] for a in decls)
 
 
 def _org_array_bytes(n: int, m: int) -> int:
@@ -115,14 +119,10 @@ def _org_array_bytes(n: int, m: int) -> int:
     m / 2 undirected ties (p), n staff; line ties (l) and senior posts (s) at most n.
     """
     length = {"(m,)": m, "(p,)": m // 2, "(n,)": n, "(n+1,)": n + 1, "(l,)": n, "(s,)": n}
-    return sum(np.dtype(a.dtype).itemsize * length[a.shape] for a in ORG_ARRAYS)
+    return _declared_bytes(ORG_ARRAYS, length)
 
 
-_SCRATCH_BYTES = _itemsizes(tuple(a for a in SCRATCH_ARRAYS if a.shape == "(n,)"))
-_SCRATCH_TIE_BYTES = _itemsizes(tuple(a for a in SCRATCH_ARRAYS if a.shape == "(p,)"))
 _FRONTIER_BYTES = _itemsizes(FRONTIER_ARRAYS)
-if _SCRATCH_BYTES + _SCRATCH_TIE_BYTES != _itemsizes(SCRATCH_ARRAYS):
-    raise RuntimeError("sim.state.SCRATCH_ARRAYS declares a shape other than (n,) or (p,): count it here")
 
 
 def estimate(cfg: ModelConfig, n_staff: int, n_ties: int, n_replicates: int, n_groups: int = 1,
