@@ -147,9 +147,9 @@ ORG_ARRAYS: tuple[Array, ...] = (
     Array("indices", np.uint32, "(m,)", "contact of each stored tie, sorted within a row"),
     Array("tie_kind", np.uint8, "(m,)", "tie kind code (sim.org.TIE_KINDS: line, team, peer, cross_org)"),
     Array("pair", np.uint32, "(m,)", "undirected tie of each stored tie (both (i, j) and (j, i)): its trust"),
-    Array("pair_lower", np.uint32, "(p,)", "the lower-numbered person i of each undirected tie {i, j}"),
-    Array("pair_upper", np.uint32, "(p,)", "the higher-numbered person j of each undirected tie {i, j}"),
     Array("line_pairs", np.int64, "(l,)", "the undirected ties that are line ties"),
+    Array("line_lower", np.uint32, "(l,)", "lower-numbered person of each line tie (line_pairs order)"),
+    Array("line_upper", np.uint32, "(l,)", "higher-numbered person of each line tie (line_pairs order)"),
     Array("level", np.int16, "(n,)", "depth in the line hierarchy (0 = top)"),
     Array("manager", np.int64, "(n,)", "line manager's index, -1 at the top"),
     Array("organisation", np.uint16, "(n,)", "partner organisation code (0 = the lead organisation)"),
@@ -244,11 +244,12 @@ def org_arrays(org: Organisation) -> OrgArrays:
     """The kernel bundle of ``org``, each array in its declared dtype (no copy where it already is)."""
     pair, first = tie_pairs(org)
     src = org.tie_sources()
+    line = np.flatnonzero(org.tie_kind[first] == LINE)
     derived = {
         "pair": pair,
-        "pair_lower": src[first],
-        "pair_upper": org.indices[first],
-        "line_pairs": np.flatnonzero(org.tie_kind[first] == LINE),
+        "line_pairs": line,
+        "line_lower": src[first[line]],
+        "line_upper": org.indices[first[line]],
         "clinician": clinician_mask(org),
         "senior": senior_mask(org),
         "seniors": np.flatnonzero(senior_mask(org)),

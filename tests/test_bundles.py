@@ -30,6 +30,7 @@ from sim.state import (
     org_arrays,
     replicate,
     scratch,
+    tie_pairs,
 )
 
 MAX_KERNEL_ARGS = 12
@@ -53,7 +54,9 @@ def test_org_arrays_have_the_declared_dtypes_and_pairs_join_both_directions() ->
     for a in ORG_ARRAYS:
         assert getattr(arrays, a.name).dtype == a.dtype, f"{a.name} is not {a.dtype}"
     src, dst = org.tie_sources().astype(np.int64), arrays.indices.astype(np.int64)
-    pair, lo, hi = arrays.pair.astype(np.int64), arrays.pair_lower, arrays.pair_upper
+    pair, first = tie_pairs(org)
+    pair = pair.astype(np.int64)
+    lo, hi = src[first], dst[first]
     assert len(lo) * 2 == len(src), "every undirected tie is stored twice"
     # Both stored ties (i, j) and (j, i) name the pair {min, max}, and each pair twice.
     assert np.array_equal(lo[pair], np.minimum(src, dst)) and np.array_equal(hi[pair], np.maximum(src, dst))
@@ -62,6 +65,9 @@ def test_org_arrays_have_the_declared_dtypes_and_pairs_join_both_directions() ->
     line = np.zeros(len(lo), bool)
     line[pair[org.tie_kind == 0]] = True
     assert np.array_equal(np.flatnonzero(line), arrays.line_pairs), "line_pairs are the line ties"
+    # Erosion reads each line tie's two ends from line_lower and line_upper, in line_pairs order.
+    assert np.array_equal(arrays.line_lower, lo[arrays.line_pairs]), "line_lower: lower ends"
+    assert np.array_equal(arrays.line_upper, hi[arrays.line_pairs]), "line_upper: higher ends"
 
 
 @njit(cache=False)

@@ -87,6 +87,22 @@ def test_directives_erode_trust_on_line_ties_only(engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_erosion_reads_the_mean_pressure_of_both_ends_of_each_line_tie(engine: str) -> None:
+    # No mandate and no decay: pressure stays as set by hand, different at each end.
+    # Line ties 0-k: 0.6 - 0.1 * ((0.8 + x_k) / 2) * 0.6 for x_k = 0.2, 0.4, 0.0, 0.8:
+    # 0.57, 0.564, 0.576, 0.552 (one end's pressure alone would give 0.552 or 0.588, 0.576,
+    # 0.6, 0.552); the team ties among 1-4 stay 0.7.
+    m = tiny(engine, **{"mandate.pressure_decay": 0.0, "mandate.p_comply": 0.0,
+                        "relationships.trust_erosion": 0.1})  # fmt: skip
+    m.state.pressure[:] = [0.8, 0.2, 0.4, 0.0, 0.8]
+    m.step()
+    tr = m.state.trust
+    got = [tr[tie(m, 0, k)] for k in (1, 2, 3, 4)]
+    assert got == pytest.approx([0.57, 0.564, 0.576, 0.552], abs=1e-12)
+    assert tr[tie(m, 2, 1)] == pytest.approx(0.7, abs=1e-12), "a team tie eroded"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_joint_work_builds_trust_on_ties_of_committed_people(engine: str) -> None:
     # tau <- tau + growth (1 - tau) where either end is committed: 0.7 + 0.1 * 0.3 = 0.73
     # on team ties of person 1 (once: a tie moved from both its ends would reach 0.757);

@@ -147,15 +147,14 @@ def update_trust(par, org, people, scratch):
     grow = par[L.TRUST_GROWTH]
     erode = par[L.TRUST_EROSION]
     state, pressure, trust = people.state, people.pressure, people.trust
-    lower, upper = org.pair_lower, org.pair_upper
     if grow != 0.0:
         grows = scratch.grows
         mark_growing(state, scratch.committed, org.indptr, org.indices, org.pair, grows)
         for q in range(len(trust)):
             trust[q] = trust[q] + grows[q] * (grow * (1.0 - trust[q]))
     if erode != 0.0:
-        line_pairs = org.line_pairs
+        line_pairs, lower, upper = org.line_pairs, org.line_lower, org.line_upper
         for k in range(len(line_pairs)):
             q = line_pairs[k]
             tau = trust[q]
-            trust[q] = tau - erode * ((pressure[lower[q]] + pressure[upper[q]]) / 2.0) * tau
+            trust[q] = tau - erode * ((pressure[lower[k]] + pressure[upper[k]]) / 2.0) * tau
