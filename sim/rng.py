@@ -176,6 +176,30 @@ def draws(seed: int, purpose: int, n: int, step: int = 0) -> np.ndarray:
     return uniform_np(key_py(seed, purpose), step, np.arange(n, dtype=np.uint64))
 
 
+NQ_LO = 0.02425
+"""Below NQ_LO and above 1 - NQ_LO the normal quantile uses its tail formula (log and sqrt)."""
+
+
+@njit(cache=True, inline="always")
+def normal_quantile_central(u):
+    """``normal_quantile`` for NQ_LO <= u <= 1 - NQ_LO: one rational function, no log or
+    branch, so a loop of it vectorises (``sim.initial`` draws attributes that way and
+    finishes the few tail draws with ``normal_quantile``). The single source of the
+    central formula: ``normal_quantile`` calls it, so the two agree bit for bit.
+    """
+    a1, a2, a3 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
+    a4, a5, a6 = 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00
+    b1, b2, b3 = -5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02
+    b4, b5 = 6.680131188771972e01, -1.328068155288572e01
+    q = u - 0.5
+    r = q * q
+    return (
+        (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
+        * q
+        / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
+    )
+
+
 @njit(cache=True)
 def normal_quantile(u):
     """Inverse standard normal CDF (Acklam's rational approximation).
@@ -187,27 +211,16 @@ def normal_quantile(u):
         return -np.inf
     if u >= 1.0:
         return np.inf
-    a1, a2, a3 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
-    a4, a5, a6 = 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00
-    b1, b2, b3 = -5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02
-    b4, b5 = 6.680131188771972e01, -1.328068155288572e01
     c1, c2, c3 = -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00
     c4, c5, c6 = -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00
     d1, d2, d3, d4 = 7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00
-    lo = 0.02425
-    if u < lo:
+    if u < NQ_LO:
         q = np.sqrt(-2.0 * np.log(u))
         x = (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
             (((d1 * q + d2) * q + d3) * q + d4) * q + 1.0
         )
-    elif u <= 1.0 - lo:
-        q = u - 0.5
-        r = q * q
-        x = (
-            (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
-            * q
-            / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
-        )
+    elif u <= 1.0 - NQ_LO:
+        x = normal_quantile_central(u)
     else:
         q = np.sqrt(-2.0 * np.log(1.0 - u))
         x = -(((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
