@@ -6,17 +6,35 @@ The public API: build an organisation (``sim.org``, ``sim.io``), configure a sce
 
 from __future__ import annotations
 
+import re
+
 from sim._version import __version__ as __version__
+
+KERNEL_MARK = re.compile(rb"^\s*@(njit|jit|overload|intrinsic|register_jitable|vectorize)\b", re.MULTILINE)
+
+
+def _kernel_sources() -> list:
+    """Every module of the package that defines a kernel (a line starting with a Numba
+    decorator: ``KERNEL_MARK``), in a fixed order. Found by reading the files, not listed by
+    hand: a module left off the hand-kept list (``sim.selection``, ``sim.initial`` and
+    ``sim.state`` were) could change without the cache noticing.
+    """
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    return [path for path in sorted(here.rglob("*.py")) if KERNEL_MARK.search(path.read_bytes())]
 
 
 def _numba_cache_dir() -> None:
     """Point Numba's on-disk cache at a folder keyed by a hash of this package's source.
 
     Numba's ``cache=True`` checks only the timestamp of a kernel's own file, so a kernel
-    that inlines a function from another module could reuse a stale compilation after
-    that module changed. Keying the cache folder by the source of every module that
-    holds kernels makes changed kernels compile afresh, while an unchanged one (a second process, a second
-    run) starts without recompiling. ``NUMBA_CACHE_DIR`` set by the user wins.
+    that inlines or calls a function from another module could reuse a stale compilation
+    after that module changed. Keying the cache folder by the source of every module that
+    imports Numba (``_kernel_sources``, the integer codes in ``constants.py`` too, which
+    kernels fold into their code) makes changed kernels compile afresh, while an unchanged
+    one (a second process, a second run) starts without recompiling. ``NUMBA_CACHE_DIR``
+    set by the user wins.
     """
     import hashlib
     import os
@@ -28,14 +46,7 @@ def _numba_cache_dir() -> None:
 
     here = Path(__file__).parent
     digest = hashlib.sha1()
-    # constants.py: kernels fold its integer codes (tie kinds, adoption states) into the code.
-    kernel_sources = [
-        here / "constants.py",
-        here / "engine.py",
-        here / "rng.py",
-        *sorted((here / "dynamics").glob("*.py")),
-    ]
-    for path in kernel_sources:
+    for path in [here / "constants.py", *_kernel_sources()]:
         digest.update(path.relative_to(here).as_posix().encode())
         digest.update(path.read_bytes())
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
