@@ -56,15 +56,74 @@ def diagonal_ranks(ptr, members, tie, k, primary):
             primary[best[u]] = u
 
 
+HEAP_MAX_K = 32
+"""``first_k`` keeps the k first in a heap up to this k, and partitions above it."""
+
+
+@njit(cache=True, inline="always")
+def _before(a, b, primary, tie, flat):
+    """True where person a comes strictly before b in the order (primary, tie, index)."""
+    pa = 0.0 if flat else primary[a]
+    pb = 0.0 if flat else primary[b]
+    if pa != pb:
+        return pa < pb
+    if tie[a] != tie[b]:
+        return tie[a] < tie[b]
+    return a < b
+
+
+@njit(cache=True, inline="always")
+def _sift_down(h, pos, k, primary, tie, flat):
+    """Restore the max-heap h[0:k] (the last in the order at the root) below ``pos``."""
+    while True:
+        child = 2 * pos + 1
+        if child >= k:
+            return
+        if child + 1 < k and _before(h[child], h[child + 1], primary, tie, flat):
+            child += 1
+        if not _before(h[pos], h[child], primary, tie, flat):
+            return
+        h[pos], h[child] = h[child], h[pos]
+        pos = child
+
+
+@njit(cache=True)
+def _first_k_heap(primary, tie, k, out):
+    """``first_k`` for small k: the k first so far in a max-heap whose root is the last of
+    them; each later person is compared with the root once and replaces it only if they
+    come before it. O(n log k) at worst, and about n comparisons on a random order (the
+    root is displaced about k ln(n / k) times): 5x faster than partitioning for the
+    initial adopters of a 1,000-person organisation. The order is strict (the index
+    breaks ties), so the k chosen are the same set as sorting everyone would give.
+    """
+    n = len(tie)
+    flat = len(primary) == 0
+    h = np.empty(k, np.int64)
+    for q in range(k):
+        h[q] = q
+    for pos in range(k // 2 - 1, -1, -1):
+        _sift_down(h, pos, k, primary, tie, flat)
+    for i in range(k, n):
+        if _before(i, h[0], primary, tie, flat):
+            h[0] = i
+            _sift_down(h, 0, k, primary, tie, flat)
+    for q in range(k):
+        out[h[q]] = 1
+
+
 @njit(cache=True)
 def first_k(primary, tie, k, out):
     """out[i] = 1 for the k people first in the order (primary[i], tie[i], i); an empty
-    ``primary`` orders by (tie, i) alone. O(n): the k-th primary key and, among those who
-    share it, the k-th draw are found by ``np.partition``, not by sorting everyone.
+    ``primary`` orders by (tie, i) alone. O(n) (``_first_k_heap`` up to ``HEAP_MAX_K``):
+    the k-th primary key and, among those who share it, the k-th draw are found by
+    ``np.partition``, not by sorting everyone.
     """
     n = len(tie)
     if k >= n:
         out[:] = 1
+        return
+    if k <= HEAP_MAX_K:
+        _first_k_heap(primary, tie, k, out)
         return
     flat = len(primary) == 0
     p_star = 0.0 if flat else np.partition(primary, k - 1)[k - 1]

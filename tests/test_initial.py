@@ -18,7 +18,7 @@ from sim.dynamics.change import state_means_rows
 from sim.initial import FULL_ONLY, draw_states, empty_state
 from sim.model import organisation_for
 from sim.params import ConfigError
-from sim.selection import diagonal_ranks, first_k
+from sim.selection import HEAP_MAX_K, diagonal_ranks, first_k
 from sim.state import STAFF_ATTRIBUTES, TIE_ATTRIBUTES, initial_states, scratch
 
 SEEDS = np.array([0, 1, 7, 123456789, 2**62 + 5])
@@ -137,6 +137,28 @@ def test_first_k_is_the_order_of_key_draw_and_index() -> None:
         flat = np.zeros(n, np.uint8)
         first_k(np.empty(0), tie, k, flat)
         assert set(np.flatnonzero(flat)) == set(np.lexsort((np.arange(n), tie))[:k]), "by (draw, index)"
+
+
+@pytest.mark.parametrize("order", ["random", "descending", "ascending", "few keys"])
+def test_first_k_on_both_paths_heap_and_partition(order: str) -> None:
+    """k up to ``HEAP_MAX_K`` keeps a heap, above it partitions: both against a full sort,
+    on orders that make every later person displace the heap's root (descending) or none."""
+    g = np.random.default_rng(2)
+    n = 2000
+    tie = g.integers(0, 50, n) / 50.0 if order == "few keys" else g.random(n)
+    primary = {
+        "random": g.random(n),
+        "descending": -np.arange(n, dtype=float),
+        "ascending": np.arange(n, dtype=float),
+        "few keys": g.integers(0, 3, n).astype(float),
+    }[order]
+    for k in (1, 2, 10, HEAP_MAX_K - 1, HEAP_MAX_K, HEAP_MAX_K + 1, 300, n - 1):
+        out = np.zeros(n, np.uint8)
+        first_k(primary, tie, k, out)
+        assert set(np.flatnonzero(out)) == set(np.lexsort((np.arange(n), tie, primary))[:k]), (order, k)
+        flat = np.zeros(n, np.uint8)
+        first_k(np.empty(0), tie, k, flat)
+        assert set(np.flatnonzero(flat)) == set(np.lexsort((np.arange(n), tie))[:k]), (order, k)
 
 
 def test_diagonal_picks_the_first_k_by_rank_in_cell_then_draw_and_index() -> None:
