@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from sim.constants import COMMITTED, COMPLYING, LAPSED, NO_POWER, NOT_ADOPTED
+from sim.constants import CENTRALISED, COMMITTED, COMPLYING, DISTRIBUTED, LAPSED, NO_POWER, NOT_ADOPTED
 from sim.dynamics import layout as L
 from sim.dynamics.motivation import readiness
 from sim.dynamics.power import agency, manager_adopted, own_right
@@ -81,9 +81,18 @@ def decide(t, par, keys, org, people, scratch):
     # Decision rights (``may_act``): one's own in a loop LLVM vectorises, then the line
     # manager's example only for those without one.
     level, manager = org.level, org.manager
+    if mode == NO_POWER:  # one loop per mode: each vectorises
+        for i in range(n):
+            allowed[i] = 1
+    elif mode == CENTRALISED:
+        for i in range(n):
+            allowed[i] = 1 if own_right(CENTRALISED, decision_level, empowerment, agency_min, level[i],
+                                        authority[i], courage[i]) else 0  # fmt: skip
+    else:
+        for i in range(n):
+            allowed[i] = 1 if own_right(DISTRIBUTED, decision_level, empowerment, agency_min, level[i],
+                                        authority[i], courage[i]) else 0  # fmt: skip
     for i in range(n):
-        own = own_right(mode, decision_level, empowerment, agency_min, level[i], authority[i], courage[i])
-        allowed[i] = 1 if own else 0
         x[i] = shown(state[i], visibility)
     n_cand = 0
     for i in range(n):
