@@ -168,7 +168,7 @@ SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("shown", np.float64, "(n,)", "how far each person's example shows this step (decide)"),
     Array("exposure", np.float64, "(n,)", "exposure of each person who may adopt on it this step (decide)"),
     Array("candidates", np.int64, "(n,)", "people a phase visits (decide: exposure, tests: testers)"),
-    Array("draws", np.float64, "(n,)", "a draw of everyone, made once and read again (decide: LAPSE)"),
+    Array("draws", np.float64, "(n,)", "everyone's draw, made once, read again (decide: LAPSE; tests: TEST)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""
 

@@ -134,16 +134,18 @@ def test_cycles(t, par, keys, org, people, scratch):
             if respond:
                 courage[i] = respond_to_failure(c, response, blame, gain) if tests & (not success) else c
         return
-    testers = scratch.candidates
+    testers, u_test = scratch.candidates, scratch.draws
+    for i in range(len(state)):  # everyone's TEST draw in a loop LLVM vectorises
+        u_test[i] = uniform_nb(key_test, t, i)
     n_testers = 0
     for i in range(len(state)):
         s = state[i]
         testers[n_testers] = i
         adopter = (s == COMPLYING) | (s == COMMITTED)
-        n_testers += 1 if adopter & (allowed[i] == 1) & (uniform_nb(key_test, t, i) < p) else 0
+        n_testers += 1 if adopter & (allowed[i] == 1) & (u_test[i] < p) else 0
     for k in range(n_testers):
         i = testers[k]
-        partnered = uniform_nb(key_test, t, i) < partnered_share
+        partnered = u_test[i] < partnered_share
         f, m, c, b = fit[i], motivation[i], courage[i], belief[i]
         success = uniform_nb(key_outcome, t, i) < success_chance(quality, f, complexity)
         y = 1.0 if success else 0.0
