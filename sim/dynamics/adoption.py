@@ -47,9 +47,11 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
 def decide(t, par, keys, org, people, scratch):
     """Phase 3, decide: everyone's next state from the states at the start of the step.
 
-    In passes: (1) decision rights, how far each example shows (``shown``), and the
-    candidates: the people who may commit on exposure (not adopted or lapsed, with a
-    decision right); (2) the candidates' exposure, four at a time (``exposure4``); (3) the
+    In passes: (1) decision rights, one loop per power mode so that each vectorises, and
+    how far each example shows (``shown``); the candidates, the people who may commit on
+    exposure (not adopted or lapsed, with a decision right), listed only from blocks of 64
+    people where a vectorised count finds one (once the change has spread, few blocks have
+    any); (2) the candidates' exposure, four at a time (``exposure4``); (3) the
     committed's transitions, in one branch-free loop that LLVM vectorises (3x faster once
     nearly everyone is committed), which also keeps everyone's LAPSE draw
     (``scratch.draws``), then everyone else's, reading the kept draw instead of hashing it
@@ -94,10 +96,22 @@ def decide(t, par, keys, org, people, scratch):
                                         authority[i], courage[i]) else 0  # fmt: skip
     for i in range(n):
         x[i] = shown(state[i], visibility)
-    n_cand = 0
     for i in range(n):
         if allowed[i] == 0:
             allowed[i] = 1 if manager_adopted(manager[i], state) else 0
+    n_cand = 0
+    full = n - n % 64
+    for b in range(0, full, 64):
+        k = 0
+        for j in range(64):
+            s = state[b + j]
+            k += 1 if (allowed[b + j] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
+        if k > 0:
+            for i in range(b, b + 64):
+                s = state[i]
+                candidates[n_cand] = i
+                n_cand += 1 if (allowed[i] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
+    for i in range(full, n):
         s = state[i]
         candidates[n_cand] = i
         n_cand += 1 if (allowed[i] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
