@@ -666,7 +666,7 @@ def _validate(
     warned = config_warnings()
     cfg = _build(ModelConfig, data, "", memo).validate(frozenset(memo.checked))
     if config_warnings() == warned:  # a validation that warned keeps nothing
-        _keep_groups(memo.new)
+        _keep_groups(memo.new, frozenset(memo.used))
     # The caller's own: groups taken from or kept in the memo are never handed out.
     return (copy_config(cfg) if memo.checked or memo.new else cfg), None
 
@@ -690,6 +690,7 @@ def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
     kwargs: dict[str, Any] = {}
     new: list[tuple[tuple, Any]] = []
     checked: set[str] = set()
+    used: list[tuple] = []
     warned = config_warnings()
     for name, group, (lo, hi) in zip(_GROUP_NAMES, _GROUPS(d), _GROUP_SPANS, strict=True):
         gk = (name, vals[lo:hi], types[lo:hi])
@@ -701,6 +702,7 @@ def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
             new.append((gk, g))
         else:
             checked.add(name)
+            used.append(gk)
         kwargs[name] = g
     _, defaults = _field_defaults(ModelConfig)
     for name, v in zip(_SCALAR_NAMES, vals[len(vals) - len(_SCALAR_NAMES) :], strict=True):
@@ -708,7 +710,7 @@ def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
     cfg = _construct(ModelConfig, kwargs).validate(frozenset(checked))
     if config_warnings() != warned:  # not kept: validated again next time, and warns again
         return cfg, None
-    _keep_groups(new)
+    _keep_groups(new, frozenset(used))
     _keep(_VALIDATED, key, cfg, _VALIDATED_MAX)
     return cfg, key
 
@@ -891,12 +893,14 @@ class _DictMemo:
     def __init__(self) -> None:
         self.checked: set[str] = set()
         self.new: list[tuple[tuple, Any]] = []
+        self.used: list[tuple] = []
 
     def group(self, cls: type, data: dict[str, Any], name: str) -> Any:
         key = _mapping_key(name, data)
         g = None if key is None else _GROUP_MEMO.get(key)
         if g is not None:
             self.checked.add(name)
+            self.used.append(key)
             return g
         g = _build(cls, data, name)
         if key is not None:
@@ -924,24 +928,33 @@ def _mapping_key(name: str, data: dict[str, Any]) -> tuple | None:
     return key
 
 
-def _keep_groups(new: list[tuple[tuple, Any]]) -> None:
-    """Keep validated groups in ``_GROUP_MEMO`` (oldest dropped past ``_GROUP_MEMO_MAX``)."""
+def _keep_groups(new: list[tuple[tuple, Any]], used: frozenset = frozenset()) -> None:
+    """Keep validated groups in ``_GROUP_MEMO`` (oldest dropped past ``_GROUP_MEMO_MAX``,
+    but never one of ``used``, the memo's groups the configuration just kept is made of:
+    a sampler changing one group per call would otherwise see the groups it never changes
+    dropped in turn, as the oldest, and built again).
+    """
     for key, g in new:
-        _keep(_GROUP_MEMO, key, g, _GROUP_MEMO_MAX)
+        _keep(_GROUP_MEMO, key, g, _GROUP_MEMO_MAX, used)
 
 
 _MEMO_LOCK = threading.Lock()
 
 
-def _keep(table: dict, key: Any, value: Any, most: int) -> None:
-    """``table[key] = value``, the oldest entries dropped to keep at most ``most``. Under a
-    lock: dropping the oldest reads the table's order, which another thread adding an
-    entry at that moment made fail ("dictionary changed size during iteration"). Reading
-    an entry (``get``) needs no lock.
+def _keep(table: dict, key: Any, value: Any, most: int, keep: frozenset = frozenset()) -> None:
+    """``table[key] = value``, the oldest entries dropped to keep at most ``most`` (an
+    entry in ``keep`` is moved to the back instead). Under a lock: dropping the oldest
+    reads the table's order, which another thread adding an entry at that moment made fail
+    ("dictionary changed size during iteration"). Reading an entry (``get``) needs no lock.
     """
     with _MEMO_LOCK:
+        spared = 0
         while len(table) >= most:
-            table.pop(next(iter(table)))
+            oldest = next(iter(table))
+            entry = table.pop(oldest)
+            if oldest in keep and spared < len(table):
+                table[oldest] = entry
+                spared += 1
         table[key] = value
 
 
