@@ -666,7 +666,7 @@ def _validate(
     warned = config_warnings()
     cfg = _build(ModelConfig, data, "", memo).validate(frozenset(memo.checked))
     if config_warnings() == warned:  # a validation that warned keeps nothing
-        _keep_groups(memo.new, frozenset(memo.used))
+        _keep_groups(memo.new, tuple(memo.used))
     # The caller's own: groups taken from or kept in the memo are never handed out.
     return (copy_config(cfg) if memo.checked or memo.new else cfg), None
 
@@ -710,7 +710,7 @@ def _validate_keyed(d: ModelConfig, key: _Key) -> tuple[ModelConfig, Any]:
     cfg = _construct(ModelConfig, kwargs).validate(frozenset(checked))
     if config_warnings() != warned:  # not kept: validated again next time, and warns again
         return cfg, None
-    _keep_groups(new, frozenset(used))
+    _keep_groups(new, tuple(used))
     _keep(_VALIDATED, key, cfg, _VALIDATED_MAX)
     return cfg, key
 
@@ -928,33 +928,34 @@ def _mapping_key(name: str, data: dict[str, Any]) -> tuple | None:
     return key
 
 
-def _keep_groups(new: list[tuple[tuple, Any]], used: frozenset = frozenset()) -> None:
-    """Keep validated groups in ``_GROUP_MEMO`` (oldest dropped past ``_GROUP_MEMO_MAX``,
-    but never one of ``used``, the memo's groups the configuration just kept is made of:
-    a sampler changing one group per call would otherwise see the groups it never changes
-    dropped in turn, as the oldest, and built again).
+def _keep_groups(new: list[tuple[tuple, Any]], used: tuple = ()) -> None:
+    """Keep validated groups in ``_GROUP_MEMO``, least recently used dropped first past
+    ``_GROUP_MEMO_MAX``: the groups ``used`` from the memo by the configuration just kept
+    move to the back, so a sampler changing one group per call never sees the groups it
+    leaves alone dropped (they were dropped as the oldest, and built again, once the memo
+    had filled up).
     """
+    with _MEMO_LOCK:
+        for key in used:
+            g = _GROUP_MEMO.pop(key, None)
+            if g is not None:
+                _GROUP_MEMO[key] = g
     for key, g in new:
-        _keep(_GROUP_MEMO, key, g, _GROUP_MEMO_MAX, used)
+        _keep(_GROUP_MEMO, key, g, _GROUP_MEMO_MAX)
 
 
 _MEMO_LOCK = threading.Lock()
 
 
-def _keep(table: dict, key: Any, value: Any, most: int, keep: frozenset = frozenset()) -> None:
-    """``table[key] = value``, the oldest entries dropped to keep at most ``most`` (an
-    entry in ``keep`` is moved to the back instead). Under a lock: dropping the oldest
-    reads the table's order, which another thread adding an entry at that moment made fail
-    ("dictionary changed size during iteration"). Reading an entry (``get``) needs no lock.
+def _keep(table: dict, key: Any, value: Any, most: int) -> None:
+    """``table[key] = value``, the oldest entries dropped to keep at most ``most``. Under a
+    lock: dropping the oldest reads the table's order, which another thread adding an
+    entry at that moment made fail ("dictionary changed size during iteration"). Reading
+    an entry (``get``) needs no lock.
     """
     with _MEMO_LOCK:
-        spared = 0
         while len(table) >= most:
-            oldest = next(iter(table))
-            entry = table.pop(oldest)
-            if oldest in keep and spared < len(table):
-                table[oldest] = entry
-                spared += 1
+            table.pop(next(iter(table)))
         table[key] = value
 
 

@@ -211,37 +211,38 @@ def test_configurations_built_from_dicts_equal_those_built_by_their_classes() ->
     assert one.org.partner_kinds is not two.org.partner_kinds, "each gets its own lists"
 
 
-@pytest.mark.parametrize("given_as", ["object", "dict"])
-def test_a_full_group_memo_drops_old_groups_not_the_ones_a_sampler_keeps_using(monkeypatch, given_as) -> None:
-    """With the memo full, a loop that changes one group per call must still build only
-    that group: dropping the oldest entries would otherwise drop, in turn, the groups it
-    never changes (kept since its first call), and build them again (this test's first
-    form failed in the full suite once the memo had filled up)."""
+def test_a_full_group_memo_drops_the_least_recently_used_groups(monkeypatch) -> None:
+    """With the memo full, a loop that changes one group per call, given as an object and
+    as a dict, must still build only that group: dropping the oldest entries instead of
+    the least recently used would drop, in turn, the groups it never changes (in the memo
+    since its first call, or since an earlier configuration) and build them again. (The
+    next test failed that way in the full suite once the memo had filled up.)"""
+    import dataclasses
+
     import sim.params as P
 
     monkeypatch.setattr(P, "_GROUP_MEMO", {})
-    monkeypatch.setattr(P, "_GROUP_MEMO_MAX", 16)
+    monkeypatch.setattr(P, "_GROUP_MEMO_MAX", 40)
     monkeypatch.setattr(P, "_VALIDATED", {})
     built = []
     real_build = P._build
     monkeypatch.setattr(P, "_build", lambda cls, data, prefix, memo=None: built.append(prefix)
                         or real_build(cls, data, prefix, memo))  # fmt: skip
-    base = SMALL | {"org": {"kind": "ics", "n_staff": 120}}
-    cfg = from_dict(base)  # the groups by mapping (a dict's memo keys)
-    if given_as == "object":
-        from_dict(cfg)  # the groups by value (an object's memo keys)
-    for k in range(40):  # many more new dynamics groups than the memo holds
-        built.clear()
-        p = 0.0301 + 0.001 * k  # never the base value (a configuration seen before builds nothing)
-        if given_as == "object":
-            cfg.dynamics.p_spontaneous = p
-            got = from_dict(cfg)
-        else:
-            got = from_dict(base | {"dynamics": dict(base.get("dynamics", {})) | {"p_spontaneous": p}})
-        groups = [b for b in built if b and "." not in b]
-        assert groups == ["dynamics"], f"call {k}: only the changed group is built, not {groups}"
-        assert got.dynamics.p_spontaneous == p
-    assert len(P._GROUP_MEMO) <= 16
+    cfg = from_dict(SMALL | {"org": {"kind": "ics", "n_staff": 120}})  # its groups by mapping
+    from_dict(cfg)  # and by value (an object's memo keys)
+    from_dict(dataclasses.asdict(cfg))  # and by the mapping of every field
+    for k in range(60):  # two new groups a call: the memo fills up after eight
+        p = 0.0301 + 0.001 * k  # never the first value (a configuration seen before builds nothing)
+        cfg.dynamics.p_spontaneous = p
+        for given in (cfg, dataclasses.asdict(cfg)):
+            built.clear()
+            got = from_dict(given)
+            groups = [b for b in built if b and "." not in b]
+            assert groups == ["dynamics"], (
+                f"call {k}, {type(given).__name__}: built {groups}, not dynamics only"
+            )
+            assert got.dynamics.p_spontaneous == p
+    assert len(P._GROUP_MEMO) <= 40
 
 
 def test_a_configuration_changed_in_one_group_checks_that_group_only_and_validates_as_its_dict_does(
