@@ -64,28 +64,26 @@ def exposure(lo, hi, indices, pair, trust, influence, x, credibility, clinical_l
 @njit(cache=True, inline="always")
 def exposure4(i0, i1, i2, i3, indptr, indices, pair, trust, influence, x, count_kind, out):
     """``exposure`` of four people at once (clinical credibility 1), into out[i0..i3]: the
-    four sums in lock step, a person with fewer ties adding w = 0 after their last (num +
-    0 = num, den + 0 = den exactly, as w >= 0), so every sum is in CSR order as before.
+    four sums in lock step over the ties all four have, then each one's remaining ties;
+    every sum is in CSR order, as ``exposure`` adds it.
 
     3x faster in the speed benchmark's workload: one person's sum is a chain of additions,
     each waiting for the last, and the exit of a loop of varying length mispredicts, so
     one person at a time could not overlap their chains; four chains run side by side.
+    (Running all four to the longest, the shorter ones adding w = 0, took 8% more: the
+    index clamps and selects on every tie cost more than the four tails.)
     """
     lo0, lo1, lo2, lo3 = indptr[i0], indptr[i1], indptr[i2], indptr[i3]
-    d0, d1, d2, d3 = indptr[i0 + 1] - lo0, indptr[i1 + 1] - lo1, indptr[i2 + 1] - lo2, indptr[i3 + 1] - lo3
+    hi0, hi1, hi2, hi3 = indptr[i0 + 1], indptr[i1 + 1], indptr[i2 + 1], indptr[i3 + 1]
+    common = min(min(hi0 - lo0, hi1 - lo1), min(hi2 - lo2, hi3 - lo3))
     n0 = n1 = n2 = n3 = 0.0
     s0 = s1 = s2 = s3 = 0.0
-    for q in range(max(max(d0, d1), max(d2, d3))):
-        # Past a person's last tie, read their last tie again (a valid index) and add 0.
-        e0 = lo0 + min(q, d0 - 1)
-        e1 = lo1 + min(q, d1 - 1)
-        e2 = lo2 + min(q, d2 - 1)
-        e3 = lo3 + min(q, d3 - 1)
-        j0, j1, j2, j3 = indices[e0], indices[e1], indices[e2], indices[e3]
-        w0 = trust[pair[e0]] * influence[j0] if q < d0 else 0.0
-        w1 = trust[pair[e1]] * influence[j1] if q < d1 else 0.0
-        w2 = trust[pair[e2]] * influence[j2] if q < d2 else 0.0
-        w3 = trust[pair[e3]] * influence[j3] if q < d3 else 0.0
+    for q in range(common):  # every one of the four has a q-th tie
+        j0, j1, j2, j3 = indices[lo0 + q], indices[lo1 + q], indices[lo2 + q], indices[lo3 + q]
+        w0 = trust[pair[lo0 + q]] * influence[j0]
+        w1 = trust[pair[lo1 + q]] * influence[j1]
+        w2 = trust[pair[lo2 + q]] * influence[j2]
+        w3 = trust[pair[lo3 + q]] * influence[j3]
         s0 += w0
         s1 += w1
         s2 += w2
@@ -94,6 +92,22 @@ def exposure4(i0, i1, i2, i3, indptr, indices, pair, trust, influence, x, count_
         n1 += w1 * x[j1]
         n2 += w2 * x[j2]
         n3 += w3 * x[j3]
+    for e in range(lo0 + common, hi0):  # then each one's remaining ties, in CSR order
+        w = trust[pair[e]] * influence[indices[e]]
+        s0 += w
+        n0 += w * x[indices[e]]
+    for e in range(lo1 + common, hi1):
+        w = trust[pair[e]] * influence[indices[e]]
+        s1 += w
+        n1 += w * x[indices[e]]
+    for e in range(lo2 + common, hi2):
+        w = trust[pair[e]] * influence[indices[e]]
+        s2 += w
+        n2 += w * x[indices[e]]
+    for e in range(lo3 + common, hi3):
+        w = trust[pair[e]] * influence[indices[e]]
+        s3 += w
+        n3 += w * x[indices[e]]
     if count_kind:
         out[i0], out[i1], out[i2], out[i3] = n0, n1, n2, n3
     else:
