@@ -168,6 +168,8 @@ SCRATCH_ARRAYS: tuple[Array, ...] = (
     Array("shown", np.float64, "(n,)", "how far each person's example shows this step (decide)"),
     Array("exposure", np.float64, "(n,)", "exposure of each person who may adopt on it this step (decide)"),
     Array("candidates", np.int64, "(n,)", "people a phase visits (decide: exposure, tests: testers)"),
+    Array("adopt_chance", np.float64, "(n,)", "each one's chance to commit this step (decide, vector pass)"),
+    Array("readiness", np.float64, "(n,)", "each one's readiness this step (decide, vector pass)"),
     Array("draws", np.float64, "(n,)", "everyone's draw, made once, read again (decide: LAPSE; tests: TEST)"),
 )
 """Work space of one replicate, allocated once per run, not per step."""

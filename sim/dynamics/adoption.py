@@ -20,6 +20,7 @@ With every mechanism off this is exactly the threshold rule with spontaneous ado
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from sim.constants import CENTRALISED, COMMITTED, COMPLYING, DISTRIBUTED, LAPSED, NO_POWER, NOT_ADOPTED
@@ -28,6 +29,12 @@ from sim.dynamics.motivation import readiness
 from sim.dynamics.power import agency, manager_adopted, own_right
 from sim.dynamics.relationships import exposure, exposure4, shown
 from sim.rng import uniform_nb
+
+# The states as uint8 constants: selects among them and ``state[i]`` (uint8) stay uint8,
+# which the vector loops of ``decide`` need.
+U_NOT_ADOPTED, U_COMPLYING, U_COMMITTED, U_LAPSED = (
+    np.uint8(c) for c in (NOT_ADOPTED, COMPLYING, COMMITTED, LAPSED)
+)
 
 
 @njit(cache=True, inline="always")
@@ -43,7 +50,7 @@ def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, cou
     return agency(mode, empowerment, authority_i, courage_i) / agency_ref * f
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def decide(t, par, keys, org, people, scratch):
     """Phase 3, decide: everyone's next state from the states at the start of the step.
 
@@ -54,12 +61,22 @@ def decide(t, par, keys, org, people, scratch):
     any); (2) the candidates' exposure, four at a time (``exposure4``); (3) the
     committed's transitions, in one branch-free loop that LLVM vectorises (3x faster once
     nearly everyone is committed), which also keeps everyone's LAPSE draw
-    (``scratch.draws``), then everyone else's, reading the kept draw instead of hashing it
-    again (2% of the step on the speed benchmark's workload, none on the default scenario;
-    a list of those not committed, for that last loop, cost the default scenario 6%). A
-    person's transition reads only their own state, their exposure and draws that are pure
-    functions of (stream, step, person), so splitting the work into passes changes no
-    number.
+    (``scratch.draws``); (4) everyone else's transitions. While more than one in eight is
+    not committed, (4) runs for everyone in three branch-free vector loops (readiness; the
+    chance to commit, ``scratch.adopt_chance``; the new state), which decide the same as
+    the rule above: a draw u in [0, 1) is below a chance of 1 or more and never below 0,
+    and pressure, p_comply, p_internalise and p_lapse are never negative, so each of the
+    rule's guards is the comparison itself (the early steps of the speed benchmark's
+    workload took 20% less time). Below that share, (4) visits the others one by one,
+    reading the kept LAPSE draw instead of hashing it again (a list of those not
+    committed, for that loop, cost the default scenario 6%). A person's transition reads
+    only their own state, their exposure and draws that are pure functions of (stream,
+    step, person), so splitting the work into passes changes no number.
+
+    Compiled with NumPy's error model: Python's would test every division for a zero
+    divisor, and that test, where a division sits under a condition (``initiative``),
+    keeps LLVM from vectorising the loop; no divisor here is ever zero (``agency_ref`` is
+    at least 0.01, exposure divides only by a positive weight).
     """
     # Parameters are read once, not per person or tie (reading the vector in the loops
     # was 30x slower: it defeats LLVM's loop optimisations).
@@ -129,6 +146,7 @@ def decide(t, par, keys, org, people, scratch):
     # Committed people abandon or stay: no branch and no list, so LLVM vectorises it
     # (nearly everyone, once the change has spread); everyone else is then visited alone.
     u_lapse = scratch.draws  # u_LAPSE(t, i) of everyone, read again below
+    n_committed = 0
     for i in range(n):
         s = state[i]
         r = readiness(motivation[i], belief[i], fit[i])
@@ -136,6 +154,31 @@ def decide(t, par, keys, org, people, scratch):
         u_lapse[i] = u
         leave = (p_abandon > 0.0) & (u < p_abandon * (1.0 - r))
         next_state[i] = LAPSED if (s == COMMITTED) & leave else s
+        n_committed += 1 if s == COMMITTED else 0
+    if 8 * (n - n_committed) > n:  # many not committed: everyone at once, in vector loops
+        # (three loops of few arrays each: with more, LLVM left a loop scalar).
+        chance, ready = scratch.adopt_chance, scratch.readiness
+        for i in range(n):
+            ready[i] = readiness(motivation[i], belief[i], fit[i])
+        for i in range(n):
+            # chance[i]: the chance to commit of someone not adopted or lapsed, p_int r_i of
+            # someone complying with a decision right (internalising), else -1 (never).
+            s, ok, r = state[i], allowed[i] == 1, ready[i]
+            h = (1.0 if exposed[i] >= threshold[i] + rw * (0.5 - r) else 0.0) if ok else 0.0
+            a = initiative(rw, mode, empowerment, agency_ref, authority[i], courage[i], r)
+            p_own = p_spont * a if ok else 0.0
+            out = (s == U_NOT_ADOPTED) | (s == U_LAPSED)
+            chance[i] = 1.0 - (1.0 - p_own) * (1.0 - h) if out else (p_int * r if ok else -1.0)
+        for i in range(n):
+            s, x_i, v = state[i], pressure[i], u_lapse[i]
+            commits = uniform_nb(key_adopt, t, i) < chance[i]
+            joins = U_COMMITTED if co_designer[i] == 1 else U_COMPLYING
+            from_out = U_COMMITTED if commits else (joins if v < p_comply * x_i else s)
+            from_complying = U_COMMITTED if commits else (U_LAPSED if v < p_lapse * (1.0 - x_i) else s)
+            nxt = from_complying if s == U_COMPLYING else next_state[i]
+            nxt = from_out if s == U_NOT_ADOPTED else nxt
+            next_state[i] = from_out if s == U_LAPSED else nxt
+        return
     for i in range(n):
         s = state[i]
         if s == COMMITTED:
