@@ -62,6 +62,17 @@ def exposure(lo, hi, indices, pair, trust, influence, x, credibility, clinical_l
 
 
 @njit(cache=True, inline="always")
+def _tail(lo, hi, indices, pair, trust, influence, x, num, den):
+    """``exposure``'s sums (num, den) carried on over stored ties lo..hi-1 (credibility 1)."""
+    for e in range(lo, hi):
+        j = indices[e]
+        w = trust[pair[e]] * influence[j]
+        den += w
+        num += w * x[j]
+    return num, den
+
+
+@njit(cache=True, inline="always")
 def exposure4(i0, i1, i2, i3, indptr, indices, pair, trust, influence, x, count_kind, out):
     """``exposure`` of four people at once (clinical credibility 1), into out[i0..i3]: the
     four sums in lock step over the ties all four have, then each one's remaining ties;
@@ -92,22 +103,11 @@ def exposure4(i0, i1, i2, i3, indptr, indices, pair, trust, influence, x, count_
         n1 += w1 * x[j1]
         n2 += w2 * x[j2]
         n3 += w3 * x[j3]
-    for e in range(lo0 + common, hi0):  # then each one's remaining ties, in CSR order
-        w = trust[pair[e]] * influence[indices[e]]
-        s0 += w
-        n0 += w * x[indices[e]]
-    for e in range(lo1 + common, hi1):
-        w = trust[pair[e]] * influence[indices[e]]
-        s1 += w
-        n1 += w * x[indices[e]]
-    for e in range(lo2 + common, hi2):
-        w = trust[pair[e]] * influence[indices[e]]
-        s2 += w
-        n2 += w * x[indices[e]]
-    for e in range(lo3 + common, hi3):
-        w = trust[pair[e]] * influence[indices[e]]
-        s3 += w
-        n3 += w * x[indices[e]]
+    # Then each one's remaining ties, in CSR order.
+    n0, s0 = _tail(lo0 + common, hi0, indices, pair, trust, influence, x, n0, s0)
+    n1, s1 = _tail(lo1 + common, hi1, indices, pair, trust, influence, x, n1, s1)
+    n2, s2 = _tail(lo2 + common, hi2, indices, pair, trust, influence, x, n2, s2)
+    n3, s3 = _tail(lo3 + common, hi3, indices, pair, trust, influence, x, n3, s3)
     if count_kind:
         out[i0], out[i1], out[i2], out[i3] = n0, n1, n2, n3
     else:
