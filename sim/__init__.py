@@ -31,7 +31,7 @@ def _numba_cache_dir() -> None:
     Numba's ``cache=True`` checks only the timestamp of a kernel's own file, so a kernel
     that inlines or calls a function from another module could reuse a stale compilation
     after that module changed. Keying the cache folder by the source of every module that
-    imports Numba (``_kernel_sources``, the integer codes in ``constants.py`` too, which
+    defines a kernel (``_kernel_sources``; ``constants.py`` too, whose integer codes
     kernels fold into their code) makes changed kernels compile afresh, while an unchanged
     one (a second process, a second run) starts without recompiling. ``NUMBA_CACHE_DIR``
     set by the user wins.

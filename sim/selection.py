@@ -114,9 +114,9 @@ def _first_k_heap(primary, tie, k, out):
 @njit(cache=True)
 def first_k(primary, tie, k, out):
     """out[i] = 1 for the k people first in the order (primary[i], tie[i], i); an empty
-    ``primary`` orders by (tie, i) alone. O(n) (``_first_k_heap`` up to ``HEAP_MAX_K``):
-    the k-th primary key and, among those who share it, the k-th draw are found by
-    ``np.partition``, not by sorting everyone.
+    ``primary`` orders by (tie, i) alone. Up to ``HEAP_MAX_K``, a heap of the k first
+    (``_first_k_heap``, O(n log k)); above it O(n): the k-th primary key and, among those
+    who share it, the k-th draw are found by ``np.partition``, not by sorting everyone.
     """
     n = len(tie)
     if k >= n:

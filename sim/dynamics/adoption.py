@@ -38,6 +38,12 @@ U_NOT_ADOPTED, U_COMPLYING, U_COMMITTED, U_LAPSED = (
 
 
 @njit(cache=True, inline="always")
+def candidate(s, allowed_i):
+    """1 for someone who may commit on exposure (not adopted or lapsed, with a decision right), else 0."""
+    return 1 if (allowed_i == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
+
+
+@njit(cache=True, inline="always")
 def initiative(readiness_weight, mode, empowerment, agency_ref, authority_i, courage_i, r):
     """Multiplier of the spontaneous chance: (agency_i / agency_ref, or 1 when power is
     not modelled) * max(1 + readiness_weight (2 r - 1), 0).
@@ -62,8 +68,8 @@ def decide(t, par, keys, org, people, scratch):
     committed's transitions, in one branch-free loop that LLVM vectorises (3x faster once
     nearly everyone is committed), which also keeps everyone's LAPSE draw
     (``scratch.draws``); (4) everyone else's transitions. While more than one in eight is
-    not committed, (4) runs for everyone in three branch-free vector loops (readiness; the
-    chance to commit, ``scratch.adopt_chance``; the new state), which decide the same as
+    not committed, (4) runs for everyone in two branch-free vector loops (the chance to commit,
+    ``scratch.adopt_chance``, from the readiness kept by (3); the new state), which decide the same as
     the rule above: a draw u in [0, 1) is below a chance of 1 or more and never below 0,
     and pressure, p_comply, p_internalise and p_lapse are never negative, so each of the
     rule's guards is the comparison itself (the early steps of the speed benchmark's
@@ -121,17 +127,14 @@ def decide(t, par, keys, org, people, scratch):
     for b in range(0, full, 64):
         k = 0
         for j in range(64):
-            s = state[b + j]
-            k += 1 if (allowed[b + j] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
+            k += candidate(state[b + j], allowed[b + j])
         if k > 0:
             for i in range(b, b + 64):
-                s = state[i]
                 candidates[n_cand] = i
-                n_cand += 1 if (allowed[i] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
+                n_cand += candidate(state[i], allowed[i])
     for i in range(full, n):
-        s = state[i]
         candidates[n_cand] = i
-        n_cand += 1 if (allowed[i] == 1) & ((s == NOT_ADOPTED) | (s == LAPSED)) else 0
+        n_cand += candidate(state[i], allowed[i])
     done = 0
     if credibility == 1.0:  # w_ij has no credibility factor: four people at a time
         while done + 4 <= n_cand:
@@ -146,20 +149,20 @@ def decide(t, par, keys, org, people, scratch):
     # Committed people abandon or stay: no branch and no list, so LLVM vectorises it
     # (nearly everyone, once the change has spread); everyone else is then visited alone.
     u_lapse = scratch.draws  # u_LAPSE(t, i) of everyone, read again below
+    ready = scratch.readiness  # r_i of everyone, read again by the vector pass below
     n_committed = 0
     for i in range(n):
         s = state[i]
         r = readiness(motivation[i], belief[i], fit[i])
+        ready[i] = r
         u = uniform_nb(key_lapse, t, i)
         u_lapse[i] = u
         leave = (p_abandon > 0.0) & (u < p_abandon * (1.0 - r))
         next_state[i] = LAPSED if (s == COMMITTED) & leave else s
         n_committed += 1 if s == COMMITTED else 0
     if 8 * (n - n_committed) > n:  # many not committed: everyone at once, in vector loops
-        # (three loops of few arrays each: with more, LLVM left a loop scalar).
-        chance, ready = scratch.adopt_chance, scratch.readiness
-        for i in range(n):
-            ready[i] = readiness(motivation[i], belief[i], fit[i])
+        # (two loops of few arrays each: with more, LLVM left a loop scalar).
+        chance = scratch.adopt_chance
         for i in range(n):
             # chance[i]: the chance to commit of someone not adopted or lapsed, p_int r_i of
             # someone complying with a decision right (internalising), else -1 (never).
